@@ -1,0 +1,49 @@
+# Two commands for a fresh machine: `make plan` and `make test`. Both create the venv if needed.
+PYTHON ?= python3
+VENV   ?= venv
+STACK  ?= dev
+BIN    := $(VENV)/bin
+
+.PHONY: plan test lint typecheck pytest e2e docs lock benchmark clean
+
+# Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
+# the lock, or pip refuses to install it.
+$(BIN)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.txt
+	touch $@
+
+$(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+plan: $(BIN)/.runtime  ## offline plan of STACK (default dev) → build/plan/$(STACK)
+	$(BIN)/python -m scripts.plan --stack $(STACK)
+
+test: lint typecheck pytest  ## lint, type check and the test suite
+
+lint: $(BIN)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.dev
+	$(BIN)/mypy
+
+pytest: $(BIN)/.dev
+	$(BIN)/python -m pytest
+
+e2e: $(BIN)/.dev  ## tests against a real cluster / Azure (skipped with a reason when absent)
+	$(BIN)/python -m pytest -m e2e
+
+docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
+	$(BIN)/python -m scripts.config_reference --write README.md
+
+lock: $(BIN)/.dev  ## re-pin dependencies (hashes) after editing requirements*.in
+	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements.txt requirements.in
+	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.txt requirements-dev.in
+
+benchmark: $(BIN)/.dev  ## performance figures (on demand, never in the test run)
+	$(BIN)/python -m scripts.benchmark
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

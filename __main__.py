@@ -1,0 +1,20 @@
+"""Pulumi entry point: load and validate the stack config, build the chain, export the contract."""
+
+import pulumi
+
+from components.config import ConfigError
+from components.stack_file import load_from_pulumi
+from components.supply_chain import SupplyChain
+
+try:
+    config = load_from_pulumi()
+except ConfigError as exc:
+    # RunError ends the program with the message alone: the problems list is the useful part.
+    raise pulumi.RunError(str(exc)) from None
+
+chain = SupplyChain("supply-chain", config)
+
+pulumi.export("environment", config.environment)
+pulumi.export("namespaces", chain.namespaces)
+if chain.resource_group_name is not None:
+    pulumi.export("resourceGroupName", chain.resource_group_name)

@@ -1,0 +1,1 @@
+"""The supply-chain Pulumi program: config model, pure renderers, and the components that wire them."""

@@ -1,0 +1,43 @@
+"""Namespaces under admission: created, or labelled in place when they already exist."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import NamespaceConfig
+from components.labels import namespace_labels
+
+
+class AdmissionNamespaces(pulumi.ComponentResource):
+    """Creates each configured namespace with its admission-mode label, or patches the label onto
+    an existing one (`existing: true`) without taking ownership of the namespace itself."""
+
+    names: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        name: str,
+        namespaces: Mapping[str, NamespaceConfig],
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("supply-chain:kubernetes:AdmissionNamespaces", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        created: list[pulumi.Output[str]] = []
+        for ns, cfg in sorted(namespaces.items()):
+            metadata = k8s.meta.v1.ObjectMetaArgs(name=ns, labels=namespace_labels(cfg.mode))
+            if cfg.existing:
+                patch = k8s.core.v1.NamespacePatch(
+                    f"{name}-{ns}",
+                    metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=ns, labels=namespace_labels(cfg.mode)),
+                    opts=child,
+                )
+                created.append(patch.metadata.apply(lambda m: m.name if m and m.name else ""))
+            else:
+                namespace = k8s.core.v1.Namespace(f"{name}-{ns}", metadata=metadata, opts=child)
+                created.append(namespace.metadata.apply(lambda m: m.name if m and m.name else ""))
+        self.names = pulumi.Output.all(*created).apply(list)
+        self.register_outputs({"names": self.names})

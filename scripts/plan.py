@@ -1,0 +1,124 @@
+"""Offline plan of a stack: `python -m scripts.plan --stack dev` (or `--config FILE`).
+
+Prints the resource tree, the stack outputs and the review findings; writes DIR/plan.json and
+every Kubernetes object as YAML under DIR/manifests/ (DIR defaults to build/plan/<stack>).
+Exit codes: 0 planned, 2 invalid config or usage, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from components.config import ConfigError
+from components.stack_file import read_stack_file
+from scripts.planning import PROJECT_ROOT, Plan, PlannedResource, kubernetes_manifests, plan_stack
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.plan", description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--stack", help="stack name: reads stacks/Pulumi.<stack>.yaml (default: dev)")
+    source.add_argument("--config", type=Path, help="any stack config file (Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", type=Path, help="output directory (default: build/plan/<stack>)")
+    parser.add_argument("--quiet", action="store_true", help="print the summary line only")
+    return parser
+
+
+def write_plan(plan: Plan, out: Path) -> list[Path]:
+    """Write plan.json and manifests/ under `out`, replacing a previous plan there."""
+    manifests_dir = out / "manifests"
+    if manifests_dir.exists():
+        shutil.rmtree(manifests_dir)
+    manifests_dir.mkdir(parents=True)
+    (out / "plan.json").write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False) + "\n")
+    written = []
+    for file_name, document in kubernetes_manifests(plan):
+        path = manifests_dir / file_name
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        written.append(path)
+    return written
+
+
+def _tree(plan: Plan) -> Tree:
+    roots = [r for r in plan.resources if r.parent is None]
+    tree = Tree(f"[bold]{plan.stack}[/] ({len(plan.resources)} registrations)")
+
+    def add(node: Tree, resource: PlannedResource) -> None:
+        style = "cyan" if not resource.custom else "white"
+        child = node.add(f"[{style}]{resource.type}[/] {resource.name}")
+        for grandchild in plan.children_of(resource.urn):
+            add(child, grandchild)
+
+    for root in roots:
+        add(tree, root)
+    return tree
+
+
+def _print(console: Console, plan: Plan, out: Path, manifests: list[Path], seconds: float) -> None:
+    console.print(_tree(plan))
+    counts = Counter(r.type for r in plan.resources if r.custom)
+    table = Table(title="Resources by type")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_token, count in sorted(counts.items()):
+        table.add_row(type_token, str(count))
+    console.print(table)
+    outputs = Table(title="Stack outputs")
+    outputs.add_column("output")
+    outputs.add_column("value")
+    for key, value in plan.outputs.items():
+        outputs.add_row(key, json.dumps(value))
+    console.print(outputs)
+    if plan.findings:
+        findings = Table(title="Review findings")
+        for column in ("severity", "key", "finding"):
+            findings.add_column(column)
+        for f in plan.findings:
+            findings.add_row(f.severity, f.key, f.message)
+        console.print(findings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    path = args.config or PROJECT_ROOT / "stacks" / f"Pulumi.{args.stack or 'dev'}.yaml"
+    started = time.perf_counter()
+    try:
+        stack_file = read_stack_file(path)
+        plan = plan_stack(stack_file)
+    except ConfigError as exc:
+        errors.print(str(exc), markup=False)
+        return EXIT_CONFIG
+    except Exception as exc:  # noqa: BLE001 - the CLI turns any failure into one line and exit 1
+        errors.print(f"plan failed: {type(exc).__name__}: {exc}", markup=False)
+        return EXIT_FAILED
+    seconds = time.perf_counter() - started
+    out = args.out or PROJECT_ROOT / "build" / "plan" / plan.stack
+    manifests = write_plan(plan, out)
+    if not args.quiet:
+        _print(console, plan, out, manifests, seconds)
+    custom = sum(1 for r in plan.resources if r.custom)
+    console.print(
+        f"planned stack {plan.stack!r}: {custom} resources ({len(plan.resources)} registrations), "
+        f"{len(manifests)} Kubernetes manifests, {len(plan.findings)} review findings in {seconds:.1f}s → {out}",
+        markup=False,
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
