@@ -28,5 +28,5 @@ def kubernetes_provider(name: str, cluster: ClusterConfig, parent: pulumi.Resour
         resource_group_name=resource_group, resource_name=cluster_name, opts=pulumi.InvokeOutputOptions(parent=parent)
     )
     kubeconfig: pulumi.Output[str] = credentials.kubeconfigs.apply(lambda kcs: base64.b64decode(kcs[0].value).decode())
-    secret_kubeconfig = pulumi.Output.secret(kubeconfig)  # type: ignore[arg-type]  # SDK stub infers Never
+    secret_kubeconfig: pulumi.Output[str] = pulumi.Output.secret(kubeconfig)
     return k8s.Provider(name, kubeconfig=secret_kubeconfig, opts=opts)

@@ -1028,7 +1028,8 @@ def _join(parts: Iterable[str | int]) -> str:
 def _problems_from(exc: ValidationError) -> list[Problem]:
     problems: list[Problem] = []
     for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
+        # drop the discriminator tag and pydantic's "[key]" marker for dict-key errors
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and (p in _UNION_TAGS or p == "[key]"))]
         error = (err.get("ctx") or {}).get("error")
         if isinstance(error, RuleViolation):
             for sub, message in error.violations:

@@ -266,6 +266,8 @@ def plan_stack(stack_file: StackFile) -> Plan:
         PlannedResource(urn, type_, name, parent, redact(inputs), custom, redact(states.get(urn, {})))
         for urn, type_, name, parent, inputs, custom in monitor.registrations
     ]
+    # registrations arrive in whatever order the async runtime resolves them: sort for stable diffs
+    resources.sort(key=lambda r: (r.parent is not None, r.urn))
     return Plan(stack_file.stack, config, resources, outputs, review(config))
 
 

@@ -1,0 +1,150 @@
+"""The offline plan: the real program on the mock engine, its files, and the CLI's contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.labels import ADMISSION_MODE_LABEL
+from scripts import plan as plan_cli
+from scripts.planning import Plan
+from tests.conftest import ROOT, SHIPPED_STACKS, stack_raw
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_shipped_stack_plans(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    assert plan.stack == stack
+    assert plan.outputs["environment"] == stack
+    (root,) = [r for r in plan.resources if r.parent is None]
+    assert root.type == "pulumi:pulumi:Stack"
+    urns = {r.urn for r in plan.resources}
+    assert all(r.parent in urns for r in plan.resources if r.parent is not None), "every parent is registered"
+
+
+def test_azure_stacks_get_a_tagged_resource_group(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    group = plan.one("azure-native:resources:ResourceGroup")
+    assert group.inputs["resourceGroupName"] == "rg-supplychain-prod"
+    assert group.inputs["location"] == "westeurope"
+    assert group.inputs["tags"]["owner"] == "platform-team@contoso.example"
+    assert group.inputs["tags"]["pulumi-stack"] == "prod"
+    assert plan.outputs["resourceGroupName"] == "rg-supplychain-prod"
+
+
+def test_namespaces_carry_their_mode(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    labels = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"][ADMISSION_MODE_LABEL]
+        for r in plan.of_type("kubernetes:core/v1:Namespace")
+    }
+    assert labels == {"payments": "enforce", "storefront": "enforce", "analytics": "audit"}
+    assert plan.outputs["namespaces"] == labels
+
+
+def test_existing_namespaces_are_patched_not_owned(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("local")
+    raw["admission"]["namespaces"]["default"] = {"mode": "audit", "existing": True}
+    plan = plan_raw(raw)
+    patch = plan.one("kubernetes:core/v1:NamespacePatch")
+    assert patch.inputs["metadata"] == {
+        "name": "default",
+        "labels": {ADMISSION_MODE_LABEL: "audit", "app.kubernetes.io/managed-by": "pulumi-supply-chain"},
+    }
+    assert "default" not in {r.inputs["metadata"]["name"] for r in plan.of_type("kubernetes:core/v1:Namespace")}
+
+
+def test_kubernetes_provider_is_pinned_to_the_configured_cluster(plan_of: Callable[[str], Plan]) -> None:
+    local = plan_of("local").one("pulumi:providers:kubernetes")
+    assert local.inputs["context"] == "kind-supply-chain"
+    aks = plan_of("dev").one("pulumi:providers:kubernetes")
+    assert aks.inputs["kubeconfig"] == "[secret]", "AKS credentials never appear in the plan"
+
+
+def test_runtime_state_is_reset_between_plans(plan_of: Callable[[str], Plan]) -> None:
+    dev = plan_of("dev")
+    local = plan_of("local")
+    dev_again = plan_of("dev")
+    assert not local.of_type("azure-native:resources:ResourceGroup")
+    assert {r.urn for r in local.resources}.isdisjoint({r.urn for r in dev.resources})
+    assert [r.urn for r in dev_again.resources] == [r.urn for r in dev.resources]
+
+
+def test_secure_values_are_redacted(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.secretive.yaml"
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    document["config"]["supply-chain:azure"]["tags"]["approval"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+    stack_file.write_text(yaml.safe_dump(document))
+    out = tmp_path / "out"
+    assert plan_cli.main(["--config", str(stack_file), "--out", str(out), "--quiet"]) == 0
+    text = (out / "plan.json").read_text()
+    assert "c2VjcmV0LWNpcGhlcnRleHQ" not in text
+    group = next(r for r in json.loads(text)["resources"] if r["type"] == "azure-native:resources:ResourceGroup")
+    assert group["inputs"]["tags"]["approval"] == "[secret]"
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_writes_plan_and_manifests(tmp_path: Path) -> None:
+    result = _run_cli("--stack", "local", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "planned stack 'local'" in result.stdout
+    assert "kubernetes:core/v1:Namespace" in result.stdout, "the resource tree is printed"
+    plan: dict[str, Any] = json.loads((tmp_path / "plan.json").read_text())
+    assert set(plan) >= {"stack", "resources", "outputs"}
+    assert plan["stack"] == "local"
+    for resource in plan["resources"]:
+        assert set(resource) == {"urn", "type", "name", "parent", "inputs"}
+    manifests = sorted((tmp_path / "manifests").glob("*.yaml"))
+    kinds = [yaml.safe_load(m.read_text())["kind"] for m in manifests]
+    assert kinds == ["Namespace", "Namespace"]
+    assert all(yaml.safe_load(m.read_text())["apiVersion"] == "v1" for m in manifests)
+
+
+def test_cli_refuses_invalid_config_with_exit_2_and_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    document["config"]["supply-chain:signing"]["keyless"][0] = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subjectRegExp": ".*",
+    }
+    bad.write_text(yaml.safe_dump(document))
+    result = _run_cli("--config", str(bad), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "supply-chain:signing.keyless[0].subjectRegExp" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "out").exists(), "nothing is written for an invalid config"
+
+
+def test_cli_exit_2_for_a_missing_stack() -> None:
+    result = _run_cli("--stack", "does-not-exist")
+    assert result.returncode == 2
+    assert "Pulumi.does-not-exist.yaml" in result.stderr
+
+
+def test_cli_exit_1_when_the_program_fails(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(*_: Any) -> Plan:
+        raise RuntimeError("resource argument 'bogus' is not accepted")
+
+    monkeypatch.setattr(plan_cli, "plan_stack", broken)
+    assert plan_cli.main(["--stack", "dev", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "plan failed: RuntimeError" in err
+    assert "Traceback" not in err
+
+
+def test_default_output_directory(tmp_path: Path) -> None:
+    result = _run_cli("--stack", "local", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert (ROOT / "build" / "plan" / "local" / "plan.json").is_file()
