@@ -375,9 +375,9 @@ class RunnerConfig(_Model):
 class ImageConfig(_Model):
     """Marketplace image of the agent VMs."""
 
-    publisher: str = "Canonical"
-    offer: str = "ubuntu-24_04-lts"
-    sku: str = "server"
+    publisher: str = Field(default="Canonical", description="Image publisher.")
+    offer: str = Field(default="ubuntu-24_04-lts", description="Image offer.")
+    sku: str = Field(default="server", description="Image SKU.")
     version: str = Field(default="latest", description="Pin a version in prod; `latest` is flagged by review.")
 
 
@@ -385,7 +385,9 @@ class BuildAgentsConfig(_Model):
     """Ephemeral, isolated build agents (a Spot VM scale set, one job per VM)."""
 
     runner: RunnerConfig
-    vm_size: str = Field(default="Standard_D2as_v5", pattern=r"^Standard_[A-Za-z0-9_]+$")
+    vm_size: str = Field(
+        default="Standard_D2as_v5", pattern=r"^Standard_[A-Za-z0-9_]+$", description="VM size of each agent."
+    )
     min_instances: int = Field(default=0, ge=0, description="Warm agents kept idle (0 = scale from zero).")
     max_instances: int = Field(ge=0, le=1000, description="Upper bound of concurrent agents (0 disables the pool).")
     spot_enabled: bool = Field(default=True, description="Run agents on Spot capacity (evictable, cheaper).")
@@ -531,7 +533,7 @@ class PublicKeyAuthority(_Model):
     """A signing key held elsewhere; only its public half is trusted."""
 
     kind: Literal["public-key"]
-    name: str = Field(pattern=_KEY_NAME)
+    name: str = Field(pattern=_KEY_NAME, description="Name of this authority in policies.")
     pem: str = Field(description="PEM public key: EC P-256/P-384 or RSA >= 2048.")
 
     @field_validator("pem")
@@ -546,7 +548,7 @@ class GeneratedKey(_Model):
     """A key the `local` stack generates; its private half is a secret stack output."""
 
     kind: Literal["generated"]
-    name: str = Field(pattern=_KEY_NAME)
+    name: str = Field(pattern=_KEY_NAME, description="Name of the generated key.")
 
 
 SigningKey = Annotated[AzureKeyVaultKey | PublicKeyAuthority | GeneratedKey, Field(discriminator="kind")]
@@ -555,8 +557,12 @@ SigningKey = Annotated[AzureKeyVaultKey | PublicKeyAuthority | GeneratedKey, Fie
 class SigningConfig(_Model):
     """Who may sign: keyless identities and keys. An image needs a signature from any one of them."""
 
-    keyless: list[KeylessIdentity] = Field(default_factory=list)
-    keys: list[SigningKey] = Field(default_factory=list)
+    keyless: list[KeylessIdentity] = Field(
+        default_factory=list, description="Keyless (Fulcio certificate) identities allowed to sign."
+    )
+    keys: list[SigningKey] = Field(
+        default_factory=list, description="Signing keys, each by `kind`: azure-key-vault, public-key or generated."
+    )
     signature_format: Literal["bundle", "legacy"] = Field(
         default="bundle",
         description=(
@@ -635,7 +641,7 @@ class PolicyExceptionConfig(_Model):
     """A time-boxed exemption from admission for named images in one namespace."""
 
     name: NamespaceName = Field(description="Name of the exception (a DNS label).")
-    namespace: NamespaceName
+    namespace: NamespaceName = Field(description="A namespace listed in admission.namespaces.")
     images: list[str] = Field(min_length=1, description="Image references or globs exempted.")
     owner: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", description="E-mail of the accountable owner.")
     reason: str = Field(min_length=10, description="Why the exception exists (ticket, risk acceptance).")
@@ -682,7 +688,9 @@ class AdmissionConfig(_Model):
         description="Registries (host[:port][/path]) allowed besides the stack's own registry.",
     )
     require_digest: bool = Field(default=True, description="Require images to be referenced by digest.")
-    exceptions: list[PolicyExceptionConfig] = Field(default_factory=list)
+    exceptions: list[PolicyExceptionConfig] = Field(
+        default_factory=list, description="Time-boxed exemptions (owner, reason, expiry); expired ones are refused."
+    )
 
     @field_validator("engines")
     @classmethod
