@@ -13,8 +13,5 @@ except ConfigError as exc:
     raise pulumi.RunError(str(exc)) from None
 
 chain = SupplyChain("supply-chain", config)
-
-pulumi.export("environment", config.environment)
-pulumi.export("namespaces", chain.namespaces)
-if chain.resource_group_name is not None:
-    pulumi.export("resourceGroupName", chain.resource_group_name)
+for key, value in chain.outputs.items():
+    pulumi.export(key, value)

@@ -11,7 +11,7 @@ from pulumi_azure_native import containerservice
 from components.config import ClusterConfig
 
 
-def _aks_parts(cluster_id: str) -> tuple[str, str]:
+def aks_parts(cluster_id: str) -> tuple[str, str]:
     parts = cluster_id.split("/")
     return parts[4], parts[8]  # resourceGroups/<rg> ... managedClusters/<name>
 
@@ -23,7 +23,7 @@ def kubernetes_provider(name: str, cluster: ClusterConfig, parent: pulumi.Resour
     if cluster.kubeconfig_context is not None:
         return k8s.Provider(name, context=cluster.kubeconfig_context, opts=opts)
     assert cluster.aks_cluster_id is not None  # the config model guarantees one of the two
-    resource_group, cluster_name = _aks_parts(cluster.aks_cluster_id)
+    resource_group, cluster_name = aks_parts(cluster.aks_cluster_id)
     credentials = containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=resource_group, resource_name=cluster_name, opts=pulumi.InvokeOutputOptions(parent=parent)
     )

@@ -3,43 +3,117 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import resources
+from pulumi_azure_native import authorization, containerservice, resources
 
-from components.cluster import kubernetes_provider
-from components.config import StackConfig
+from components.cluster import aks_parts, kubernetes_provider
+from components.config import AzureKeyVaultKey, StackConfig
+from components.identities import ChainIdentities
+from components.key_vault import SigningKeyVault, vault_name_for
 from components.labels import azure_tags
 from components.namespaces import AdmissionNamespaces
+from components.network import BuildNetwork
+from components.registry import ContainerRegistry
 
 
 class SupplyChain(pulumi.ComponentResource):
     """The sign-and-admit chain for one stack. Children are created only for the sections the
     stack configures: Azure resources for Azure stacks, Kubernetes ones when a cluster is set."""
 
-    resource_group_name: pulumi.Output[str] | None
-    namespaces: pulumi.Output[dict[str, str]]
+    outputs: dict[str, pulumi.Input[object]]
 
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("supply-chain:index:SupplyChain", name, {}, opts)
         stack = pulumi.get_stack()
-        self.resource_group_name = None
-        if config.azure is not None:
-            group = resources.ResourceGroup(
-                f"{name}-rg",
-                resource_group_name=config.azure.resource_group_name,
-                location=config.azure.location,
-                tags=azure_tags(config, stack),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.resource_group_name = group.name
-
+        child = pulumi.ResourceOptions(parent=self)
         modes: dict[str, str] = (
             {ns: cfg.mode for ns, cfg in config.admission.namespaces.items()} if config.admission else {}
         )
-        self.namespaces = pulumi.Output.from_input(modes)
+        self.outputs = {"environment": config.environment, "namespaces": modes}
+
+        if config.azure is not None and config.network is not None and config.registry.name is not None:
+            self._azure(name, config, stack, child)
+        elif config.registry.login_server is not None:
+            self.outputs["registryLoginServer"] = config.registry.login_server
+
         if config.cluster is not None and config.admission is not None:
             provider = kubernetes_provider(f"{name}-k8s", config.cluster, parent=self)
-            AdmissionNamespaces(
-                f"{name}-ns", config.admission.namespaces, provider, opts=pulumi.ResourceOptions(parent=self)
-            )
+            AdmissionNamespaces(f"{name}-ns", config.admission.namespaces, provider, opts=child)
 
-        self.register_outputs({"resourceGroupName": self.resource_group_name, "namespaces": self.namespaces})
+        self.register_outputs(dict(self.outputs))
+
+    def _azure(self, name: str, config: StackConfig, stack: str, child: pulumi.ResourceOptions) -> None:
+        assert config.azure is not None
+        assert config.network is not None
+        assert config.registry.name is not None
+        tags = azure_tags(config, stack)
+        location = config.azure.location
+        group = resources.ResourceGroup(
+            f"{name}-rg",
+            resource_group_name=config.azure.resource_group_name,
+            location=location,
+            tags=tags,
+            opts=child,
+        )
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        net = BuildNetwork(
+            f"{name}-net",
+            config.network,
+            config.build_agents.runner if config.build_agents else None,
+            resource_group_name=group.name,
+            location=location,
+            tags=tags,
+            opts=child,
+        )
+        identities = ChainIdentities(f"{name}-id", group.name, location, tags, opts=child)
+        pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
+        if config.cluster is not None and config.cluster.aks_cluster_id is not None:
+            aks_group, aks_name = aks_parts(config.cluster.aks_cluster_id)
+            cluster = containerservice.get_managed_cluster_output(
+                resource_group_name=aks_group, resource_name=aks_name, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            pullers["kubelet"] = cluster.identity_profile.apply(
+                lambda profile: profile["kubeletidentity"].object_id if profile else ""
+            )
+        registry = ContainerRegistry(
+            f"{name}-registry",
+            config.registry,
+            zone_redundant=config.environment == "prod",
+            resource_group_name=group.name,
+            location=location,
+            tags=tags,
+            endpoints_subnet_id=net.endpoints_subnet_id,
+            vnet_id=net.vnet_id,
+            subscription_id=client.subscription_id,
+            pushers={"build-agents": identities.build_agents_principal_id},
+            pullers=pullers,
+            opts=child,
+        )
+        self.outputs.update(
+            resourceGroupName=group.name,
+            registryId=registry.registry_id,
+            registryName=registry.registry_name,
+            registryLoginServer=registry.login_server,
+            registryPrivateIps=registry.private_ips,
+            agentsSubnetId=net.agents_subnet_id,
+            endpointsSubnetId=net.endpoints_subnet_id,
+            buildAgentsClientId=identities.build_agents_client_id,
+            admissionClientId=identities.admission_client_id,
+        )
+        if net.firewall_private_ip is not None:
+            self.outputs["firewallPrivateIp"] = net.firewall_private_ip
+
+        vault_keys = [k for k in config.signing.keys if isinstance(k, AzureKeyVaultKey)]
+        if vault_keys:
+            vault = SigningKeyVault(
+                f"{name}-signing",
+                vault_name=vault_name_for(config.registry.name),
+                hsm_required=any(config.hsm_enabled(k) for k in vault_keys),
+                tenant_id=client.tenant_id,
+                resource_group_name=group.name,
+                location=location,
+                tags=tags,
+                endpoints_subnet_id=net.endpoints_subnet_id,
+                vnet_id=net.vnet_id,
+                opts=child,
+            )
+            self.outputs.update(vaultUri=vault.vault_uri, vaultPrivateIps=vault.private_ips)

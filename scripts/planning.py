@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import re
 import runpy
 import sys
@@ -124,6 +125,10 @@ def _stable_guid(*parts: str) -> str:
 class PlanMocks(pulumi_mocks.Mocks):
     """Answers registrations with ids and outputs shaped like the real providers' answers."""
 
+    def __init__(self) -> None:
+        self.subnet_prefixes: dict[str, str] = {}  # subnet id → prefix, for plausible private IPs
+        self.endpoint_count = 0
+
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if not args.custom:
             return None, {}
@@ -150,6 +155,25 @@ class PlanMocks(pulumi_mocks.Mocks):
         state.update({"name": name, "id": arm_id, "azureApiVersion": "mock"})
         if token == "azure-native:containerregistry:Registry":
             state["loginServer"] = f"{str(name).lower()}.azurecr.io"
+        if token == "azure-native:network:Subnet":
+            name = state.get("subnetName", name)
+            arm_id = (
+                f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{state.get('resourceGroupName', 'rg-mock')}"
+                f"/providers/Microsoft.Network/virtualNetworks/{state.get('virtualNetworkName')}/subnets/{name}"
+            )
+            state.update(name=name, id=arm_id)
+            self.subnet_prefixes[arm_id] = str(state.get("addressPrefix", "10.0.0.0/24"))
+        if token == "azure-native:network:AzureFirewall":
+            configs = [dict(c) for c in state.get("ipConfigurations") or []]
+            for c in configs:
+                c["privateIPAddress"] = self._host_in((c.get("subnet") or {}).get("id"), 4)
+            state["ipConfigurations"] = configs
+        if token == "azure-native:network:PrivateEndpoint":
+            self.endpoint_count += 1
+            ip = self._host_in((state.get("subnet") or {}).get("id"), 3 + self.endpoint_count)
+            state["customDnsConfigs"] = [{"fqdn": f"{name}.privatelink", "ipAddresses": [ip]}]
+        if token == "azure-native:keyvault:Vault":
+            state["properties"] = {**(state.get("properties") or {}), "vaultUri": f"https://{name}.vault.azure.net/"}
         if token == "azure-native:managedidentity:UserAssignedIdentity":
             state.update(
                 principalId=_stable_guid("principal", logical),
@@ -157,6 +181,10 @@ class PlanMocks(pulumi_mocks.Mocks):
                 tenantId=MOCK_TENANT,
             )
         return arm_id, state
+
+    def _host_in(self, subnet_id: str | None, offset: int) -> str:
+        prefix = self.subnet_prefixes.get(subnet_id or "", "10.0.0.0/24")
+        return str(ipaddress.ip_network(prefix)[offset])  # Azure reserves the first four addresses
 
     def _kubernetes(self, logical: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         metadata = dict(state.get("metadata") or {})
@@ -171,6 +199,20 @@ class PlanMocks(pulumi_mocks.Mocks):
             name = args.args.get("resourceName", "aks")
             kubeconfig = _mock_kubeconfig(str(name))
             return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+        if args.token == "azure-native:containerservice:getManagedCluster":
+            name = str(args.args.get("resourceName", "aks"))
+            return {
+                "name": name,
+                "identityProfile": {
+                    "kubeletidentity": {
+                        "clientId": _stable_guid("kubelet-client", name),
+                        "objectId": _stable_guid("kubelet", name),
+                        "resourceId": f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/MC_{name}/providers/"
+                        f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}-agentpool",
+                    }
+                },
+                "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://oidc.mock/{name}/"},
+            }
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": _stable_guid("client"),

@@ -1,0 +1,52 @@
+"""User-assigned identities for the chain's actors, so each gets only the roles it needs."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import managedidentity
+
+
+class ChainIdentities(pulumi.ComponentResource):
+    """`build_agents` pushes and signs; `admission` pulls and verifies (Kyverno, Policy Controller)."""
+
+    build_agents_principal_id: pulumi.Output[str]
+    build_agents_client_id: pulumi.Output[str]
+    admission_principal_id: pulumi.Output[str]
+    admission_client_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        resource_group_name: pulumi.Input[str],
+        location: str,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("supply-chain:azure:ChainIdentities", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        agents = managedidentity.UserAssignedIdentity(
+            f"{name}-build-agents",
+            resource_name_=f"id-{name}-build-agents",
+            resource_group_name=resource_group_name,
+            location=location,
+            tags=tags,
+            opts=child,
+        )
+        admission = managedidentity.UserAssignedIdentity(
+            f"{name}-admission",
+            resource_name_=f"id-{name}-admission",
+            resource_group_name=resource_group_name,
+            location=location,
+            tags=tags,
+            opts=child,
+        )
+        self.build_agents_principal_id = agents.principal_id
+        self.build_agents_client_id = agents.client_id
+        self.admission_principal_id = admission.principal_id
+        self.admission_client_id = admission.client_id
+        self.register_outputs(
+            {
+                "buildAgentsClientId": self.build_agents_client_id,
+                "admissionClientId": self.admission_client_id,
+            }
+        )

@@ -1,0 +1,186 @@
+"""The build network: VNet, subnets, the agent NSG, and (firewall mode) Azure Firewall with an
+FQDN allowlist and a route table forcing all agent egress through it."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import network
+
+from components.config import NetworkConfig, RunnerConfig
+from components.egress import agent_nsg_rules, egress_rules
+
+FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
+
+
+class BuildNetwork(pulumi.ComponentResource):
+    """Agents get no public IP and no default outbound access; what they may reach is the NSG
+    (by CIDR / service tag) and, in firewall mode, the firewall policy (by exact FQDN)."""
+
+    vnet_id: pulumi.Output[str]
+    agents_subnet_id: pulumi.Output[str]
+    endpoints_subnet_id: pulumi.Output[str]
+    firewall_private_ip: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        config: NetworkConfig,
+        runner: RunnerConfig | None,
+        resource_group_name: pulumi.Input[str],
+        location: str,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("supply-chain:azure:BuildNetwork", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        vnet = network.VirtualNetwork(
+            f"{name}-vnet",
+            virtual_network_name=f"vnet-{name}",
+            address_space={"address_prefixes": [str(config.address_space)]},
+            location=location,
+            tags=tags,
+            opts=child,
+            resource_group_name=resource_group_name,
+        )
+        nsg = network.NetworkSecurityGroup(
+            f"{name}-agents-nsg",
+            network_security_group_name=f"nsg-{name}-agents",
+            security_rules=[network.SecurityRuleArgs(**rule) for rule in agent_nsg_rules(config)],
+            location=location,
+            tags=tags,
+            opts=child,
+            resource_group_name=resource_group_name,
+        )
+        subnet_opts = pulumi.ResourceOptions(parent=self, depends_on=[vnet])
+        endpoints = network.Subnet(
+            f"{name}-endpoints",
+            subnet_name="endpoints",
+            virtual_network_name=vnet.name,
+            address_prefix=str(config.subnets.endpoints),
+            default_outbound_access=False,
+            private_endpoint_network_policies="Enabled",  # NSGs and UDRs apply to the endpoints too
+            opts=subnet_opts,
+            resource_group_name=resource_group_name,
+        )
+
+        route_table_id: pulumi.Output[str] | None = None
+        self.firewall_private_ip = None
+        if config.egress.mode == "firewall":
+            firewall_subnet = network.Subnet(
+                f"{name}-firewall",
+                subnet_name=FIREWALL_SUBNET_NAME,
+                virtual_network_name=vnet.name,
+                address_prefix=str(config.subnets.firewall),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoints]),  # one subnet write at a time
+                resource_group_name=resource_group_name,
+            )
+            public_ip = network.PublicIPAddress(
+                f"{name}-firewall-pip",
+                public_ip_address_name=f"pip-{name}-firewall",
+                sku={"name": "Standard", "tier": "Regional"},
+                public_ip_allocation_method="Static",
+                location=location,
+                tags=tags,
+                opts=child,
+                resource_group_name=resource_group_name,
+            )
+            policy = network.FirewallPolicy(
+                f"{name}-firewall-policy",
+                firewall_policy_name=f"afwp-{name}",
+                sku={"tier": "Standard"},
+                threat_intel_mode="Deny",
+                location=location,
+                tags=tags,
+                opts=child,
+                resource_group_name=resource_group_name,
+            )
+            rules = [
+                network.ApplicationRuleArgs(
+                    rule_type="ApplicationRule",
+                    name=rule.name,
+                    description=rule.description,
+                    source_addresses=[str(config.subnets.agents)],
+                    protocols=[network.FirewallPolicyRuleApplicationProtocolArgs(protocol_type="Https", port=443)],
+                    target_fqdns=list(rule.fqdns),
+                )
+                for rule in egress_rules(config, runner)
+            ]
+            group = network.FirewallPolicyRuleCollectionGroup(
+                f"{name}-egress-allowlist",
+                firewall_policy_name=policy.name,
+                rule_collection_group_name="agent-egress",
+                priority=100,
+                rule_collections=[
+                    network.FirewallPolicyFilterRuleCollectionArgs(
+                        rule_collection_type="FirewallPolicyFilterRuleCollection",
+                        name="allow-agent-https",
+                        priority=100,
+                        action=network.FirewallPolicyFilterRuleCollectionActionArgs(type="Allow"),
+                        rules=rules,
+                    )
+                ],
+                resource_group_name=resource_group_name,
+                opts=child,
+            )
+            firewall = network.AzureFirewall(
+                f"{name}-firewall",
+                azure_firewall_name=f"afw-{name}",
+                sku={"name": "AZFW_VNet", "tier": "Standard"},
+                firewall_policy={"id": policy.id},
+                ip_configurations=[
+                    {"name": "egress", "subnet": {"id": firewall_subnet.id}, "public_ip_address": {"id": public_ip.id}}
+                ],
+                location=location,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
+                resource_group_name=resource_group_name,
+            )
+            self.firewall_private_ip = firewall.ip_configurations.apply(
+                lambda configs: (configs[0].private_ip_address or "") if configs else ""
+            )
+            route_table = network.RouteTable(
+                f"{name}-agents-routes",
+                route_table_name=f"rt-{name}-agents",
+                disable_bgp_route_propagation=True,  # no on-premises route can bypass the firewall
+                routes=[
+                    {
+                        "name": "default-via-firewall",
+                        "address_prefix": "0.0.0.0/0",
+                        "next_hop_type": "VirtualAppliance",
+                        "next_hop_ip_address": self.firewall_private_ip,
+                    }
+                ],
+                location=location,
+                tags=tags,
+                opts=child,
+                resource_group_name=resource_group_name,
+            )
+            route_table_id = route_table.id
+            agents_after: list[pulumi.Resource] = [firewall_subnet]
+        else:
+            agents_after = [endpoints]
+
+        agents = network.Subnet(
+            f"{name}-agents",
+            subnet_name="agents",
+            virtual_network_name=vnet.name,
+            address_prefix=str(config.subnets.agents),
+            default_outbound_access=False,  # no implicit Internet egress: only what the NSG/firewall allow
+            network_security_group={"id": nsg.id},
+            route_table={"id": route_table_id} if route_table_id is not None else None,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=agents_after),
+            resource_group_name=resource_group_name,
+        )
+
+        self.vnet_id = vnet.id
+        self.agents_subnet_id = agents.id
+        self.endpoints_subnet_id = endpoints.id
+        self.register_outputs(
+            {
+                "vnetId": self.vnet_id,
+                "agentsSubnetId": self.agents_subnet_id,
+                "endpointsSubnetId": self.endpoints_subnet_id,
+                "firewallPrivateIp": self.firewall_private_ip,
+            }
+        )
