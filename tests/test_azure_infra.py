@@ -1,0 +1,249 @@
+"""Network, registry and Key Vault as a security reviewer would check them, on the real program
+under mocks (dev and prod), plus the pure allowlist / rule helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.config import parse_stack_config
+from components.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
+from components.roles import ACR_PULL, ACR_PUSH
+from scripts.planning import Plan, PlannedResource
+from tests.conftest import stack_raw
+
+AZURE_STACKS = ["dev", "prod"]
+
+
+def _fqdns(plan: Plan) -> list[str]:
+    group = plan.one("azure-native:network:FirewallPolicyRuleCollectionGroup")
+    return [
+        fqdn
+        for collection in group.inputs["ruleCollections"]
+        for rule in collection["rules"]
+        for fqdn in rule["targetFqdns"]
+    ]
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_no_nsg_rule_admits_inbound_traffic(plan_of: Callable[[str], Plan], stack: str) -> None:
+    for nsg in plan_of(stack).of_type("azure-native:network:NetworkSecurityGroup"):
+        rules = nsg.inputs["securityRules"]
+        inbound = [r for r in rules if r["direction"] == "Inbound"]
+        assert all(r["access"] == "Deny" for r in inbound), f"{nsg.urn} allows inbound: {inbound}"
+        deny_all = [r for r in inbound if r["sourceAddressPrefix"] == "*" and r["destinationAddressPrefix"] == "*"]
+        assert deny_all, f"{nsg.urn} lacks an explicit deny-all inbound rule"
+        assert deny_all[0]["priority"] == 4096, "deny-all inbound sits at the lowest priority, above the defaults"
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_outbound_is_only_endpoints_and_firewall_then_deny(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    network = plan.config.network
+    assert network is not None
+    nsg = plan.one("azure-native:network:NetworkSecurityGroup")
+    outbound = sorted(
+        (r for r in nsg.inputs["securityRules"] if r["direction"] == "Outbound"), key=lambda r: r["priority"]
+    )
+    allowed = {(r["destinationAddressPrefix"], r["destinationPortRange"]) for r in outbound if r["access"] == "Allow"}
+    assert allowed == {(str(network.subnets.endpoints), "443"), ("Internet", "443")}, nsg.urn
+    assert outbound[-1]["access"] == "Deny"
+    assert outbound[-1]["destinationAddressPrefix"] == "*"
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_egress_allowlist_is_exact(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    fqdns = _fqdns(plan)
+    assert set(SIGSTORE_HOSTS) <= set(fqdns)
+    assert set(GITHUB_HOSTS) <= set(fqdns)
+    assert not [f for f in fqdns if "*" in f], "no wildcard hosts"
+    network = plan.config.network
+    assert network is not None
+    assert set(fqdns) == set(SIGSTORE_HOSTS) | set(GITHUB_HOSTS) | set(network.egress.extra_allowed_fqdns)
+    group = plan.one("azure-native:network:FirewallPolicyRuleCollectionGroup")
+    for collection in group.inputs["ruleCollections"]:
+        assert collection["action"]["type"] == "Allow"
+        for rule in collection["rules"]:
+            assert rule["sourceAddresses"] == [str(network.subnets.agents)]
+            assert rule["protocols"] == [{"protocolType": "Https", "port": 443}]
+
+
+def test_azure_devops_runner_gets_its_hosts_not_githubs(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("dev")
+    raw["buildAgents"]["runner"] = {"kind": "azure-devops", "scope": "https://dev.azure.com/contoso", "pool": "sc"}
+    fqdns = _fqdns(plan_raw(raw))
+    assert "dev.azure.com" in fqdns
+    assert "github.com" not in fqdns
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_default_route_goes_to_the_firewall(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    table = plan.one("azure-native:network:RouteTable")
+    (route,) = table.inputs["routes"]
+    assert route["addressPrefix"] == "0.0.0.0/0"
+    assert route["nextHopType"] == "VirtualAppliance"
+    assert route["nextHopIpAddress"] == plan.outputs["firewallPrivateIp"]
+    assert table.inputs["disableBgpRoutePropagation"] is True
+    agents = next(s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "agents")
+    assert agents.inputs["routeTable"]["id"] == table.outputs["id"]
+    assert agents.inputs["defaultOutboundAccess"] is False
+    firewall_subnet = next(
+        s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "AzureFirewallSubnet"
+    )
+    assert firewall_subnet.inputs["addressPrefix"] == str(plan.config.network.subnets.firewall)  # type: ignore[union-attr]
+
+
+def test_nsg_only_mode_has_no_firewall_and_uses_service_tags(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("dev")
+    raw["network"]["egress"]["mode"] = "nsg-only"
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:network:AzureFirewall")
+    assert not plan.of_type("azure-native:network:RouteTable")
+    nsg = plan.one("azure-native:network:NetworkSecurityGroup")
+    destinations = {r["destinationAddressPrefix"] for r in nsg.inputs["securityRules"] if r["access"] == "Allow"}
+    assert "Internet" not in destinations
+    assert {"AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage"} <= destinations
+    assert any(f.key == "supply-chain:network.egress.mode" and f.severity == "high" for f in plan.findings)
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_registry_is_private_premium_and_locked_down(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    acr = plan.one("azure-native:containerregistry:Registry").inputs
+    assert acr["sku"] == {"name": "Premium"}
+    assert acr["adminUserEnabled"] is False
+    assert acr["anonymousPullEnabled"] is False
+    assert acr["publicNetworkAccess"] == "Disabled"
+    assert acr["networkRuleSet"]["defaultAction"] == "Deny"
+    assert acr["networkRuleBypassOptions"] == "None"
+    assert acr["policies"]["exportPolicy"] == {"status": "disabled"}
+    assert acr["policies"]["retentionPolicy"] == {"days": plan.config.registry.retention_days, "status": "enabled"}
+    assert acr["dataEndpointEnabled"] is True
+    assert plan.outputs["registryLoginServer"] == f"{plan.config.registry.name}.azurecr.io"
+
+
+def test_public_access_only_with_deny_default_and_allowlist(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("dev")
+    raw["registry"].update(
+        publicNetworkAccessEnabled=True, allowedIpRanges=["52.174.10.0/24"], azureServicesBypassEnabled=True
+    )
+    plan = plan_raw(raw)
+    acr = plan.one("azure-native:containerregistry:Registry").inputs
+    assert acr["publicNetworkAccess"] == "Enabled"
+    assert acr["networkRuleSet"]["defaultAction"] == "Deny"
+    assert [r["iPAddressOrRange"] for r in acr["networkRuleSet"]["ipRules"]] == ["52.174.10.0/24"]
+    assert acr["networkRuleBypassOptions"] == "AzureServices"
+    flagged = {f.key for f in plan.findings}
+    assert {
+        "supply-chain:registry.publicNetworkAccessEnabled",
+        "supply-chain:registry.azureServicesBypassEnabled",
+    } <= flagged
+
+
+@pytest.mark.parametrize(
+    ("service", "zone"), [("registry", "privatelink.azurecr.io"), ("vault", "privatelink.vaultcore.azure.net")]
+)
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_private_endpoints_with_dns(plan_of: Callable[[str], Plan], stack: str, service: str, zone: str) -> None:
+    plan = plan_of(stack)
+    endpoint = next(
+        e
+        for e in plan.of_type("azure-native:network:PrivateEndpoint")
+        if e.inputs["privateLinkServiceConnections"][0]["groupIds"] == [service]
+    )
+    assert endpoint.inputs["subnet"]["id"] == plan.outputs["endpointsSubnetId"]
+    zones = {z.inputs["privateZoneName"]: z for z in plan.of_type("azure-native:privatedns:PrivateZone")}
+    assert zone in zones
+    links = [
+        link
+        for link in plan.of_type("azure-native:privatedns:VirtualNetworkLink")
+        if link.inputs["privateZoneName"] == zone
+    ]
+    assert len(links) == 1
+    assert links[0].inputs["registrationEnabled"] is False
+    groups = [
+        g
+        for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
+        if g.inputs["privateEndpointName"] == endpoint.outputs["name"]
+    ]
+    assert groups[0].inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"] == zones[zone].outputs["id"]
+
+
+def _role_assignments(plan: Plan) -> set[tuple[str, str, str]]:
+    return {
+        (r.inputs["principalId"], r.inputs["roleDefinitionId"].rsplit("/", 1)[1], r.inputs["scope"])
+        for r in plan.of_type("azure-native:authorization:RoleAssignment")
+    }
+
+
+def _identity(plan: Plan, suffix: str) -> PlannedResource:
+    return next(r for r in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if r.name.endswith(suffix))
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    registry_id = plan.outputs["registryId"]
+    agents = _identity(plan, "build-agents").outputs["principalId"]
+    admission = _identity(plan, "admission").outputs["principalId"]
+    kubelet_candidates = {p for p, role, _ in _role_assignments(plan) if p not in (agents, admission)}
+    assert len(kubelet_candidates) == 1, "one more principal: the AKS kubelet identity"
+    (kubelet,) = kubelet_candidates
+    assert _role_assignments(plan) == {
+        (agents, ACR_PUSH, registry_id),
+        (admission, ACR_PULL, registry_id),
+        (kubelet, ACR_PULL, registry_id),
+    }
+    for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
+        assert assignment.inputs["principalType"] == "ServicePrincipal", assignment.urn
+
+
+@pytest.mark.parametrize(("stack", "sku"), [("dev", "standard"), ("prod", "premium")])
+def test_key_vault_is_rbac_purge_protected_and_private(plan_of: Callable[[str], Plan], stack: str, sku: str) -> None:
+    plan = plan_of(stack)
+    props: dict[str, Any] = plan.one("azure-native:keyvault:Vault").inputs["properties"]
+    assert props["enableRbacAuthorization"] is True
+    assert props["enablePurgeProtection"] is True
+    assert props["enableSoftDelete"] is True
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    assert props["sku"]["name"] == sku, "HSM-backed keys need the premium SKU"
+    assert plan.outputs["vaultUri"].startswith("https://")
+
+
+def test_registry_diagnostics_only_when_a_workspace_is_configured(plan_of: Callable[[str], Plan]) -> None:
+    assert not plan_of("dev").of_type("azure-native:monitor:DiagnosticSetting")
+    prod = plan_of("prod")
+    setting = prod.one("azure-native:monitor:DiagnosticSetting")
+    assert setting.inputs["resourceUri"] == prod.outputs["registryId"]
+    assert setting.inputs["workspaceId"] == prod.config.registry.log_analytics_workspace_id
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_outputs_contract(plan_of: Callable[[str], Plan], stack: str) -> None:
+    outputs = plan_of(stack).outputs
+    for key in (
+        "registryId",
+        "registryName",
+        "registryLoginServer",
+        "registryPrivateIps",
+        "vaultUri",
+        "vaultPrivateIps",
+        "firewallPrivateIp",
+        "agentsSubnetId",
+        "endpointsSubnetId",
+    ):
+        assert outputs.get(key), f"missing output {key}"
+
+
+def test_pure_rules_without_pulumi() -> None:
+    config = parse_stack_config(stack_raw("prod"))
+    assert config.network is not None
+    names = [r.name for r in egress_rules(config.network, None)]
+    assert names == ["sigstore", "stack-extras"], "no CI hosts when no agents are configured"
+    rules = agent_nsg_rules(config.network)
+    assert [r["name"] for r in rules][-2:] == ["deny-all-out", "deny-all-in"]
