@@ -94,6 +94,8 @@ def _print(console: Console, plan: Plan, out: Path, manifests: list[Path], secon
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(stderr=False, highlight=False)
+    if not console.is_terminal:
+        console.width = 160  # logs and CI: do not wrap the tree at 80 columns
     errors = Console(stderr=True, highlight=False)
     path = args.config or PROJECT_ROOT / "stacks" / f"Pulumi.{args.stack or 'dev'}.yaml"
     started = time.perf_counter()
