@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint typecheck pytest e2e docs lock benchmark clean
+.PHONY: plan test lint typecheck pytest docs lock clean
 
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
@@ -32,18 +32,12 @@ typecheck: $(BIN)/.dev
 pytest: $(BIN)/.dev
 	$(BIN)/python -m pytest
 
-e2e: $(BIN)/.dev  ## tests against a real cluster / Azure (skipped with a reason when absent)
-	$(BIN)/python -m pytest -m e2e
-
 docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
 	$(BIN)/python -m scripts.config_reference --write README.md
 
 lock: $(BIN)/.dev  ## re-pin dependencies (hashes) after editing requirements*.in
 	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements.txt requirements.in
 	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.txt requirements-dev.in
-
-benchmark: $(BIN)/.dev  ## performance figures (on demand, never in the test run)
-	$(BIN)/python -m scripts.benchmark
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

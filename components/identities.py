@@ -24,22 +24,18 @@ class ChainIdentities(pulumi.ComponentResource):
     ) -> None:
         super().__init__("supply-chain:azure:ChainIdentities", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        agents = managedidentity.UserAssignedIdentity(
-            f"{name}-build-agents",
-            resource_name_=f"id-{name}-build-agents",
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
-            opts=child,
-        )
-        admission = managedidentity.UserAssignedIdentity(
-            f"{name}-admission",
-            resource_name_=f"id-{name}-admission",
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
-            opts=child,
-        )
+
+        def identity(role: str) -> managedidentity.UserAssignedIdentity:
+            return managedidentity.UserAssignedIdentity(
+                f"{name}-{role}",
+                resource_name_=f"id-{name}-{role}",
+                resource_group_name=resource_group_name,
+                location=location,
+                tags=tags,
+                opts=child,
+            )
+
+        agents, admission = identity("build-agents"), identity("admission")
         self.build_agents_principal_id = agents.principal_id
         self.build_agents_client_id = agents.client_id
         self.admission_principal_id = admission.principal_id
