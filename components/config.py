@@ -280,6 +280,10 @@ class RegistryConfig(_Model):
     log_analytics_workspace_id: str | None = Field(
         default=None, description="Resource id of a Log Analytics workspace for registry diagnostic logs."
     )
+    plain_http_enabled: bool = Field(
+        default=False,
+        description="Let the engines read the registry over plain HTTP (a kind-local registry). `local` only.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -517,9 +521,31 @@ class AzureKeyVaultKey(_Model):
     name: str = Field(pattern=_KEY_NAME, description="Key name in the vault.")
     hsm_enabled: bool | None = Field(default=None, description="HSM-backed key (default: true in prod).")
     rotation_days: int = Field(default=180, ge=30, le=730, description="Rotate the key after this many days.")
-    public_key: str | None = Field(
-        default=None, description="Pinned public key PEM, compared with the vault's key by the post-deploy checks."
+    previous_versions: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Key versions (32 hex) still trusted after a rotation, until images signed with them are rebuilt; "
+            "the current version is always trusted."
+        ),
     )
+    public_key: str | None = Field(
+        default=None,
+        description=(
+            "Pinned public key PEM of the current version. The engines then verify with it offline (no call "
+            "to the vault); the post-deploy checks compare it with the vault's key."
+        ),
+    )
+    transparency_log_required: bool = Field(
+        default=True, description="Require a Rekor entry for signatures by this key. `false` is refused in prod."
+    )
+
+    @field_validator("previous_versions")
+    @classmethod
+    def _versions(cls, versions: list[str]) -> list[str]:
+        for version in versions:
+            if not re.fullmatch(r"[0-9a-f]{32}", version):
+                raise ValueError(f"{version!r} is not a Key Vault key version (32 lowercase hex characters)")
+        return versions
 
     @field_validator("public_key")
     @classmethod
@@ -535,6 +561,9 @@ class PublicKeyAuthority(_Model):
     kind: Literal["public-key"]
     name: str = Field(pattern=_KEY_NAME, description="Name of this authority in policies.")
     pem: str = Field(description="PEM public key: EC P-256/P-384 or RSA >= 2048.")
+    transparency_log_required: bool = Field(
+        default=True, description="Require a Rekor entry for signatures by this key. `false` is refused in prod."
+    )
 
     @field_validator("pem")
     @classmethod
@@ -549,6 +578,59 @@ class GeneratedKey(_Model):
 
     kind: Literal["generated"]
     name: str = Field(pattern=_KEY_NAME, description="Name of the generated key.")
+    transparency_log_required: bool = Field(
+        default=True,
+        description="Require a Rekor entry; set `false` to sign offline (`cosign sign --tlog-upload=false`).",
+    )
+
+
+def _pem_blocks(value: str, kind: str) -> str:
+    if f"-----BEGIN {kind}-----" not in value or f"-----END {kind}-----" not in value:
+        raise ValueError(f"must be PEM ({kind}) text")
+    return value
+
+
+class SigstoreConfig(_Model):
+    """The Sigstore instance signatures are checked against. Empty means the public-good instance
+    (Fulcio and Rekor at sigstore.dev, trust material from its TUF repository)."""
+
+    rekor_url: HttpsUrl | None = Field(default=None, description="Rekor of a private instance.")
+    rekor_public_key: str | None = Field(default=None, description="PEM public key of that Rekor.")
+    ct_log_public_key: str | None = Field(
+        default=None, description="PEM public key of its certificate transparency log."
+    )
+    fulcio_roots: str | None = Field(default=None, description="PEM certificate chain of its Fulcio.")
+    tsa_cert_chain: str | None = Field(default=None, description="PEM certificate chain of its timestamp authority.")
+    tuf_mirror: HttpsUrl | None = Field(default=None, description="TUF mirror serving its trust material.")
+    tuf_root: str | None = Field(default=None, description="Base64 of the TUF root.json for `tufMirror`.")
+
+    @field_validator("rekor_public_key", "ct_log_public_key")
+    @classmethod
+    def _key(cls, pem: str | None) -> str | None:
+        if pem is not None and (problems := public_key_problems(pem)):
+            raise ValueError(problems[0])
+        return pem
+
+    @field_validator("fulcio_roots", "tsa_cert_chain")
+    @classmethod
+    def _certs(cls, pem: str | None) -> str | None:
+        return None if pem is None else _pem_blocks(pem, "CERTIFICATE")
+
+    @model_validator(mode="after")
+    def _complete(self) -> SigstoreConfig:
+        problems: list[tuple[str, str]] = []
+        if (self.tuf_mirror is None) != (self.tuf_root is None):
+            problems.append(("tufRoot", "set tufMirror and tufRoot together (the root is how the mirror is trusted)"))
+        if self.rekor_url is not None and self.rekor_public_key is None and self.tuf_mirror is None:
+            problems.append(
+                ("rekorPublicKey", "a private Rekor needs its public key (or a tufMirror + tufRoot that serve it)")
+            )
+        _check(problems)
+        return self
+
+    @property
+    def public_good(self) -> bool:
+        return self.rekor_url is None and self.tuf_mirror is None and self.fulcio_roots is None
 
 
 SigningKey = Annotated[AzureKeyVaultKey | PublicKeyAuthority | GeneratedKey, Field(discriminator="kind")]
@@ -562,6 +644,9 @@ class SigningConfig(_Model):
     )
     keys: list[SigningKey] = Field(
         default_factory=list, description="Signing keys, each by `kind`: azure-key-vault, public-key or generated."
+    )
+    sigstore: SigstoreConfig = Field(
+        default_factory=SigstoreConfig, description="Sigstore instance (default: public good)."
     )
     signature_format: Literal["bundle", "legacy"] = Field(
         default="bundle",
@@ -947,6 +1032,19 @@ def cross_section_problems(s: _Sections, today: date) -> list[Problem]:
                         _key(f"signing.keys[{i}].hsmEnabled"),
                         "prod signing keys are HSM-backed; remove hsmEnabled: false",
                     )
+            if env == "prod" and not key.transparency_log_required:
+                yield Problem(
+                    _key(f"signing.keys[{i}].transparencyLogRequired"),
+                    "prod signatures must be in the transparency log (tamper-evident, revocable); remove it",
+                )
+
+    @rule("environment", "registry")
+    def _plain_http() -> Iterable[Problem]:
+        if s.registry.plain_http_enabled and env != "local":
+            yield Problem(
+                _key("registry.plainHttpEnabled"),
+                "plain HTTP lets anyone on the path swap images and signatures; it is for the local stack only",
+            )
 
     @rule("signing", "admission")
     def _engine_format() -> Iterable[Problem]:

@@ -13,6 +13,7 @@ class ChainIdentities(pulumi.ComponentResource):
     build_agents_client_id: pulumi.Output[str]
     admission_principal_id: pulumi.Output[str]
     admission_client_id: pulumi.Output[str]
+    admission_identity_name: pulumi.Output[str]
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class ChainIdentities(pulumi.ComponentResource):
         self.build_agents_client_id = agents.client_id
         self.admission_principal_id = admission.principal_id
         self.admission_client_id = admission.client_id
+        self.admission_identity_name = admission.name
         self.register_outputs(
             {
                 "buildAgentsClientId": self.build_agents_client_id,

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, containerservice, resources
+from pulumi_azure_native import authorization, containerservice, managedidentity, resources
 
+from components.admission.kyverno_values import (
+    ADMISSION_SERVICE_ACCOUNT,
+    REPORTS_SERVICE_ACCOUNT,
+    WORKLOAD_IDENTITY_AUDIENCE,
+    service_account_subject,
+)
 from components.cluster import aks_parts, kubernetes_provider
-from components.config import AzureKeyVaultKey, StackConfig
+from components.config import AzureKeyVaultKey, GeneratedKey, StackConfig
 from components.identities import ChainIdentities
 from components.key_vault import SigningKeyVault, vault_name_for
+from components.kyverno import KyvernoAdmission
 from components.labels import azure_tags
 from components.namespaces import AdmissionNamespaces
 from components.network import BuildNetwork
 from components.registry import ContainerRegistry
+from components.signing_keys import GeneratedSigningKey, VaultSigningKeys
+from components.trust import TrustModel, kms_uri, trust_model
 
 
 class SupplyChain(pulumi.ComponentResource):
@@ -29,17 +38,68 @@ class SupplyChain(pulumi.ComponentResource):
             {ns: cfg.mode for ns, cfg in config.admission.namespaces.items()} if config.admission else {}
         )
         self.outputs = {"environment": config.environment, "namespaces": modes}
+        self._workload_identity_client_id: pulumi.Output[str] | None = None
+        model = trust_model(config)
 
         if config.azure is not None and config.network is not None and config.registry.name is not None:
             self._azure(name, config, stack, child)
         elif config.registry.login_server is not None:
             self.outputs["registryLoginServer"] = config.registry.login_server
 
+        generated = [k for k in config.signing.keys if isinstance(k, GeneratedKey)]
+        public_keys: pulumi.Output[dict[str, str]] | None = None
+        if generated:
+            keys = {k.name: GeneratedSigningKey(f"{name}-key", k, opts=child) for k in generated}
+            public_keys = pulumi.Output.all(**{n: k.public_key_pem for n, k in keys.items()}).apply(dict)
+            # Secret: for signing local test images; never shown without --show-secrets.
+            private: pulumi.Output[dict[str, str]] = pulumi.Output.all(
+                **{n: k.private_key_pem for n, k in keys.items()}
+            ).apply(dict)
+            secret_private: pulumi.Output[dict[str, str]] = pulumi.Output.secret(private)
+            self.outputs["signingPrivateKeysPem"] = secret_private
+            self.outputs["signingPublicKeysPem"] = public_keys
+        self.outputs["trustModel"] = (
+            public_keys.apply(lambda pems: model.with_public_keys(pems).to_json())
+            if public_keys is not None
+            else model.to_json()
+        )
+
         if config.cluster is not None and config.admission is not None:
-            provider = kubernetes_provider(f"{name}-k8s", config.cluster, parent=self)
-            AdmissionNamespaces(f"{name}-ns", config.admission.namespaces, provider, opts=child)
+            self._admission(name, config, model, public_keys, child)
 
         self.register_outputs(dict(self.outputs))
+
+    def _admission(
+        self,
+        name: str,
+        config: StackConfig,
+        model: TrustModel,
+        public_keys: pulumi.Output[dict[str, str]] | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        assert config.cluster is not None
+        assert config.admission is not None
+        provider = kubernetes_provider(f"{name}-k8s", config.cluster, parent=self)
+        namespaces = AdmissionNamespaces(f"{name}-ns", config.admission.namespaces, provider, opts=child)
+        engines = config.admission.engines
+        if "kyverno" in engines:
+            kyverno = KyvernoAdmission(
+                f"{name}-kyverno",
+                model,
+                provider,
+                workload_identity_client_id=self._workload_identity_client_id,
+                generated_public_keys=public_keys,
+                depends_on=[namespaces],
+                opts=child,
+            )
+            self.outputs["kyvernoPolicies"] = kyverno.policy_names
+        if "policy-controller" in engines:
+            # Not silently dropped: the review reports it and `pulumi up` warns.
+            pulumi.log.warn(
+                "admission.engines lists policy-controller, which this version does not install yet; "
+                "Kyverno alone enforces the trust model",
+                resource=self,
+            )
 
     def _azure(self, name: str, config: StackConfig, stack: str, child: pulumi.ResourceOptions) -> None:
         assert config.azure is not None
@@ -74,6 +134,20 @@ class SupplyChain(pulumi.ComponentResource):
             pullers["kubelet"] = cluster.identity_profile.apply(
                 lambda profile: profile["kubeletidentity"].object_id if profile else ""
             )
+            # The engines' service accounts sign in as the admission identity (workload identity).
+            issuer = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p and p.issuer_url else "")
+            for label, account in (("admission", ADMISSION_SERVICE_ACCOUNT), ("reports", REPORTS_SERVICE_ACCOUNT)):
+                managedidentity.FederatedIdentityCredential(
+                    f"{name}-fic-kyverno-{label}",
+                    resource_name_=identities.admission_identity_name,
+                    federated_identity_credential_resource_name=f"kyverno-{label}",
+                    resource_group_name=group.name,
+                    issuer=issuer,
+                    subject=service_account_subject(account),
+                    audiences=[WORKLOAD_IDENTITY_AUDIENCE],
+                    opts=child,
+                )
+            self._workload_identity_client_id = identities.admission_client_id
         registry = ContainerRegistry(
             f"{name}-registry",
             config.registry,
@@ -116,4 +190,21 @@ class SupplyChain(pulumi.ComponentResource):
                 vnet_id=net.vnet_id,
                 opts=child,
             )
-            self.outputs.update(vaultUri=vault.vault_uri, vaultPrivateIps=vault.private_ips)
+            vault_name = vault_name_for(config.registry.name)
+            VaultSigningKeys(
+                f"{name}-keys",
+                [(k, config.hsm_enabled(k)) for k in vault_keys],
+                vault_id=vault.vault_id,
+                vault_name=vault.vault_name,
+                resource_group_name=group.name,
+                subscription_id=client.subscription_id,
+                signers={"build-agents": identities.build_agents_principal_id},
+                verifiers={"admission": identities.admission_principal_id},
+                tags=tags,
+                opts=child,
+            )
+            self.outputs.update(
+                vaultUri=vault.vault_uri,
+                vaultPrivateIps=vault.private_ips,
+                signingKeyUris={k.name: kms_uri(vault_name, k.name) for k in vault_keys},
+            )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -80,14 +81,14 @@ def _print(console: Console, plan: Plan, out: Path, manifests: list[Path], secon
     outputs.add_column("output")
     outputs.add_column("value")
     for key, value in plan.outputs.items():
-        outputs.add_row(key, json.dumps(value))
+        outputs.add_row(key, escape(json.dumps(value)))  # "[secret]" is not rich markup
     console.print(outputs)
     if plan.findings:
         findings = Table(title="Review findings")
         for column in ("severity", "key", "finding"):
             findings.add_column(column)
         for f in plan.findings:
-            findings.add_row(f.severity, f.key, f.message)
+            findings.add_row(f.severity, f.key, escape(f.message))
         console.print(findings)
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.config import set_all_config
@@ -140,6 +142,8 @@ class PlanMocks(pulumi_mocks.Mocks):
             return self._azure(token, args.name, state)
         if token.startswith("kubernetes:"):
             return self._kubernetes(args.name, state)
+        if token == "tls:index/privateKey:PrivateKey":
+            return f"{args.name}-id", {**state, **_generated_key_pems()}
         return f"{args.name}-id", state
 
     def _azure(self, token: str, logical: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -172,6 +176,15 @@ class PlanMocks(pulumi_mocks.Mocks):
             self.endpoint_count += 1
             ip = self._host_in((state.get("subnet") or {}).get("id"), 3 + self.endpoint_count)
             state["customDnsConfigs"] = [{"fqdn": f"{name}.privatelink", "ipAddresses": [ip]}]
+        if token == "azure-native:keyvault:Key":
+            arm_id = (
+                f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{state.get('resourceGroupName', 'rg-mock')}"
+                f"/providers/Microsoft.KeyVault/vaults/{state.get('vaultName')}/keys/{name}"
+            )
+            uri = f"https://{state.get('vaultName')}.vault.azure.net/keys/{name}"
+            state.update(
+                id=arm_id, keyUri=uri, keyUriWithVersion=f"{uri}/{_stable_guid('version', logical).replace('-', '')}"
+            )
         if token == "azure-native:keyvault:Vault":
             state["properties"] = {**(state.get("properties") or {}), "vaultUri": f"https://{name}.vault.azure.net/"}
         if token == "azure-native:managedidentity:UserAssignedIdentity":
@@ -223,6 +236,20 @@ class PlanMocks(pulumi_mocks.Mocks):
         raise NotImplementedError(
             f"the offline plan has no mock for invoke {args.token}; add one in scripts/planning.py"
         )
+
+
+def _generated_key_pems() -> dict[str, str]:
+    """A real EC P-256 key, so rendered policies carry a PEM the engines would accept. The plan
+    shows its public half only; the private half is a secret output and printed as such."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    return {
+        "publicKeyPem": private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+        "privateKeyPem": private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+    }
 
 
 def _mock_kubeconfig(cluster: str) -> str:

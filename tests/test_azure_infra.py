@@ -10,7 +10,7 @@ import pytest
 
 from components.config import parse_stack_config
 from components.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
-from components.roles import ACR_PULL, ACR_PUSH
+from components.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
 from scripts.planning import Plan, PlannedResource
 from tests.conftest import stack_raw
 
@@ -193,11 +193,17 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
     kubelet_candidates = {p for p, role, _ in _role_assignments(plan) if p not in (agents, admission)}
     assert len(kubelet_candidates) == 1, "one more principal: the AKS kubelet identity"
     (kubelet,) = kubelet_candidates
+    (key,) = [k.outputs["id"] for k in plan.of_type("azure-native:keyvault:Key")]
+    reader = plan.one("azure-native:authorization:RoleDefinition")
     assert _role_assignments(plan) == {
         (agents, ACR_PUSH, registry_id),
         (admission, ACR_PULL, registry_id),
         (kubelet, ACR_PULL, registry_id),
+        (agents, KEY_VAULT_CRYPTO_USER, key),  # signs
+        (admission, reader.outputs["id"].rsplit("/", 1)[1], key),  # reads the public key, cannot sign
     }
+    assert reader.inputs["permissions"] == [{"actions": [], "dataActions": ["Microsoft.KeyVault/vaults/keys/read"]}]
+    assert reader.inputs["assignableScopes"] == [plan.one("azure-native:keyvault:Vault").outputs["id"]]
     for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
         assert assignment.inputs["principalType"] == "ServicePrincipal", assignment.urn
 

@@ -108,8 +108,9 @@ def test_cli_writes_plan_and_manifests(tmp_path: Path) -> None:
         assert set(resource) == {"urn", "type", "name", "parent", "inputs"}
     manifests = sorted((tmp_path / "manifests").glob("*.yaml"))
     kinds = [yaml.safe_load(m.read_text())["kind"] for m in manifests]
-    assert kinds == ["Namespace", "Namespace"]
-    assert all(yaml.safe_load(m.read_text())["apiVersion"] == "v1" for m in manifests)
+    assert kinds[:2] == ["Namespace", "Namespace"]
+    assert set(kinds[2:]) == {"ImageValidatingPolicy", "ValidatingPolicy"}
+    assert all(yaml.safe_load(m.read_text())["apiVersion"] in ("v1", "policies.kyverno.io/v1") for m in manifests)
 
 
 def test_cli_refuses_invalid_config_with_exit_2_and_no_traceback(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Admission documents rendered from the trust model (pure functions)."""

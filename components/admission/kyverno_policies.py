@@ -1,0 +1,424 @@
+"""Kyverno policies rendered from the trust model (pure functions; manifests as plain dicts).
+
+Kyverno >= 1.19 API (`policies.kyverno.io/v1`): `ImageValidatingPolicy` for signatures and
+attestations, `ValidatingPolicy` for registries and digests, `PolicyException` for exemptions.
+
+Choices a reviewer should know about:
+- Namespaces are matched by name (`kubernetes.io/metadata.name`), never by a label a namespace
+  owner could edit; kube-system and the engines' namespaces cannot be listed (config rule) and are
+  excluded again here.
+- Policies match `pods` and `pods/ephemeralcontainers`, so `kubectl debug` with an unsigned image
+  is refused too. Kyverno only auto-generates controller rules for policies matching plain `pods`,
+  so a Deployment with a bad image is admitted and its pods are refused (visible as ReplicaSet
+  events); the post-deploy checks create Pods for that reason.
+- One policy per concern and mode: enforce policies `Deny` and fail closed, audit policies only
+  `Audit`, ignore engine errors and never mutate.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from components.config import KYVERNO_NAMESPACE, POLICY_CONTROLLER_NAMESPACE
+from components.labels import MANAGED_BY, MANAGED_BY_LABEL
+from components.trust import (
+    SLSA_PROVENANCE_V02,
+    SLSA_PROVENANCE_V1,
+    Exemption,
+    KeyAuthority,
+    Mode,
+    NamespacePolicy,
+    TrustModel,
+)
+
+API_VERSION = "policies.kyverno.io/v1"
+MIN_VERSION = "1.19.0"
+CATEGORY = "Software Supply Chain Security"
+NEVER_MATCHED = ("kube-system", KYVERNO_NAMESPACE, POLICY_CONTROLLER_NAMESPACE)
+WEBHOOK_TIMEOUT_SECONDS = 15  # registry + Rekor round trips; the API server's limit is 30
+
+Manifest = dict[str, Any]
+
+# Every image of a pod, from the images Kyverno extracted for this policy (matchImageReferences).
+_POLICY_IMAGES = (
+    "images.containers"
+    " + ('initContainers' in images ? images.initContainers : [])"
+    " + ('ephemeralContainers' in images ? images.ephemeralContainers : [])"
+)
+# Every image of a pod, from the object itself (ValidatingPolicy and exceptions have no `images`).
+_OBJECT_IMAGES = (
+    "object.spec.containers.map(c, c.image)"
+    " + (has(object.spec.initContainers) ? object.spec.initContainers.map(c, c.image) : [])"
+    " + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers.map(c, c.image) : [])"
+)
+
+
+def cel_string(value: str) -> str:
+    """A CEL string literal for `value`."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def glob_regex(glob: str) -> str:
+    """An anchored RE2 pattern for an image glob (`*` matches any run of characters)."""
+    return "^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$"
+
+
+def _labels() -> dict[str, str]:
+    return {MANAGED_BY_LABEL: MANAGED_BY, "app.kubernetes.io/part-of": "supply-chain"}
+
+
+def _annotations(title: str, severity: str, description: str) -> dict[str, str]:
+    return {
+        "policies.kyverno.io/title": title,
+        "policies.kyverno.io/category": CATEGORY,
+        "policies.kyverno.io/severity": severity,
+        "policies.kyverno.io/subject": "Pod",
+        "policies.kyverno.io/minversion": MIN_VERSION,
+        "policies.kyverno.io/description": description,
+    }
+
+
+def _match(namespaces: list[str]) -> dict[str, Any]:
+    return {
+        "resourceRules": [
+            {
+                "apiGroups": [""],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["pods", "pods/ephemeralcontainers"],
+            }
+        ],
+        "namespaceSelector": {
+            "matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(namespaces)},
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)},
+            ]
+        },
+    }
+
+
+def _mode_settings(mode: Mode) -> dict[str, Any]:
+    if mode == "enforce":
+        return {"validationActions": ["Deny"], "failurePolicy": "Fail"}
+    return {"validationActions": ["Audit"], "failurePolicy": "Ignore"}
+
+
+def _ident(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", name)
+
+
+def _ctlog(model: TrustModel, key: KeyAuthority | None = None) -> dict[str, Any]:
+    sig = model.sigstore
+    ctlog: dict[str, Any] = {"url": sig.rekor_url}
+    if sig.rekor_public_key:
+        ctlog["rekorPubKey"] = sig.rekor_public_key
+    if sig.ct_log_public_key:
+        ctlog["ctLogPubKey"] = sig.ct_log_public_key
+    if sig.tsa_cert_chain:
+        ctlog["tsaCertChain"] = sig.tsa_cert_chain
+    if key is not None and not key.transparency_log_required:
+        ctlog["insecureIgnoreTlog"] = True  # spelled out in stack config, refused in prod, flagged by review
+    return ctlog
+
+
+def attestors(model: TrustModel) -> list[dict[str, Any]]:
+    """One cosign attestor for all keyless identities (any one of them), one per key."""
+    sig = model.sigstore
+    out: list[dict[str, Any]] = []
+    if model.keyless:
+        identities = []
+        for k in model.keyless:
+            identity = {"issuer": k.issuer}
+            identity.update({"subject": k.subject} if k.subject else {"subjectRegExp": k.subject_regexp or ""})
+            identities.append(identity)
+        keyless: dict[str, Any] = {"identities": identities}
+        if sig.fulcio_roots:
+            keyless["roots"] = sig.fulcio_roots
+        cosign: dict[str, Any] = {"keyless": keyless, "ctlog": _ctlog(model)}
+        if sig.tuf_mirror and sig.tuf_root:
+            cosign["tuf"] = {"mirror": sig.tuf_mirror, "root": {"data": sig.tuf_root}}
+        out.append({"name": "keyless", "cosign": cosign})
+    for key in model.keys:
+        # A pinned public key is verified offline; otherwise Kyverno reads the key from the vault.
+        ref = {"data": key.public_key_pem} if key.public_key_pem else {"kms": key.kms_uri or ""}
+        out.append({"name": f"key_{_ident(key.name)}", "cosign": {"key": ref, "ctlog": _ctlog(model, key)}})
+    return out
+
+
+def _any_attestor(model: TrustModel) -> str:
+    return "[" + ", ".join(f"attestors.{a['name']}" for a in attestors(model)) + "]"
+
+
+def _authorities_text(model: TrustModel) -> str:
+    return "; ".join([k.describe() for k in model.keyless] + [k.describe() for k in model.keys])
+
+
+def _image_policy(
+    model: TrustModel,
+    name: str,
+    mode: Mode,
+    namespaces: list[str],
+    annotations: dict[str, str],
+    attestations: list[dict[str, Any]],
+    validations: list[dict[str, str]],
+) -> Manifest:
+    # Enforce: verify the digest that runs. If digests are not required, Kyverno pins the tag it
+    # verified (mutateDigest), so a tag moved after admission cannot swap the image; GitOps tools
+    # then see the digest as drift (README). Audit never mutates.
+    mutate = mode == "enforce" and not model.require_digest
+    spec: dict[str, Any] = {
+        **_mode_settings(mode),
+        "webhookConfiguration": {"timeoutSeconds": WEBHOOK_TIMEOUT_SECONDS},
+        "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
+        "matchConstraints": _match(namespaces),
+        "matchImageReferences": [{"glob": f"{registry}/*"} for registry in model.signed_registries],
+        "validationConfigurations": {
+            "mutateDigest": mutate,
+            "verifyDigest": mode == "enforce",
+            "required": True,
+        },
+        "attestors": attestors(model),
+        "variables": [{"name": "allImages", "expression": _POLICY_IMAGES}],
+        "validations": validations,
+    }
+    if model.plain_http_registry:
+        spec["credentials"] = {"allowInsecureRegistry": True}
+    if attestations:
+        spec["attestations"] = attestations
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ImageValidatingPolicy",
+        "metadata": {"name": name, "labels": _labels(), "annotations": annotations},
+        "spec": spec,
+    }
+
+
+def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
+    namespaces = [ns.name for ns in model.in_mode(mode)]
+    if not namespaces or not (model.keyless or model.keys):
+        return None
+    registries = ", ".join(model.signed_registries)
+    description = (
+        "An unsigned image, or one signed by anyone outside the trust root, may have been built outside "
+        f"the reviewed pipeline or altered after it. Every container, init and ephemeral container image from "
+        f"{registries} must carry a signature by one of: {_authorities_text(model)}. Sign with cosign as "
+        "the README's signer section shows."
+    )
+    return _image_policy(
+        model,
+        f"verify-image-signatures-{mode}",
+        mode,
+        namespaces,
+        _annotations("Verify image signatures", "high", description),
+        [],
+        [
+            {
+                "expression": (
+                    f"variables.allImages.all(image, verifyImageSignatures(image, {_any_attestor(model)}) > 0)"
+                ),
+                "message": f"image from {registries} is not signed by a trusted signer of this cluster",
+            }
+        ],
+    )
+
+
+def _sbom_check(ns: NamespacePolicy) -> str:
+    content = "packages" if ns.sbom == "spdx" else "components"
+    return (
+        f"has(extractPayload(image, attestations.sbom).predicate.{content})"
+        f" && size(extractPayload(image, attestations.sbom).predicate.{content}) > 0"
+    )
+
+
+def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
+    if ns.sbom is None or not (model.keyless or model.keys):
+        return None
+    kind = "SPDX" if ns.sbom == "spdx" else "CycloneDX"
+    content = "packages" if ns.sbom == "spdx" else "components"
+    description = (
+        "Without an SBOM nobody can tell which vulnerable components run in this namespace. Every image "
+        f"admitted in {ns.name} must carry a {kind} SBOM attestation (predicate {ns.sbom_predicate}) signed by "
+        f"a trusted signer, listing at least one {content[:-1]}. Attest with `cosign attest --type "
+        f"{'spdxjson' if ns.sbom == 'spdx' else 'cyclonedx'}`."
+    )
+    verify = f"verifyAttestationSignatures(image, attestations.sbom, {_any_attestor(model)}) > 0"
+    return _image_policy(
+        model,
+        f"require-sbom-{ns.name}",
+        ns.mode,
+        [ns.name],
+        _annotations(f"Require a signed {kind} SBOM", "medium", description),
+        [{"name": "sbom", "intoto": {"type": ns.sbom_predicate}}],
+        [
+            {
+                "expression": f"variables.allImages.all(image, {verify})",
+                "message": f"image has no {kind} SBOM attestation signed by a trusted signer",
+            },
+            {
+                "expression": f"variables.allImages.all(image, {_sbom_check(ns)})",
+                "message": f"the image's {kind} SBOM lists no {content}",
+            },
+        ],
+    )
+
+
+def _provenance_v1(ns: NamespacePolicy) -> str:
+    assert ns.provenance is not None
+    p = ns.provenance
+    payload = "extractPayload(image, attestations.slsa_v1).predicate"
+    source = f"d.uri == {cel_string(p.source_uri)}" if p.source_ref else f"d.uri.startsWith({cel_string(p.source_uri)})"
+    return (
+        f"{payload}.runDetails.builder.id == {cel_string(p.builder_id)}"
+        f" && {payload}.buildDefinition.resolvedDependencies.exists(d, has(d.uri) && {source})"
+    )
+
+
+def _provenance_v02(ns: NamespacePolicy) -> str:
+    assert ns.provenance is not None
+    p = ns.provenance
+    payload = "extractPayload(image, attestations.slsa_v02).predicate"
+    uri = f"{payload}.invocation.configSource.uri"
+    source = f"{uri} == {cel_string(p.source_uri)}" if p.source_ref else f"{uri}.startsWith({cel_string(p.source_uri)})"
+    return f"{payload}.builder.id == {cel_string(p.builder_id)} && {source}"
+
+
+def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
+    if ns.provenance is None or not (model.keyless or model.keys):
+        return None
+    p = ns.provenance
+    ref = f" at {p.source_ref}" if p.source_ref else ""
+    description = (
+        "An image built by an unknown builder or from an unreviewed source can carry anything. Every image "
+        f"admitted in {ns.name} must carry SLSA provenance (v1 or v0.2) signed by a trusted signer, naming "
+        f"builder {p.builder_id} and source {p.source_repository}{ref}. Generate it in the build workflow and "
+        "attest with `cosign attest --type slsaprovenance1` (or `slsaprovenance02`)."
+    )
+    anyone = _any_attestor(model)
+    v1 = f"verifyAttestationSignatures(image, attestations.slsa_v1, {anyone}) > 0"
+    v02 = f"verifyAttestationSignatures(image, attestations.slsa_v02, {anyone}) > 0"
+    return _image_policy(
+        model,
+        f"require-provenance-{ns.name}",
+        ns.mode,
+        [ns.name],
+        _annotations("Require signed SLSA provenance from the trusted builder", "high", description),
+        [
+            {"name": "slsa_v1", "intoto": {"type": SLSA_PROVENANCE_V1}},
+            {"name": "slsa_v02", "intoto": {"type": SLSA_PROVENANCE_V02}},
+        ],
+        [
+            {
+                "expression": f"variables.allImages.all(image, {v1} || {v02})",
+                "message": "image has no SLSA provenance attestation signed by a trusted signer",
+            },
+            {
+                "expression": (
+                    f"variables.allImages.all(image, ({v1} && {_provenance_v1(ns)})"
+                    f" || ({v02} && {_provenance_v02(ns)}))"
+                ),
+                "message": f"the image's provenance does not name builder {p.builder_id} and source "
+                f"{p.source_repository}{ref}",
+            },
+        ],
+    )
+
+
+def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
+    namespaces = [ns.name for ns in model.in_mode(mode)]
+    if not namespaces:
+        return None
+    allowed = " || ".join(f"image.startsWith({cel_string(r + '/')})" for r in model.allowed_registries)
+    validations = [
+        {
+            "expression": f"variables.allImages.all(image, {allowed})",
+            "message": f"images must come from {', '.join(model.allowed_registries)}",
+        }
+    ]
+    digest = ""
+    if model.require_digest:
+        validations.append(
+            {
+                "expression": "variables.allImages.all(image, image.matches('@sha256:[0-9a-f]{64}$'))",
+                "message": "images must be referenced by digest (name@sha256:...), not by tag",
+            }
+        )
+        digest = " and referenced by digest, so the image that runs is the one that was verified"
+    description = (
+        "An image from a registry outside the chain never went through its signing and scanning. Every "
+        f"container, init and ephemeral container image must come from {', '.join(model.allowed_registries)}"
+        f"{digest}. Add registries under admission.allowedRegistries."
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ValidatingPolicy",
+        "metadata": {
+            "name": f"restrict-image-registries-{mode}",
+            "labels": _labels(),
+            "annotations": _annotations("Restrict image registries", "high", description),
+        },
+        "spec": {
+            **_mode_settings(mode),
+            "webhookConfiguration": {"timeoutSeconds": 10},
+            "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
+            "matchConstraints": _match(namespaces),
+            "variables": [{"name": "allImages", "expression": _OBJECT_IMAGES}],
+            "validations": validations,
+        },
+    }
+
+
+def _policies_for(model: TrustModel, policies: list[Manifest], namespace: str) -> list[dict[str, str]]:
+    """The policies that match `namespace`: exceptions must name each one they exempt from."""
+    ns = model.namespace(namespace)
+    names = {
+        f"verify-image-signatures-{ns.mode}",
+        f"restrict-image-registries-{ns.mode}",
+        f"require-sbom-{ns.name}",
+        f"require-provenance-{ns.name}",
+    }
+    return [{"kind": p["kind"], "name": p["metadata"]["name"]} for p in policies if p["metadata"]["name"] in names]
+
+
+def exception_manifest(model: TrustModel, exemption: Exemption, policies: list[Manifest]) -> Manifest:
+    # Kyverno exempts a whole request, so the condition holds only when every image of the pod is
+    # one of the exempted ones: an exempted image cannot smuggle an unsigned sidecar in.
+    exempted = " || ".join(f"image.matches({cel_string(glob_regex(g))})" for g in exemption.images)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PolicyException",
+        "metadata": {
+            "name": exemption.name,
+            "namespace": KYVERNO_NAMESPACE,
+            "labels": _labels(),
+            "annotations": {
+                "supply-chain/owner": exemption.owner,
+                "supply-chain/reason": exemption.reason,
+                "supply-chain/expires": exemption.expires.isoformat(),
+                "supply-chain/namespace": exemption.namespace,
+            },
+        },
+        "spec": {
+            "policyRefs": _policies_for(model, policies, exemption.namespace),
+            "images": list(exemption.images),
+            "expiresAt": f"{exemption.expires.isoformat()}T23:59:59Z",
+            "matchConditions": [
+                {
+                    "name": "only-exempted-images-in-namespace",
+                    "expression": f"request.namespace == {cel_string(exemption.namespace)}"
+                    f" && ({_OBJECT_IMAGES}).all(image, {exempted})",
+                }
+            ],
+        },
+    }
+
+
+def kyverno_policies(model: TrustModel) -> list[Manifest]:
+    """Every Kyverno document of the stack: policies first, then the exceptions that name them."""
+    policies: list[Manifest | None] = []
+    for mode in ("enforce", "audit"):
+        policies += [signature_policy(model, mode), registry_policy(model, mode)]
+    for ns in model.namespaces:
+        policies += [sbom_policy(model, ns), provenance_policy(model, ns)]
+    rendered = [p for p in policies if p is not None]
+    return rendered + [exception_manifest(model, e, rendered) for e in model.exemptions]

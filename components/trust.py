@@ -1,0 +1,233 @@
+"""The trust model: who may sign what, and what each namespace requires, as plain frozen data.
+
+Built from a validated `StackConfig` by one pure function and read by every renderer, so a change of
+identity in config changes every document that depends on it and nothing else does. Engine-neutral:
+no Kyverno or Policy Controller field names live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from typing import Any, Literal
+
+from components.config import (
+    AzureKeyVaultKey,
+    GeneratedKey,
+    PublicKeyAuthority,
+    StackConfig,
+)
+from components.key_vault import vault_name_for
+
+PUBLIC_GOOD_REKOR = "https://rekor.sigstore.dev"
+
+# in-toto predicate types as cosign writes them (`cosign attest --type spdxjson|cyclonedx|slsaprovenance*`)
+SBOM_PREDICATES = {"spdx": "https://spdx.dev/Document", "cyclonedx": "https://cyclonedx.org/bom"}
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
+
+Mode = Literal["audit", "enforce"]
+
+
+@dataclass(frozen=True)
+class KeylessAuthority:
+    """A Fulcio certificate identity: exact issuer plus exact subject or anchored subject regex."""
+
+    issuer: str
+    subject: str | None = None
+    subject_regexp: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.subject or self.subject_regexp} (issuer {self.issuer})"
+
+
+@dataclass(frozen=True)
+class KeyAuthority:
+    """A signing key, trusted by public key PEM when known, otherwise by KMS URI."""
+
+    name: str
+    public_key_pem: str | None = None
+    kms_uri: str | None = None
+    transparency_log_required: bool = True
+
+    def describe(self) -> str:
+        return f"key {self.name} ({self.kms_uri or 'pinned public key'})"
+
+
+@dataclass(frozen=True)
+class SigstoreInstance:
+    """Where keyless certificates and transparency-log entries are checked. Empty = public good."""
+
+    rekor_url: str = PUBLIC_GOOD_REKOR
+    rekor_public_key: str | None = None
+    ct_log_public_key: str | None = None
+    fulcio_roots: str | None = None
+    tsa_cert_chain: str | None = None
+    tuf_mirror: str | None = None
+    tuf_root: str | None = None
+
+    @property
+    def public_good(self) -> bool:
+        return self.rekor_url == PUBLIC_GOOD_REKOR and self.tuf_mirror is None and self.fulcio_roots is None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """SLSA provenance an image must carry: who built it, from which source and ref."""
+
+    builder_id: str
+    source_repository: str  # https://host/owner/repo (no git+ prefix)
+    source_ref: str | None = None
+
+    @property
+    def source_uri(self) -> str:
+        """The source as SLSA records it: `git+https://host/owner/repo@<ref>` (prefix when no ref is pinned)."""
+        base = f"git+{self.source_repository}"
+        return f"{base}@{self.source_ref}" if self.source_ref else f"{base}@"
+
+
+@dataclass(frozen=True)
+class NamespacePolicy:
+    name: str
+    mode: Mode
+    sbom: Literal["spdx", "cyclonedx"] | None = None
+    provenance: Provenance | None = None
+
+    @property
+    def sbom_predicate(self) -> str | None:
+        return SBOM_PREDICATES[self.sbom] if self.sbom else None
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """A time-boxed exemption of named images in one namespace, with its owner and reason."""
+
+    name: str
+    namespace: str
+    images: tuple[str, ...]
+    owner: str
+    reason: str
+    expires: date
+
+
+@dataclass(frozen=True)
+class TrustModel:
+    keyless: tuple[KeylessAuthority, ...]
+    keys: tuple[KeyAuthority, ...]
+    sigstore: SigstoreInstance
+    signed_registries: tuple[str, ...]  # images from here must be signed (the stack's registry)
+    allowed_registries: tuple[str, ...]  # images from anywhere else are refused
+    namespaces: tuple[NamespacePolicy, ...]
+    require_digest: bool
+    exemptions: tuple[Exemption, ...] = field(default=())
+    plain_http_registry: bool = False
+
+    def in_mode(self, mode: Mode) -> tuple[NamespacePolicy, ...]:
+        return tuple(ns for ns in self.namespaces if ns.mode == mode)
+
+    def namespace(self, name: str) -> NamespacePolicy:
+        return next(ns for ns in self.namespaces if ns.name == name)
+
+    def with_public_keys(self, pems: Mapping[str, str]) -> TrustModel:
+        """The same model with public keys filled in for keys known only at deploy time (generated)."""
+        keys = tuple(replace(k, public_key_pem=pems[k.name]) if k.name in pems else k for k in self.keys)
+        return replace(self, keys=keys)
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as JSON-ready data: a stack output the post-deploy checks read."""
+        data = asdict(self)
+        for ex in data["exemptions"]:
+            ex["expires"] = ex["expires"].isoformat()
+        return data
+
+
+def registry_login_server(config: StackConfig) -> str:
+    """The registry host images are pushed to: `<name>.azurecr.io` for an ACR the stack creates."""
+    if config.registry.name is not None:
+        return f"{config.registry.name.lower()}.azurecr.io"
+    assert config.registry.login_server is not None  # the config model requires one of the two
+    return config.registry.login_server
+
+
+def kms_uri(vault_name: str, key_name: str, version: str | None = None) -> str:
+    """The sigstore KMS reference of a Key Vault key (optionally one version of it)."""
+    uri = f"azurekms://{vault_name}.vault.azure.net/{key_name}"
+    return f"{uri}/{version}" if version else uri
+
+
+def _key_authorities(config: StackConfig) -> list[KeyAuthority]:
+    out: list[KeyAuthority] = []
+    for key in config.signing.keys:
+        if isinstance(key, AzureKeyVaultKey):
+            assert config.registry.name is not None  # azure-key-vault keys need an Azure stack (config rule)
+            vault = vault_name_for(config.registry.name)
+            # The pinned PEM stands for the current version; without it the engines ask the vault.
+            out.append(
+                KeyAuthority(
+                    name=key.name,
+                    public_key_pem=key.public_key,
+                    kms_uri=kms_uri(vault, key.name),
+                    transparency_log_required=key.transparency_log_required,
+                )
+            )
+            # During a rotation the previous versions stay trusted (any one of), each by its own URI.
+            out += [
+                KeyAuthority(
+                    name=f"{key.name}-{version[:8]}",
+                    kms_uri=kms_uri(vault, key.name, version),
+                    transparency_log_required=key.transparency_log_required,
+                )
+                for version in key.previous_versions
+            ]
+        elif isinstance(key, PublicKeyAuthority):
+            out.append(
+                KeyAuthority(key.name, public_key_pem=key.pem, transparency_log_required=key.transparency_log_required)
+            )
+        elif isinstance(key, GeneratedKey):
+            # The public half exists only once the key is generated: see TrustModel.with_public_keys.
+            out.append(KeyAuthority(key.name, transparency_log_required=key.transparency_log_required))
+    return out
+
+
+def trust_model(config: StackConfig) -> TrustModel:
+    """The trust model of a validated stack config (pure; no Pulumi, no network)."""
+    sig = config.signing.sigstore
+    admission = config.admission
+    login_server = registry_login_server(config)
+    namespaces: list[NamespacePolicy] = []
+    exemptions: list[Exemption] = []
+    allowed: list[str] = [login_server]
+    require_digest = True
+    if admission is not None:
+        for name, ns in sorted(admission.namespaces.items()):
+            required = admission.attestations.get(name)
+            provenance = None
+            if required is not None and required.provenance is not None:
+                p = required.provenance
+                provenance = Provenance(p.builder_id, p.source_repository.removeprefix("git+"), p.source_ref)
+            namespaces.append(NamespacePolicy(name, ns.mode, required.sbom if required else None, provenance))
+        exemptions = [
+            Exemption(e.name, e.namespace, tuple(e.images), e.owner, e.reason, e.expires) for e in admission.exceptions
+        ]
+        allowed += [r for r in admission.allowed_registries if r not in allowed]
+        require_digest = admission.require_digest
+    return TrustModel(
+        keyless=tuple(KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp) for k in config.signing.keyless),
+        keys=tuple(_key_authorities(config)),
+        sigstore=SigstoreInstance(
+            rekor_url=sig.rekor_url or PUBLIC_GOOD_REKOR,
+            rekor_public_key=sig.rekor_public_key,
+            ct_log_public_key=sig.ct_log_public_key,
+            fulcio_roots=sig.fulcio_roots,
+            tsa_cert_chain=sig.tsa_cert_chain,
+            tuf_mirror=sig.tuf_mirror,
+            tuf_root=sig.tuf_root,
+        ),
+        signed_registries=(login_server,),
+        allowed_registries=tuple(allowed),
+        namespaces=tuple(namespaces),
+        require_digest=require_digest,
+        exemptions=tuple(exemptions),
+        plain_http_registry=config.registry.plain_http_enabled,
+    )
