@@ -57,6 +57,8 @@ class PlannedResource:
     custom: bool
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)
     """What the mocks answered (ids, names, login servers), secrets redacted: for tests, not plan.json."""
+    dependencies: tuple[str, ...] = field(default=(), compare=False)
+    """URNs this resource waits for (explicit `depends_on`): for tests, not plan.json."""
 
     def as_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -267,6 +269,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[tuple[str, str, str, str | None, dict[str, Any], bool]] = []
+        self.dependencies: dict[str, tuple[str, ...]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -274,6 +277,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations.append(
             (response.urn, request.type, request.name, request.parent or None, inputs, bool(request.custom))
         )
+        self.dependencies[response.urn] = tuple(request.dependencies)
         return response
 
 
@@ -332,7 +336,16 @@ def plan_stack(stack_file: StackFile) -> Plan:
     outputs = {k: _resolve(v) for k, v in sorted(getattr(root, "outputs", {}).items())}
     states = {urn: reg.state for urn, reg in monitor.resources.items()}
     resources = [
-        PlannedResource(urn, type_, name, parent, redact(inputs), custom, redact(states.get(urn, {})))
+        PlannedResource(
+            urn,
+            type_,
+            name,
+            parent,
+            redact(inputs),
+            custom,
+            redact(states.get(urn, {})),
+            monitor.dependencies.get(urn, ()),
+        )
         for urn, type_, name, parent, inputs, custom in monitor.registrations
     ]
     # registrations arrive in whatever order the async runtime resolves them: sort for stable diffs

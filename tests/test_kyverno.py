@@ -1,0 +1,433 @@
+"""Kyverno documents rendered from the trust model: schema-exact, fail closed where enforced, never
+deny in audit, never touch system namespaces, and deciding admission the way the config says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.admission.kyverno_policies import NEVER_MATCHED, glob_regex, kyverno_policies
+from components.admission.kyverno_values import CHART_VERSION, kyverno_values
+from components.config import parse_stack_config
+from components.trust import SBOM_PREDICATES, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, TrustModel, trust_model
+from scripts.planning import Plan, kubernetes_manifests
+from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
+from tests.conftest import SHIPPED_STACKS, stack_raw
+from tests.upstream import chart_values, crd_errors, unknown_values
+
+Manifest = dict[str, Any]
+
+REG = "crcontosoprod.azurecr.io"
+DIGEST = "@sha256:" + "a" * 64
+GOOD = f"{REG}/payments/api{DIGEST}"
+SIDECAR = f"{REG}/platform/envoy{DIGEST}"
+WORKFLOW = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+
+
+def model_of(stack: str, edit: Callable[[dict[str, Any]], None] | None = None) -> TrustModel:
+    raw = stack_raw(stack)
+    if edit is not None:
+        edit(raw)
+    return trust_model(parse_stack_config(raw))
+
+
+def policies_of(stack: str, edit: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Manifest]:
+    return {doc["metadata"]["name"]: doc for doc in kyverno_policies(model_of(stack, edit))}
+
+
+# --- schema and chart ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_document_validates_strictly_against_its_upstream_crd(shared_dir: Path, stack: str) -> None:
+    for doc in kyverno_policies(model_of(stack)):
+        assert crd_errors(doc) == [], f"{stack}: {doc['kind']}/{doc['metadata']['name']}"
+
+
+def test_strict_validation_catches_a_misspelled_field(shared_dir: Path) -> None:
+    doc = policies_of("prod")["verify-image-signatures-enforce"]
+    doc["spec"]["validationConfiguration"] = doc["spec"].pop("validationConfigurations")
+    assert any("validationConfiguration" in e for e in crd_errors(doc))
+
+
+@pytest.mark.parametrize("client_id", [None, "00000000-0000-0000-0000-000000000001"])
+def test_every_helm_value_exists_in_the_pinned_chart(shared_dir: Path, client_id: str | None) -> None:
+    chart = yaml.safe_load((shared_dir / "upstream/kyverno-1.19.0/chart/Chart.yaml").read_text())
+    assert chart["version"] == CHART_VERSION, "the schemas tested against are the pinned chart's"
+    values = kyverno_values(workload_identity_client_id=client_id, plain_http_registry=True)
+    assert unknown_values(values, chart_values("kyverno")) == []
+
+
+def test_kyverno_is_highly_available_and_exceptions_are_confined() -> None:
+    values = kyverno_values()
+    assert values["admissionController"]["replicas"] == 3
+    assert values["admissionController"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
+    assert values["features"]["policyExceptions"] == {"enabled": True, "namespace": "kyverno"}
+    selector = values["config"]["webhooks"]["namespaceSelector"]["matchExpressions"]
+    assert selector == [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)}]
+    assert values["features"]["registryClient"]["allowInsecure"] is False
+
+
+# --- CEL ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_cel_expression_compiles(stack: str) -> None:
+    docs = kyverno_policies(model_of(stack))
+    found = [e for doc in docs for e in expressions(doc)]
+    assert found, "policies carry CEL"
+    for expression in found:
+        compile_expression(expression)
+
+
+# --- modes and scope ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_enforce_fails_closed_and_audit_never_denies(stack: str) -> None:
+    model = model_of(stack)
+    for doc in kyverno_policies(model):
+        if doc["kind"] == "PolicyException":
+            continue
+        selected = _selected_namespaces(doc)
+        modes = {model.namespace(ns).mode for ns in selected}
+        assert len(modes) == 1, f"{doc['metadata']['name']} mixes modes"
+        spec = doc["spec"]
+        if modes == {"enforce"}:
+            assert spec["validationActions"] == ["Deny"]
+            assert spec["failurePolicy"] == "Fail"
+        else:
+            assert "Deny" not in spec["validationActions"]
+            assert spec["failurePolicy"] == "Ignore"
+            assert spec.get("validationConfigurations", {}).get("mutateDigest", False) is False
+
+
+def _selected_namespaces(doc: Manifest) -> set[str]:
+    expressions = doc["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"]
+    (included,) = [e["values"] for e in expressions if e["operator"] == "In"]
+    (excluded,) = [e["values"] for e in expressions if e["operator"] == "NotIn"]
+    assert set(NEVER_MATCHED) <= set(excluded)
+    return set(included) - set(excluded)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_no_policy_matches_system_or_engine_namespaces(stack: str) -> None:
+    for doc in kyverno_policies(model_of(stack)):
+        if doc["kind"] == "PolicyException":
+            assert doc["metadata"]["namespace"] == "kyverno"
+            continue
+        selected = _selected_namespaces(doc)
+        assert not selected & {"kube-system", "kyverno", "cosign-system"}
+        rules = doc["spec"]["matchConstraints"]["resourceRules"]
+        assert rules[0]["resources"] == ["pods", "pods/ephemeralcontainers"]
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_policy_carries_the_reviewer_annotations(stack: str) -> None:
+    for doc in kyverno_policies(model_of(stack)):
+        if doc["kind"] == "PolicyException":
+            assert {"supply-chain/owner", "supply-chain/reason", "supply-chain/expires"} <= set(
+                doc["metadata"]["annotations"]
+            )
+            continue
+        annotations = doc["metadata"]["annotations"]
+        for key in ("title", "category", "severity", "subject", "minversion", "description"):
+            assert annotations.get(f"policies.kyverno.io/{key}"), f"{doc['metadata']['name']} lacks {key}"
+
+
+def test_policy_set_per_stack() -> None:
+    assert sorted(policies_of("prod")) == [
+        "legacy-report-renderer",
+        "require-provenance-payments",
+        "require-sbom-payments",
+        "require-sbom-storefront",
+        "restrict-image-registries-audit",
+        "restrict-image-registries-enforce",
+        "verify-image-signatures-audit",
+        "verify-image-signatures-enforce",
+    ]
+    assert sorted(policies_of("dev")) == [
+        "require-provenance-payments",
+        "require-sbom-payments",
+        "restrict-image-registries-audit",
+        "verify-image-signatures-audit",
+    ]
+
+
+# --- admission truth table: signatures -------------------------------------------------------
+
+
+@pytest.fixture
+def signatures() -> Manifest:
+    return policies_of("prod")["verify-image-signatures-enforce"]
+
+
+def test_signed_pod_is_admitted(signatures: Manifest) -> None:
+    registry = Registry().sign(GOOD, "keyless").sign(SIDECAR, "key_image_signing")
+    assert admit(signatures, pod("payments", [GOOD, SIDECAR]), registry).allowed
+
+
+def test_unsigned_image_is_denied(signatures: Manifest) -> None:
+    outcome = admit(signatures, pod("payments", [GOOD]), Registry())
+    assert not outcome.allowed
+    assert outcome.message is not None
+    assert "not signed by a trusted signer" in outcome.message
+
+
+def test_image_signed_by_an_unknown_signer_is_denied(signatures: Manifest) -> None:
+    assert not admit(signatures, pod("payments", [GOOD]), Registry().sign(GOOD, "someone-else")).allowed
+
+
+def test_unsigned_init_container_is_denied(signatures: Manifest) -> None:
+    registry = Registry().sign(GOOD, "keyless")
+    assert not admit(signatures, pod("payments", [GOOD], init=[SIDECAR]), registry).allowed
+
+
+def test_unsigned_ephemeral_container_is_denied(signatures: Manifest) -> None:
+    registry = Registry().sign(GOOD, "keyless")
+    assert admit(signatures, pod("payments", [GOOD]), registry).allowed
+    assert not admit(signatures, pod("payments", [GOOD], ephemeral=[SIDECAR]), registry).allowed
+
+
+def test_images_outside_the_signed_registry_are_left_to_the_registry_policy(signatures: Manifest) -> None:
+    registry = Registry().sign(GOOD, "keyless")
+    assert admit(signatures, pod("payments", [GOOD, "docker.io/library/busybox:1"]), registry).allowed
+    registries = policies_of("prod")["restrict-image-registries-enforce"]
+    assert not admit(registries, pod("payments", [GOOD, "docker.io/library/busybox:1"])).allowed
+
+
+def test_any_one_trusted_key_version_suffices_during_rotation() -> None:
+    version = "0" * 31 + "1"
+
+    def rotate(raw: dict[str, Any]) -> None:
+        raw["signing"]["keys"][0]["previousVersions"] = [version]
+
+    policy = policies_of("prod", rotate)["verify-image-signatures-enforce"]
+    names = [a["name"] for a in policy["spec"]["attestors"]]
+    assert names == ["keyless", "key_image_signing", "key_image_signing_00000000"]
+    kms = [a["cosign"]["key"].get("kms") for a in policy["spec"]["attestors"][1:]]
+    assert kms == [
+        "azurekms://kv-crcontosoprod.vault.azure.net/image-signing",
+        f"azurekms://kv-crcontosoprod.vault.azure.net/image-signing/{version}",
+    ]
+    assert admit(policy, pod("payments", [GOOD]), Registry().sign(GOOD, "key_image_signing_00000000")).allowed
+
+
+def test_pinned_public_key_is_verified_offline_instead_of_through_the_vault() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+    def pin(raw: dict[str, Any]) -> None:
+        raw["signing"]["keys"][0]["publicKey"] = pem
+
+    policy = policies_of("prod", pin)["verify-image-signatures-enforce"]
+    assert policy["spec"]["attestors"][1]["cosign"]["key"] == {"data": pem}
+
+
+# --- attestations ----------------------------------------------------------------------------
+
+SPDX = {"spdxVersion": "SPDX-2.3", "packages": [{"name": "openssl", "versionInfo": "3.0.13"}]}
+
+
+def _provenance_v1(
+    builder: str = WORKFLOW, source: str = "git+https://github.com/contoso/payments-api@refs/heads/main"
+) -> dict[str, Any]:
+    return {
+        "buildDefinition": {
+            "buildType": "https://actions.github.io/buildtypes/workflow/v1",
+            "resolvedDependencies": [{"uri": source}],
+        },
+        "runDetails": {"builder": {"id": builder}},
+    }
+
+
+def test_sbom_required_and_must_list_packages() -> None:
+    policy = policies_of("prod")["require-sbom-payments"]
+    spdx = SBOM_PREDICATES["spdx"]
+    ok = Registry().attest(GOOD, spdx, SPDX, "keyless")
+    assert admit(policy, pod("payments", [GOOD]), ok).allowed
+    missing = admit(policy, pod("payments", [GOOD]), Registry())
+    assert not missing.allowed
+    assert missing.message is not None
+    assert "no SPDX SBOM" in missing.message
+    empty = Registry().attest(GOOD, spdx, {"spdxVersion": "SPDX-2.3", "packages": []}, "keyless")
+    assert not admit(policy, pod("payments", [GOOD]), empty).allowed
+    wrong_signer = Registry().attest(GOOD, spdx, SPDX, "someone-else")
+    assert not admit(policy, pod("payments", [GOOD]), wrong_signer).allowed
+    wrong_format = Registry().attest(GOOD, SBOM_PREDICATES["cyclonedx"], {"components": [{"name": "x"}]}, "keyless")
+    assert not admit(policy, pod("payments", [GOOD]), wrong_format).allowed
+
+
+def test_provenance_must_name_the_trusted_builder_and_source() -> None:
+    policy = policies_of("prod")["require-provenance-payments"]
+    good = Registry().attest(GOOD, SLSA_PROVENANCE_V1, _provenance_v1(), "keyless")
+    assert admit(policy, pod("payments", [GOOD]), good).allowed
+    for bad in (
+        _provenance_v1(builder="https://github.com/mallory/workflows/.github/workflows/b.yml@refs/heads/main"),
+        _provenance_v1(source="git+https://github.com/contoso/payments-api@refs/heads/feature"),
+        _provenance_v1(source="git+https://github.com/contoso/other@refs/heads/main"),
+    ):
+        registry = Registry().attest(GOOD, SLSA_PROVENANCE_V1, bad, "keyless")
+        outcome = admit(policy, pod("payments", [GOOD]), registry)
+        assert not outcome.allowed
+        assert outcome.message is not None
+        assert "does not name builder" in outcome.message
+    assert not admit(policy, pod("payments", [GOOD]), Registry()).allowed
+
+
+def test_provenance_v02_is_accepted_with_the_same_checks() -> None:
+    policy = policies_of("prod")["require-provenance-payments"]
+    predicate = {
+        "builder": {"id": WORKFLOW},
+        "invocation": {"configSource": {"uri": "git+https://github.com/contoso/payments-api@refs/heads/main"}},
+    }
+    assert admit(
+        policy, pod("payments", [GOOD]), Registry().attest(GOOD, SLSA_PROVENANCE_V02, predicate, "keyless")
+    ).allowed
+    predicate["builder"] = {"id": "https://example.com/other-builder"}
+    assert not admit(
+        policy, pod("payments", [GOOD]), Registry().attest(GOOD, SLSA_PROVENANCE_V02, predicate, "keyless")
+    ).allowed
+
+
+# --- registries and digests --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "allowed"),
+    [
+        (GOOD, True),
+        (f"{REG}/payments/api:1.2.3", False),  # a tag can be moved after signing
+        ("docker.io/library/nginx" + DIGEST, False),
+        ("nginx" + DIGEST, False),
+        (f"{REG}.evil.example/payments/api{DIGEST}", False),  # look-alike host
+        (f"{REG}evil/payments/api{DIGEST}", False),
+    ],
+)
+def test_registry_and_digest_policy(image: str, allowed: bool) -> None:
+    policy = policies_of("prod")["restrict-image-registries-enforce"]
+    assert admit(policy, pod("payments", [image])).allowed is allowed
+    assert admit(policy, pod("payments", [GOOD], init=[image])).allowed is allowed
+
+
+def test_extra_allowed_registries_are_allowed() -> None:
+    def allow(raw: dict[str, Any]) -> None:
+        raw["admission"]["allowedRegistries"] = ["mcr.microsoft.com"]
+
+    policy = policies_of("prod", allow)["restrict-image-registries-enforce"]
+    assert admit(policy, pod("payments", [f"mcr.microsoft.com/dotnet/runtime{DIGEST}"])).allowed
+
+
+# --- exceptions --------------------------------------------------------------------------------
+
+
+def test_exception_applies_only_when_every_image_is_exempted_in_its_namespace() -> None:
+    docs = policies_of("prod")
+    exception = docs["legacy-report-renderer"]
+    vendor = f"{REG}/storefront/report-renderer{DIGEST}"
+    assert condition_holds(exception, pod("storefront", [vendor]))
+    assert not condition_holds(exception, pod("payments", [vendor])), "other namespaces are not exempted"
+    assert not condition_holds(exception, pod("storefront", [vendor, SIDECAR])), "no unsigned sidecar smuggled in"
+    assert not condition_holds(exception, pod("storefront", [vendor], init=[SIDECAR]))
+    assert not condition_holds(exception, pod("storefront", [f"{REG}/storefront/report-renderer:latest"]))
+    refs = {r["name"] for r in exception["spec"]["policyRefs"]}
+    assert refs == {"verify-image-signatures-enforce", "restrict-image-registries-enforce", "require-sbom-storefront"}
+    assert exception["spec"]["expiresAt"] == "2027-06-30T23:59:59Z"
+
+
+def test_glob_regex_is_anchored_and_literal() -> None:
+    pattern = glob_regex("a.io/x:*")
+    assert pattern == r"^a\.io/x:.*$"
+
+
+# --- one source of truth -----------------------------------------------------------------------
+
+
+def test_changing_one_identity_changes_every_document_that_trusts_it_and_no_other() -> None:
+    before = policies_of("prod")
+    new_subject = "https://github.com/contoso/workflows/.github/workflows/release.yml@refs/heads/main"
+
+    def change(raw: dict[str, Any]) -> None:
+        raw["signing"]["keyless"][0]["subject"] = new_subject
+
+    after = policies_of("prod", change)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {name for name, doc in before.items() if doc["kind"] == "ImageValidatingPolicy"}
+    for name in changed:
+        identities = after[name]["spec"]["attestors"][0]["cosign"]["keyless"]["identities"]
+        assert identities == [{"issuer": "https://token.actions.githubusercontent.com", "subject": new_subject}]
+
+
+# --- the plan wires it -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["prod", "local"])
+def test_plan_installs_pinned_kyverno_and_applies_policies_after_it(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    release = plan.one("kubernetes:helm.sh/v3:Release")
+    assert release.inputs["chart"] == "kyverno"
+    assert release.inputs["version"] == CHART_VERSION
+    assert release.inputs["namespace"] == "kyverno"
+    custom = plan.of_type("kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy")
+    assert custom, "policies are applied"
+    for resource in custom:
+        assert release.urn in resource.dependencies, f"{resource.urn} must wait for the Kyverno release"
+    rendered = [doc for _, doc in kubernetes_manifests(plan)]
+    assert [d for d in rendered if d["kind"] == "ImageValidatingPolicy"] == [
+        d for d in rendered if d["kind"] == "ImageValidatingPolicy"
+    ]
+
+
+def test_aks_engines_use_workload_identity(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    release = plan.one("kubernetes:helm.sh/v3:Release")
+    client_id = plan.outputs["admissionClientId"]
+    for controller in ("admissionController", "reportsController"):
+        values = release.inputs["values"][controller]
+        assert values["rbac"]["serviceAccount"]["annotations"] == {"azure.workload.identity/client-id": client_id}
+        assert values["podLabels"] == {"azure.workload.identity/use": "true"}
+    subjects = {r.inputs["subject"] for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")}
+    assert subjects == {
+        "system:serviceaccount:kyverno:kyverno-admission-controller",
+        "system:serviceaccount:kyverno:kyverno-reports-controller",
+    }
+
+
+def test_local_stack_trusts_its_generated_key_and_keeps_the_private_half_secret(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("local")
+    assert plan.outputs["signingPrivateKeysPem"] == "[secret]"
+    public = plan.outputs["signingPublicKeysPem"]["local-signing"]
+    assert public.startswith("-----BEGIN PUBLIC KEY-----")
+    manifests = [doc for _, doc in kubernetes_manifests(plan) if doc["kind"] == "ImageValidatingPolicy"]
+    for doc in manifests:
+        assert doc["spec"]["attestors"] == [
+            {
+                "name": "key_local_signing",
+                "cosign": {"key": {"data": public}, "ctlog": {"url": "https://rekor.sigstore.dev"}},
+            }
+        ]
+
+
+def test_azure_vault_key_is_ec_p256_rotating_and_hsm_in_prod(plan_of: Callable[[str], Plan]) -> None:
+    key = plan_of("prod").one("azure-native:keyvault:Key")
+    props = key.inputs["properties"]
+    assert props["kty"] == "EC-HSM"
+    assert props["curveName"] == "P-256"
+    assert props["keyOps"] == ["sign", "verify"]
+    assert props["attributes"]["exportable"] is False
+    actions = {a["action"]["type"]: a["trigger"] for a in props["rotationPolicy"]["lifetimeActions"]}
+    assert actions["rotate"] == {"timeAfterCreate": "P180D"}
+    assert plan_of("prod").outputs["signingKeyUris"] == {
+        "image-signing": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing"
+    }
