@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from components.config import PROJECT, StackConfig
+from components.config import PROJECT, AzureKeyVaultKey, StackConfig
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -81,7 +81,21 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             yield Finding(
                 "medium",
                 _key("admission.requireDigest"),
-                "images may be referenced by tag; a tag moved after admission runs different code",
+                "images may be referenced by tag: enforce namespaces pin the verified digest (GitOps tools "
+                "see drift), audit namespaces run whatever the tag points to when the pod starts",
+            )
+        for registry_host in config.admission.allowed_registries:
+            yield Finding(
+                "medium",
+                _key("admission.allowedRegistries"),
+                f"images from {registry_host} are admitted without a signature check by this chain's signers",
+            )
+        if "policy-controller" in config.admission.engines:
+            yield Finding(
+                "high",
+                _key("admission.engines"),
+                "policy-controller is listed but this version installs Kyverno only; "
+                "nothing enforces the trust model through Policy Controller",
             )
         for i, exc in enumerate(config.admission.exceptions):
             yield Finding(
@@ -90,6 +104,7 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
                 f"{exc.namespace}: {', '.join(exc.images)} exempt until {exc.expires.isoformat()} "
                 f"(owner {exc.owner}: {exc.reason})",
             )
+    yield from _signing_findings(config)
     for i, identity in enumerate(config.signing.keyless):
         if identity.subject_reg_exp is not None:
             yield Finding(
@@ -97,3 +112,43 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
                 _key(f"signing.keyless[{i}].subjectRegExp"),
                 f"identities matching {identity.subject_reg_exp} may sign; an exact subject is narrower",
             )
+
+
+def _signing_findings(config: StackConfig) -> Iterator[Finding]:
+    local = config.environment == "local"
+    for i, key in enumerate(config.signing.keys):
+        if not key.transparency_log_required:
+            yield Finding(
+                "low" if local else "medium",
+                _key(f"signing.keys[{i}].transparencyLogRequired"),
+                f"signatures by {key.name} are accepted without a transparency-log entry (no public record, "
+                "no revocation by monitoring)",
+            )
+        if isinstance(key, AzureKeyVaultKey):
+            if key.public_key is None and config.admission is not None:
+                yield Finding(
+                    "info",
+                    _key(f"signing.keys[{i}].publicKey"),
+                    f"the engines read {key.name} from the vault at admission: the cluster needs a private path "
+                    "to the vault's endpoint (peer its VNet with the build VNet and link "
+                    "privatelink.vaultcore.azure.net), or pin publicKey",
+                )
+            for version in key.previous_versions:
+                yield Finding(
+                    "info",
+                    _key(f"signing.keys[{i}].previousVersions"),
+                    f"{key.name} version {version} is still trusted; remove it once its images are re-signed",
+                )
+    if not config.signing.sigstore.public_good:
+        yield Finding(
+            "info",
+            _key("signing.sigstore"),
+            f"signatures are checked against a private Sigstore instance ({config.signing.sigstore.rekor_url})",
+        )
+    if config.registry.plain_http_enabled:
+        yield Finding(
+            "low",
+            _key("registry.plainHttpEnabled"),
+            "the engines read the registry over plain HTTP (local only); images and signatures can be "
+            "swapped in transit",
+        )
