@@ -302,6 +302,37 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
     ("azure stack without azure section", "dev", _delete("azure"), "azure"),
     ("both cluster kinds", "dev", _set("cluster.kubeconfigContext", "kind-x"), "cluster"),
     ("malformed AKS id", "dev", _set("cluster.aksClusterId", "aks-contoso-dev"), "cluster.aksClusterId"),
+    (
+        "transparency log off in prod",
+        "prod",
+        _set("signing.keys[0].transparencyLogRequired", False),
+        "signing.keys[0].transparencyLogRequired",
+    ),
+    ("plain HTTP registry outside local", "dev", _set("registry.plainHttpEnabled", True), "registry.plainHttpEnabled"),
+    (
+        "malformed key version",
+        "prod",
+        _set("signing.keys[0].previousVersions", ["v1"]),
+        "signing.keys[0].previousVersions",
+    ),
+    (
+        "TUF mirror without its root",
+        "prod",
+        _set("signing.sigstore", {"tufMirror": "https://tuf.sigstore.contoso.example"}),
+        "signing.sigstore.tufRoot",
+    ),
+    (
+        "private Rekor without a key",
+        "prod",
+        _set("signing.sigstore", {"rekorUrl": "https://rekor.contoso.example"}),
+        "signing.sigstore.rekorPublicKey",
+    ),
+    (
+        "Rekor key that is not a key",
+        "prod",
+        _set("signing.sigstore.rekorPublicKey", "nope"),
+        "signing.sigstore.rekorPublicKey",
+    ),
 ]
 
 
