@@ -284,6 +284,20 @@ class RegistryConfig(_Model):
         default=False,
         description="Let the engines read the registry over plain HTTP (a kind-local registry). `local` only.",
     )
+    pull_secret_name: str | None = Field(
+        default=None,
+        description=(
+            "`local` only: an existing docker-registry Secret in the `kyverno` namespace the engines read the "
+            "registry with (Azure stacks use workload identity instead)."
+        ),
+    )
+
+    @field_validator("pull_secret_name")
+    @classmethod
+    def _secret_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+            raise ValueError(f"{value!r} is not a Kubernetes Secret name")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -1037,6 +1051,14 @@ def cross_section_problems(s: _Sections, today: date) -> list[Problem]:
                     _key(f"signing.keys[{i}].transparencyLogRequired"),
                     "prod signatures must be in the transparency log (tamper-evident, revocable); remove it",
                 )
+
+    @rule("environment", "registry")
+    def _pull_secret() -> Iterable[Problem]:
+        if s.registry.pull_secret_name is not None and env != "local":
+            yield Problem(
+                _key("registry.pullSecretName"),
+                "Azure stacks read the registry with workload identity (no stored secret); remove it",
+            )
 
     @rule("environment", "registry")
     def _plain_http() -> Iterable[Problem]:

@@ -45,7 +45,9 @@ class KyvernoAdmission(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         values: pulumi.Input[Mapping[str, Any]]
         if workload_identity_client_id is None:
-            values = kyverno_values(plain_http_registry=model.plain_http_registry)
+            values = kyverno_values(
+                plain_http_registry=model.plain_http_registry, pull_secret=model.registry_pull_secret
+            )
         else:
             values = pulumi.Output.from_input(workload_identity_client_id).apply(
                 lambda client_id: kyverno_values(

@@ -122,6 +122,7 @@ class TrustModel:
     require_digest: bool
     exemptions: tuple[Exemption, ...] = field(default=())
     plain_http_registry: bool = False
+    registry_pull_secret: str | None = None
 
     def in_mode(self, mode: Mode) -> tuple[NamespacePolicy, ...]:
         return tuple(ns for ns in self.namespaces if ns.mode == mode)
@@ -230,4 +231,5 @@ def trust_model(config: StackConfig) -> TrustModel:
         require_digest=require_digest,
         exemptions=tuple(exemptions),
         plain_http_registry=config.registry.plain_http_enabled,
+        registry_pull_secret=config.registry.pull_secret_name,
     )

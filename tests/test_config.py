@@ -308,6 +308,7 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         _set("signing.keys[0].transparencyLogRequired", False),
         "signing.keys[0].transparencyLogRequired",
     ),
+    ("pull secret on an Azure stack", "dev", _set("registry.pullSecretName", "regcred"), "registry.pullSecretName"),
     ("plain HTTP registry outside local", "dev", _set("registry.plainHttpEnabled", True), "registry.plainHttpEnabled"),
     (
         "malformed key version",

@@ -58,7 +58,7 @@ def test_strict_validation_catches_a_misspelled_field(shared_dir: Path) -> None:
 def test_every_helm_value_exists_in_the_pinned_chart(shared_dir: Path, client_id: str | None) -> None:
     chart = yaml.safe_load((shared_dir / "upstream/kyverno-1.19.0/chart/Chart.yaml").read_text())
     assert chart["version"] == CHART_VERSION, "the schemas tested against are the pinned chart's"
-    values = kyverno_values(workload_identity_client_id=client_id, plain_http_registry=True)
+    values = kyverno_values(workload_identity_client_id=client_id, plain_http_registry=True, pull_secret="regcred")
     assert unknown_values(values, chart_values("kyverno")) == []
 
 
@@ -431,3 +431,16 @@ def test_azure_vault_key_is_ec_p256_rotating_and_hsm_in_prod(plan_of: Callable[[
     assert plan_of("prod").outputs["signingKeyUris"] == {
         "image-signing": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing"
     }
+
+
+def test_local_registry_credentials_reach_both_the_policies_and_the_controller() -> None:
+    def local_registry(raw: dict[str, Any]) -> None:
+        raw["registry"].update(plainHttpEnabled=True, pullSecretName="local-registry")
+
+    model = model_of("local", local_registry)
+    for doc in kyverno_policies(model):
+        if doc["kind"] == "ImageValidatingPolicy":
+            assert doc["spec"]["credentials"] == {"allowInsecureRegistry": True, "secrets": ["local-registry"]}
+    values = kyverno_values(plain_http_registry=True, pull_secret="local-registry")
+    assert values["existingImagePullSecrets"] == ["local-registry"]
+    assert values["features"]["registryClient"]["allowInsecure"] is True

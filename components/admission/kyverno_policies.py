@@ -182,8 +182,14 @@ def _image_policy(
         "variables": [{"name": "allImages", "expression": _POLICY_IMAGES}],
         "validations": validations,
     }
+    credentials: dict[str, Any] = {}
     if model.plain_http_registry:
-        spec["credentials"] = {"allowInsecureRegistry": True}
+        credentials["allowInsecureRegistry"] = True
+    if model.registry_pull_secret:
+        credentials["secrets"] = [model.registry_pull_secret]
+    if credentials:
+        # replaces Kyverno's global registry options for this policy: only for local registries
+        spec["credentials"] = credentials
     if attestations:
         spec["attestations"] = attestations
     return {

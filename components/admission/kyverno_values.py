@@ -34,12 +34,14 @@ def kyverno_values(
     *,
     workload_identity_client_id: str | None = None,
     plain_http_registry: bool = False,
+    pull_secret: str | None = None,
 ) -> dict[str, Any]:
     """Values for a highly available Kyverno that verifies images.
 
     `workload_identity_client_id` (AKS): the admission and reports controllers read ACR and Key
     Vault as that managed identity (Azure workload identity); no secret is stored anywhere.
-    Elsewhere (a local cluster) the registry is read anonymously.
+    `pull_secret` (local clusters): an existing Secret in the kyverno namespace for the registry;
+    without one a local registry is read anonymously.
     """
     identity_sa: dict[str, Any] = {}
     identity_pod_labels: dict[str, str] = {}
@@ -86,4 +88,6 @@ def kyverno_values(
             },
         },
     }
+    if pull_secret is not None:
+        values["existingImagePullSecrets"] = [pull_secret]
     return values
