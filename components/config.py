@@ -665,8 +665,9 @@ class SigningConfig(_Model):
     signature_format: Literal["bundle", "legacy"] = Field(
         default="bundle",
         description=(
-            "How signatures are stored: `bundle` (cosign v3 default, OCI referrers) or `legacy` (`.sig` tags, "
-            "`cosign sign --new-bundle-format=false`). Policy Controller verifies `legacy` only."
+            "How signers store signatures: `bundle` (Sigstore bundles as OCI referrers, cosign v3's default) or "
+            "`legacy` (`.sig`/`.att` tags, `--new-bundle-format=false`). Kyverno reads either; Policy Controller "
+            "is told which."
         ),
     )
 
@@ -674,6 +675,14 @@ class SigningConfig(_Model):
     def _unique(self) -> SigningConfig:
         seen: dict[str, int] = {}
         problems: list[tuple[str, str]] = []
+        sig = self.sigstore
+        if self.keyless and sig.rekor_url is not None and sig.tuf_mirror is None and sig.fulcio_roots is None:
+            problems.append(
+                (
+                    "sigstore.fulcioRoots",
+                    "keyless identities of a private Sigstore need its Fulcio roots (or a tufMirror + tufRoot)",
+                )
+            )
         for i, key in enumerate(self.keys):
             if key.name in seen:
                 problems.append((f"keys[{i}].name", f"{key.name!r} is already used by keys[{seen[key.name]}]"))
@@ -1068,18 +1077,33 @@ def cross_section_problems(s: _Sections, today: date) -> list[Problem]:
                 "plain HTTP lets anyone on the path swap images and signatures; it is for the local stack only",
             )
 
-    @rule("signing", "admission")
-    def _engine_format() -> Iterable[Problem]:
-        if (
-            s.admission is not None
-            and "policy-controller" in s.admission.engines
-            and s.signing.signature_format == "bundle"
-        ):
-            yield Problem(
-                _key("signing.signatureFormat"),
-                "policy-controller cannot verify cosign v3 bundle-format signatures; set legacy "
-                "(sign with --new-bundle-format=false) or use only kyverno",
-            )
+    @rule("admission")
+    def _engine_capabilities() -> Iterable[Problem]:
+        if s.admission is None or "policy-controller" not in s.admission.engines:
+            return
+        kyverno = "kyverno" in s.admission.engines
+        if not kyverno:
+            for ns, cfg in s.admission.namespaces.items():
+                if cfg.mode == "audit":
+                    yield Problem(
+                        _key(f"admission.namespaces.{ns}.mode"),
+                        "audit mode needs kyverno (Policy Controller policies cannot be scoped to one namespace); "
+                        "add kyverno to admission.engines",
+                    )
+            for ns in s.admission.attestations:
+                yield Problem(
+                    _key(f"admission.attestations.{ns}"),
+                    "per-namespace attestations need kyverno (Policy Controller policies apply cluster-wide); "
+                    "add kyverno to admission.engines",
+                )
+        for i, exc in enumerate(s.admission.exceptions):
+            ns_cfg = s.admission.namespaces.get(exc.namespace)
+            if ns_cfg is not None and ns_cfg.mode == "enforce":
+                yield Problem(
+                    _key(f"admission.exceptions[{i}]"),
+                    "Policy Controller has no exceptions and would still deny these images in an enforce "
+                    "namespace; drop policy-controller from admission.engines or remove the exception",
+                )
 
     @rule("admission", "cluster")
     def _admission_needs_cluster() -> Iterable[Problem]:

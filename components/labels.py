@@ -18,5 +18,13 @@ def azure_tags(config: StackConfig, stack: str) -> dict[str, str]:
     return tags
 
 
-def namespace_labels(mode: str) -> dict[str, str]:
-    return {ADMISSION_MODE_LABEL: mode, MANAGED_BY_LABEL: MANAGED_BY}
+POLICY_CONTROLLER_INCLUDE_LABEL = "policy.sigstore.dev/include"
+
+
+def namespace_labels(mode: str, *, policy_controller: bool = False) -> dict[str, str]:
+    """Labels of a namespace under admission. Policy Controller's ClusterImagePolicies cannot be
+    scoped per namespace, so only enforce namespaces opt in to it; audit stays Kyverno's."""
+    labels = {ADMISSION_MODE_LABEL: mode, MANAGED_BY_LABEL: MANAGED_BY}
+    if policy_controller and mode == "enforce":
+        labels[POLICY_CONTROLLER_INCLUDE_LABEL] = "true"
+    return labels

@@ -22,17 +22,23 @@ class AdmissionNamespaces(pulumi.ComponentResource):
         name: str,
         namespaces: Mapping[str, NamespaceConfig],
         provider: k8s.Provider,
+        *,
+        policy_controller: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:kubernetes:AdmissionNamespaces", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         created: list[pulumi.Output[str]] = []
         for ns, cfg in sorted(namespaces.items()):
-            metadata = k8s.meta.v1.ObjectMetaArgs(name=ns, labels=namespace_labels(cfg.mode))
+            metadata = k8s.meta.v1.ObjectMetaArgs(
+                name=ns, labels=namespace_labels(cfg.mode, policy_controller=policy_controller)
+            )
             if cfg.existing:
                 patch = k8s.core.v1.NamespacePatch(
                     f"{name}-{ns}",
-                    metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=ns, labels=namespace_labels(cfg.mode)),
+                    metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                        name=ns, labels=namespace_labels(cfg.mode, policy_controller=policy_controller)
+                    ),
                     opts=child,
                 )
                 created.append(patch.metadata.apply(lambda m: m.name if m and m.name else ""))

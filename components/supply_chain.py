@@ -11,14 +11,22 @@ from components.admission.kyverno_values import (
     WORKLOAD_IDENTITY_AUDIENCE,
     service_account_subject,
 )
+from components.admission.policy_controller_values import SERVICE_ACCOUNT as POLICY_CONTROLLER_SERVICE_ACCOUNT
 from components.cluster import aks_parts, kubernetes_provider
-from components.config import AzureKeyVaultKey, GeneratedKey, StackConfig
+from components.config import (
+    KYVERNO_NAMESPACE,
+    POLICY_CONTROLLER_NAMESPACE,
+    AzureKeyVaultKey,
+    GeneratedKey,
+    StackConfig,
+)
 from components.identities import ChainIdentities
 from components.key_vault import SigningKeyVault, vault_name_for
 from components.kyverno import KyvernoAdmission
 from components.labels import azure_tags
 from components.namespaces import AdmissionNamespaces
 from components.network import BuildNetwork
+from components.policy_controller import PolicyControllerAdmission
 from components.registry import ContainerRegistry
 from components.signing_keys import GeneratedSigningKey, VaultSigningKeys
 from components.trust import TrustModel, kms_uri, trust_model
@@ -80,8 +88,14 @@ class SupplyChain(pulumi.ComponentResource):
         assert config.cluster is not None
         assert config.admission is not None
         provider = kubernetes_provider(f"{name}-k8s", config.cluster, parent=self)
-        namespaces = AdmissionNamespaces(f"{name}-ns", config.admission.namespaces, provider, opts=child)
         engines = config.admission.engines
+        namespaces = AdmissionNamespaces(
+            f"{name}-ns",
+            config.admission.namespaces,
+            provider,
+            policy_controller="policy-controller" in engines,
+            opts=child,
+        )
         if "kyverno" in engines:
             kyverno = KyvernoAdmission(
                 f"{name}-kyverno",
@@ -94,12 +108,16 @@ class SupplyChain(pulumi.ComponentResource):
             )
             self.outputs["kyvernoPolicies"] = kyverno.policy_names
         if "policy-controller" in engines:
-            # Not silently dropped: the review reports it and `pulumi up` warns.
-            pulumi.log.warn(
-                "admission.engines lists policy-controller, which this version does not install yet; "
-                "Kyverno alone enforces the trust model",
-                resource=self,
+            controller = PolicyControllerAdmission(
+                f"{name}-policy-controller",
+                model,
+                provider,
+                workload_identity_client_id=self._workload_identity_client_id,
+                generated_public_keys=public_keys,
+                depends_on=[namespaces],
+                opts=child,
             )
+            self.outputs["policyControllerPolicies"] = controller.policy_names
 
     def _azure(self, name: str, config: StackConfig, stack: str, child: pulumi.ResourceOptions) -> None:
         assert config.azure is not None
@@ -136,14 +154,23 @@ class SupplyChain(pulumi.ComponentResource):
             )
             # The engines' service accounts sign in as the admission identity (workload identity).
             issuer = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p and p.issuer_url else "")
-            for label, account in (("admission", ADMISSION_SERVICE_ACCOUNT), ("reports", REPORTS_SERVICE_ACCOUNT)):
+            engines = config.admission.engines if config.admission else []
+            accounts = []
+            if "kyverno" in engines:
+                accounts += [
+                    ("kyverno-admission", KYVERNO_NAMESPACE, ADMISSION_SERVICE_ACCOUNT),
+                    ("kyverno-reports", KYVERNO_NAMESPACE, REPORTS_SERVICE_ACCOUNT),
+                ]
+            if "policy-controller" in engines:
+                accounts.append(("policy-controller", POLICY_CONTROLLER_NAMESPACE, POLICY_CONTROLLER_SERVICE_ACCOUNT))
+            for label, namespace, account in accounts:
                 managedidentity.FederatedIdentityCredential(
-                    f"{name}-fic-kyverno-{label}",
+                    f"{name}-fic-{label}",
                     resource_name_=identities.admission_identity_name,
-                    federated_identity_credential_resource_name=f"kyverno-{label}",
+                    federated_identity_credential_resource_name=label,
                     resource_group_name=group.name,
                     issuer=issuer,
-                    subject=service_account_subject(account),
+                    subject=service_account_subject(namespace, account),
                     audiences=[WORKLOAD_IDENTITY_AUDIENCE],
                     opts=child,
                 )

@@ -123,6 +123,7 @@ class TrustModel:
     exemptions: tuple[Exemption, ...] = field(default=())
     plain_http_registry: bool = False
     registry_pull_secret: str | None = None
+    signature_format: Literal["bundle", "legacy"] = "bundle"  # what signers write (Kyverno detects either)
 
     def in_mode(self, mode: Mode) -> tuple[NamespacePolicy, ...]:
         return tuple(ns for ns in self.namespaces if ns.mode == mode)
@@ -232,4 +233,5 @@ def trust_model(config: StackConfig) -> TrustModel:
         exemptions=tuple(exemptions),
         plain_http_registry=config.registry.plain_http_enabled,
         registry_pull_secret=config.registry.pull_secret_name,
+        signature_format=config.signing.signature_format,
     )

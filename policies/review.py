@@ -90,12 +90,12 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
                 _key("admission.allowedRegistries"),
                 f"images from {registry_host} are admitted without a signature check by this chain's signers",
             )
-        if "policy-controller" in config.admission.engines:
+        if "policy-controller" in config.admission.engines and "kyverno" in config.admission.engines:
             yield Finding(
-                "high",
+                "info",
                 _key("admission.engines"),
-                "policy-controller is listed but this version installs Kyverno only; "
-                "nothing enforces the trust model through Policy Controller",
+                "Policy Controller checks signatures and registries in enforce namespaces only; attestations, "
+                "exceptions and audit namespaces are Kyverno's alone",
             )
         for i, exc in enumerate(config.admission.exceptions):
             yield Finding(

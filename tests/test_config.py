@@ -281,10 +281,34 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
     ),
     ("no engine", "dev", _set("admission.engines", []), "admission.engines"),
     (
-        "policy-controller with bundle signatures",
+        "policy-controller alone with audit namespaces",
         "dev",
-        _set("admission.engines", ["kyverno", "policy-controller"]),
-        "signing.signatureFormat",
+        _set("admission.engines", ["policy-controller"]),
+        "admission.namespaces.payments.mode",
+    ),
+    (
+        "policy-controller alone with attestations",
+        "dev",
+        _set("admission.engines", ["policy-controller"]),
+        "admission.attestations.payments",
+    ),
+    (
+        "policy-controller with an exception in an enforce namespace",
+        "prod",
+        _set("admission.exceptions[0].namespace", "payments"),
+        "admission.exceptions[0]",
+    ),
+    (
+        "private Sigstore without Fulcio roots for keyless",
+        "prod",
+        _set(
+            "signing.sigstore",
+            {
+                "rekorUrl": "https://rekor.contoso.example",
+                "rekorPublicKey": _pem(ec.generate_private_key(ec.SECP256R1())),
+            },
+        ),
+        "signing.sigstore.fulcioRoots",
     ),
     (
         "wildcard allowed registry",

@@ -335,14 +335,14 @@ def test_extra_allowed_registries_are_allowed() -> None:
 def test_exception_applies_only_when_every_image_is_exempted_in_its_namespace() -> None:
     docs = policies_of("prod")
     exception = docs["legacy-report-renderer"]
-    vendor = f"{REG}/storefront/report-renderer{DIGEST}"
-    assert condition_holds(exception, pod("storefront", [vendor]))
+    vendor = f"{REG}/analytics/report-renderer{DIGEST}"
+    assert condition_holds(exception, pod("analytics", [vendor]))
     assert not condition_holds(exception, pod("payments", [vendor])), "other namespaces are not exempted"
-    assert not condition_holds(exception, pod("storefront", [vendor, SIDECAR])), "no unsigned sidecar smuggled in"
-    assert not condition_holds(exception, pod("storefront", [vendor], init=[SIDECAR]))
-    assert not condition_holds(exception, pod("storefront", [f"{REG}/storefront/report-renderer:latest"]))
+    assert not condition_holds(exception, pod("analytics", [vendor, SIDECAR])), "no unsigned sidecar smuggled in"
+    assert not condition_holds(exception, pod("analytics", [vendor], init=[SIDECAR]))
+    assert not condition_holds(exception, pod("analytics", [f"{REG}/analytics/report-renderer:latest"]))
     refs = {r["name"] for r in exception["spec"]["policyRefs"]}
-    assert refs == {"verify-image-signatures-enforce", "restrict-image-registries-enforce", "require-sbom-storefront"}
+    assert refs == {"verify-image-signatures-audit", "restrict-image-registries-audit"}
     assert exception["spec"]["expiresAt"] == "2027-06-30T23:59:59Z"
 
 
@@ -375,8 +375,7 @@ def test_changing_one_identity_changes_every_document_that_trusts_it_and_no_othe
 @pytest.mark.parametrize("stack", ["prod", "local"])
 def test_plan_installs_pinned_kyverno_and_applies_policies_after_it(plan_of: Callable[[str], Plan], stack: str) -> None:
     plan = plan_of(stack)
-    release = plan.one("kubernetes:helm.sh/v3:Release")
-    assert release.inputs["chart"] == "kyverno"
+    (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "kyverno"]
     assert release.inputs["version"] == CHART_VERSION
     assert release.inputs["namespace"] == "kyverno"
     custom = plan.of_type("kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy")
@@ -391,7 +390,7 @@ def test_plan_installs_pinned_kyverno_and_applies_policies_after_it(plan_of: Cal
 
 def test_aks_engines_use_workload_identity(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
-    release = plan.one("kubernetes:helm.sh/v3:Release")
+    (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "kyverno"]
     client_id = plan.outputs["admissionClientId"]
     for controller in ("admissionController", "reportsController"):
         values = release.inputs["values"][controller]
@@ -401,7 +400,11 @@ def test_aks_engines_use_workload_identity(plan_of: Callable[[str], Plan]) -> No
     assert subjects == {
         "system:serviceaccount:kyverno:kyverno-admission-controller",
         "system:serviceaccount:kyverno:kyverno-reports-controller",
+        "system:serviceaccount:cosign-system:policy-controller-webhook",
     }
+    assert {
+        r.inputs["audiences"][0] for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    } == {"api://AzureADTokenExchange"}
 
 
 def test_local_stack_trusts_its_generated_key_and_keeps_the_private_half_secret(plan_of: Callable[[str], Plan]) -> None:

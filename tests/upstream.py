@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,13 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
                     continue
                 group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
                 for version in crd["spec"]["versions"]:
-                    schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
-                    out[(f"{group}/{version['name']}", kind)] = _strict(schema)
+                    schema = _strict(copy.deepcopy(version["schema"]["openAPIV3Schema"]))
+                    # the API server always accepts these at the root, whether a CRD declares them or not
+                    schema.setdefault("properties", {})
+                    schema["properties"].setdefault("apiVersion", {"type": "string"})
+                    schema["properties"].setdefault("kind", {"type": "string"})
+                    schema["properties"].setdefault("metadata", {"type": "object"})
+                    out[(f"{group}/{version['name']}", kind)] = schema
     return out
 
 
@@ -55,10 +61,28 @@ def crd_errors(manifest: dict[str, Any]) -> list[str]:
     if schema is None:
         return [f"no upstream CRD for {key[0]} {key[1]}"]
     validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
-    return [
+    return _metadata_errors(manifest.get("metadata", {})) + [
         f"{'.'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
         for err in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+def _metadata_errors(metadata: dict[str, Any]) -> list[str]:
+    """What the API server checks on every object's metadata (CRD schemas leave it to the server)."""
+    errors = []
+    if not _SUBDOMAIN.match(str(metadata.get("name", ""))):
+        errors.append(f"metadata.name: {metadata.get('name')!r} is not a DNS-1123 subdomain")
+    for key, value in (metadata.get("labels") or {}).items():
+        if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+            errors.append(f"metadata.labels.{key}: {value!r} is not a valid label value")
+    for key, value in (metadata.get("annotations") or {}).items():
+        if not isinstance(value, str):
+            errors.append(f"metadata.annotations.{key}: annotation values are strings")
+    return errors
 
 
 def chart_values(chart: str) -> dict[str, Any]:

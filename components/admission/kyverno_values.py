@@ -25,9 +25,9 @@ IMAGE_VERIFY_CACHE_ARGS = {
 }
 
 
-def service_account_subject(service_account: str) -> str:
+def service_account_subject(namespace: str, service_account: str) -> str:
     """The token subject Kubernetes issues for a service account (federated credential subject)."""
-    return f"system:serviceaccount:{KYVERNO_NAMESPACE}:{service_account}"
+    return f"system:serviceaccount:{namespace}:{service_account}"
 
 
 def kyverno_values(

@@ -1,0 +1,165 @@
+"""Sigstore Policy Controller documents rendered from the trust model (pure functions).
+
+Policy Controller is the second, independent signature gate beside Kyverno. Its
+`ClusterImagePolicy` (`policy.sigstore.dev/v1beta1`) applies in every namespace that opts in with
+`policy.sigstore.dev/include: "true"` and cannot be scoped to one namespace, so:
+- only `enforce` namespaces opt in (audit namespaces stay Kyverno's: a warn-mode policy would
+  apply to the enforce namespaces too);
+- it enforces what every enforce namespace shares: a signature by a trusted authority on every
+  image of the stack's registry, and (with `no-match-policy: deny`) that images come from an
+  allowed registry. Per-namespace attestations and exceptions are Kyverno's; the config model
+  refuses a stack that would need Policy Controller to honour them.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from components.labels import MANAGED_BY, MANAGED_BY_LABEL, POLICY_CONTROLLER_INCLUDE_LABEL
+from components.trust import KeyAuthority, TrustModel
+
+API_VERSION = "policy.sigstore.dev/v1beta1"
+TRUST_ROOT_API_VERSION = "policy.sigstore.dev/v1alpha1"
+INCLUDE_LABEL = POLICY_CONTROLLER_INCLUDE_LABEL
+TRUST_ROOT_NAME = "supply-chain"
+
+Manifest = dict[str, Any]
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _metadata(name: str, title: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "labels": {MANAGED_BY_LABEL: MANAGED_BY, "app.kubernetes.io/part-of": "supply-chain"},
+        "annotations": {"supply-chain/title": title, "supply-chain/description": description},
+    }
+
+
+def uses_trust_root(model: TrustModel) -> bool:
+    return not model.sigstore.public_good
+
+
+def trust_root(model: TrustModel) -> Manifest | None:
+    """The private Sigstore instance's trust material (public good needs none: it is embedded)."""
+    if not uses_trust_root(model):
+        return None
+    sig = model.sigstore
+    spec: dict[str, Any]
+    if sig.tuf_mirror and sig.tuf_root:
+        spec = {"remote": {"mirror": sig.tuf_mirror, "root": sig.tuf_root}}
+    else:
+        keys: dict[str, Any] = {"certificateAuthorities": []}
+        if sig.fulcio_roots:
+            keys["certificateAuthorities"].append({"certChain": _b64(sig.fulcio_roots)})
+        if sig.rekor_public_key:
+            keys["tLogs"] = [
+                {"baseURL": sig.rekor_url, "hashAlgorithm": "sha-256", "publicKey": _b64(sig.rekor_public_key)}
+            ]
+        if sig.ct_log_public_key:
+            keys["ctLogs"] = [{"hashAlgorithm": "sha-256", "publicKey": _b64(sig.ct_log_public_key)}]
+        if sig.tsa_cert_chain:
+            keys["timestampAuthorities"] = [{"certChain": _b64(sig.tsa_cert_chain)}]
+        spec = {"sigstoreKeys": keys}
+    return {
+        "apiVersion": TRUST_ROOT_API_VERSION,
+        "kind": "TrustRoot",
+        "metadata": _metadata(
+            TRUST_ROOT_NAME, "Private Sigstore trust root", f"Fulcio, Rekor and CT log keys of {sig.rekor_url}"
+        ),
+        "spec": spec,
+    }
+
+
+def _ctlog(model: TrustModel) -> dict[str, Any]:
+    ctlog: dict[str, Any] = {"url": model.sigstore.rekor_url}
+    if uses_trust_root(model):
+        ctlog["trustRootRef"] = TRUST_ROOT_NAME
+    return ctlog
+
+
+def _key_authority(model: TrustModel, key: KeyAuthority) -> dict[str, Any]:
+    ref = {"data": key.public_key_pem} if key.public_key_pem else {"kms": key.kms_uri or ""}
+    authority: dict[str, Any] = {
+        "name": re.sub(r"[^a-z0-9-]", "-", f"key-{key.name}".lower()),
+        "key": {**ref, "hashAlgorithm": "sha256"},
+        "signatureFormat": model.signature_format,
+    }
+    if key.transparency_log_required:
+        authority["ctlog"] = _ctlog(model)  # without ctlog, Policy Controller skips the log
+    return authority
+
+
+def authorities(model: TrustModel) -> list[dict[str, Any]]:
+    """Any one of these must verify: the keyless identities (one authority), then each key."""
+    out: list[dict[str, Any]] = []
+    if model.keyless:
+        identities = []
+        for k in model.keyless:
+            identity = {"issuer": k.issuer}
+            identity.update({"subject": k.subject} if k.subject else {"subjectRegExp": k.subject_regexp or ""})
+            identities.append(identity)
+        keyless: dict[str, Any] = {"identities": identities}
+        if uses_trust_root(model):
+            keyless["trustRootRef"] = TRUST_ROOT_NAME
+        out.append(
+            {"name": "keyless", "keyless": keyless, "ctlog": _ctlog(model), "signatureFormat": model.signature_format}
+        )
+    out += [_key_authority(model, key) for key in model.keys]
+    return out
+
+
+def _glob(registry: str) -> str:
+    return f"{registry}/**"
+
+
+def _registry_slug(registry: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", registry.lower()).strip("-")
+
+
+def signature_policy(model: TrustModel) -> Manifest:
+    registries = ", ".join(model.signed_registries)
+    description = (
+        f"Second, independent gate: every image from {registries} in enforce namespaces is signed by one of the "
+        "trusted authorities (the same trust model Kyverno enforces)."
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ClusterImagePolicy",
+        "metadata": _metadata("verify-image-signatures", "Verify image signatures", description),
+        "spec": {
+            "mode": "enforce",
+            "images": [{"glob": _glob(r)} for r in model.signed_registries],
+            "authorities": authorities(model),
+        },
+    }
+
+
+def allowed_registry_policy(registry: str) -> Manifest:
+    description = (
+        f"Images from {registry} are admitted without a signature check (admission.allowedRegistries); with "
+        "no-match-policy deny, images from any registry without a policy are refused."
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ClusterImagePolicy",
+        "metadata": _metadata(f"allow-registry-{_registry_slug(registry)}", f"Allow {registry}", description),
+        "spec": {
+            "mode": "enforce",
+            "images": [{"glob": _glob(registry)}],
+            "authorities": [{"name": "allowed-registry", "static": {"action": "pass"}}],
+        },
+    }
+
+
+def policy_controller_policies(model: TrustModel) -> list[Manifest]:
+    """Every Policy Controller document of the stack (nothing when no namespace enforces)."""
+    if not model.in_mode("enforce") or not (model.keyless or model.keys):
+        return []
+    docs: list[Manifest | None] = [trust_root(model), signature_policy(model)]
+    docs += [allowed_registry_policy(r) for r in model.allowed_registries if r not in model.signed_registries]
+    return [d for d in docs if d is not None]

@@ -1,0 +1,84 @@
+"""Sigstore Policy Controller, installed from its pinned chart, with policies from the trust model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.admission.policy_controller_policies import policy_controller_policies
+from components.admission.policy_controller_values import (
+    CHART,
+    CHART_REPOSITORY,
+    CHART_VERSION,
+    RELEASE_NAME,
+    policy_controller_values,
+)
+from components.config import POLICY_CONTROLLER_NAMESPACE
+from components.trust import TrustModel
+
+
+def _spec_at(index: int) -> Callable[[list[dict[str, Any]]], Any]:
+    return lambda docs: docs[index]["spec"]
+
+
+class PolicyControllerAdmission(pulumi.ComponentResource):
+    """The Policy Controller release and its ClusterImagePolicies (applied after the release)."""
+
+    policy_names: list[str]
+
+    def __init__(
+        self,
+        name: str,
+        model: TrustModel,
+        provider: k8s.Provider,
+        *,
+        workload_identity_client_id: pulumi.Input[str] | None = None,
+        generated_public_keys: pulumi.Input[Mapping[str, str]] | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("supply-chain:kubernetes:PolicyControllerAdmission", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        values: pulumi.Input[Mapping[str, Any]]
+        if workload_identity_client_id is None:
+            values = policy_controller_values()
+        else:
+            values = pulumi.Output.from_input(workload_identity_client_id).apply(
+                lambda client_id: policy_controller_values(workload_identity_client_id=client_id)
+            )
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=RELEASE_NAME,
+            chart=CHART,
+            version=CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=POLICY_CONTROLLER_NAMESPACE,
+            create_namespace=True,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=600,
+            values=values,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on))),
+        )
+        documents = policy_controller_policies(model)
+        rendered: pulumi.Output[list[dict[str, Any]]] | None = None
+        if generated_public_keys is not None:
+            rendered = pulumi.Output.from_input(generated_public_keys).apply(
+                lambda pems: policy_controller_policies(model.with_public_keys(dict(pems)))
+            )
+        after_release = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[release]))
+        for index, doc in enumerate(documents):
+            spec: pulumi.Input[Any] = doc["spec"] if rendered is None else rendered.apply(_spec_at(index))
+            k8s.apiextensions.CustomResource(
+                f"{name}-{doc['kind'].lower()}-{doc['metadata']['name']}",
+                api_version=doc["apiVersion"],
+                kind=doc["kind"],
+                metadata=doc["metadata"],
+                spec=spec,
+                opts=after_release,
+            )
+        self.policy_names = [d["metadata"]["name"] for d in documents if d["kind"] == "ClusterImagePolicy"]
+        self.register_outputs({"policyNames": self.policy_names})
