@@ -228,6 +228,45 @@ class NetworkConfig(_Model):
     address_space: Cidr = Field(description="VNet address space, e.g. `10.40.0.0/16`.")
     subnets: SubnetsConfig
     egress: EgressConfig = Field(default_factory=EgressConfig)
+    endpoint_client_ranges: list[Cidr] = Field(
+        default_factory=list,
+        description=(
+            "Private ranges besides the agents (e.g. the AKS cluster's peered VNet) allowed to reach the private "
+            "endpoints on 443; nothing else may."
+        ),
+    )
+    log_analytics_workspace_id: str | None = Field(
+        default=None, description="Resource id of a Log Analytics workspace for the firewall's diagnostic logs."
+    )
+
+    @field_validator("endpoint_client_ranges")
+    @classmethod
+    def _private_clients(cls, ranges: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        problems = [
+            (f"[{i}]", f"{net} is not a private range; private endpoints are reached over private networks only")
+            for i, net in enumerate(ranges)
+            if not net.is_private or net.prefixlen == 0
+        ]
+        _check(problems)
+        return ranges
+
+    @field_validator("log_analytics_workspace_id")
+    @classmethod
+    def _workspace(cls, value: str | None) -> str | None:
+        if value is not None and not _ARM_ID.match(value):
+            raise ValueError(
+                "must be a resource id /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+                "Microsoft.OperationalInsights/workspaces/<name>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _workspace_needs_firewall(self) -> NetworkConfig:
+        if self.log_analytics_workspace_id is not None and self.egress.mode != "firewall":
+            raise RuleViolation(
+                [("logAnalyticsWorkspaceId", "collects firewall logs, and nsg-only mode has no firewall; remove it")]
+            )
+        return self
 
     @field_validator("subnets")
     @classmethod
@@ -284,6 +323,13 @@ class RegistryConfig(_Model):
         default=False,
         description="Let the engines read the registry over plain HTTP (a kind-local registry). `local` only.",
     )
+    puller_principal_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Existing identities (label: Entra object id) that get AcrPull besides the admission identity and the "
+            "AKS kubelet, e.g. another cluster's kubelet. Nothing else can pull."
+        ),
+    )
     pull_secret_name: str | None = Field(
         default=None,
         description=(
@@ -291,6 +337,20 @@ class RegistryConfig(_Model):
             "registry with (Azure stacks use workload identity instead)."
         ),
     )
+
+    @field_validator("puller_principal_ids")
+    @classmethod
+    def _principals(cls, principals: dict[str, str]) -> dict[str, str]:
+        problems: list[tuple[str, str]] = []
+        for label, object_id in principals.items():
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", label):
+                problems.append((label, f"{label!r} is not a short lowercase label (a-z, 0-9, '-')"))
+            elif label in ("admission", "kubelet", "build-agents"):
+                problems.append((label, f"{label!r} is the name of a built-in principal; pick another label"))
+            if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", object_id):
+                problems.append((label, f"{object_id!r} is not an Entra object id (a lowercase GUID)"))
+        _check(problems)
+        return principals
 
     @field_validator("pull_secret_name")
     @classmethod

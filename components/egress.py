@@ -72,6 +72,55 @@ def egress_rules(network: NetworkConfig, runner: RunnerConfig | None) -> list[Ap
     return rules
 
 
+def _rule(
+    name: str,
+    priority: int,
+    direction: Literal["Inbound", "Outbound"],
+    access: Literal["Allow", "Deny"],
+    destination: str,
+    ports: str = "*",
+    protocol: str = "*",
+    source: str = "*",
+    description: str = "",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "priority": priority,
+        "direction": direction,
+        "access": access,
+        "protocol": protocol,
+        "source_address_prefix": source,
+        "source_port_range": "*",
+        "destination_address_prefix": destination,
+        "destination_port_range": ports,
+        "description": description,
+    }
+
+
+def endpoint_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
+    """Security rules of the private endpoints' subnet: HTTPS in from the agents and the listed
+    client ranges (the cluster), nothing else in. The subnet enables private endpoint network
+    policies, without which Azure would not apply these rules to endpoint traffic."""
+    endpoints = str(network.subnets.endpoints)
+    clients = [str(network.subnets.agents)] + [str(r) for r in network.endpoint_client_ranges]
+    rules = [
+        _rule(
+            f"allow-https-in-{i}",
+            100 + i,
+            "Inbound",
+            "Allow",
+            endpoints,
+            "443",
+            "Tcp",
+            client,
+            "build agents" if i == 0 else "network.endpointClientRanges",
+        )
+        for i, client in enumerate(clients)
+    ]
+    rules.append(_rule("deny-all-in", LOWEST_PRIORITY, "Inbound", "Deny", "*", description="only the clients above"))
+    return rules
+
+
 def agent_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
     """Security rules of the agent subnet's NSG (pulumi-azure-native `SecurityRuleArgs` keys).
 
@@ -80,30 +129,7 @@ def agent_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
     filters it by FQDN; the NSG allows only that HTTPS and denies everything else.
     """
     agents = str(network.subnets.agents)
-
-    def rule(
-        name: str,
-        priority: int,
-        direction: Literal["Inbound", "Outbound"],
-        access: Literal["Allow", "Deny"],
-        destination: str,
-        ports: str = "*",
-        protocol: str = "*",
-        source: str = "*",
-        description: str = "",
-    ) -> dict[str, Any]:
-        return {
-            "name": name,
-            "priority": priority,
-            "direction": direction,
-            "access": access,
-            "protocol": protocol,
-            "source_address_prefix": source,
-            "source_port_range": "*",
-            "destination_address_prefix": destination,
-            "destination_port_range": ports,
-            "description": description,
-        }
+    rule = _rule
 
     rules = [
         rule(

@@ -4,10 +4,10 @@ FQDN allowlist and a route table forcing all agent egress through it."""
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import network
+from pulumi_azure_native import monitor, network
 
 from components.config import NetworkConfig, RunnerConfig
-from components.egress import agent_nsg_rules, egress_rules
+from components.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules
 
 FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
 
@@ -52,6 +52,15 @@ class BuildNetwork(pulumi.ComponentResource):
             opts=child,
             resource_group_name=resource_group_name,
         )
+        endpoints_nsg = network.NetworkSecurityGroup(
+            f"{name}-endpoints-nsg",
+            network_security_group_name=f"nsg-{name}-endpoints",
+            security_rules=[network.SecurityRuleArgs(**rule) for rule in endpoint_nsg_rules(config)],
+            location=location,
+            tags=tags,
+            opts=child,
+            resource_group_name=resource_group_name,
+        )
         subnet_opts = pulumi.ResourceOptions(parent=self, depends_on=[vnet])
         endpoints = network.Subnet(
             f"{name}-endpoints",
@@ -59,6 +68,7 @@ class BuildNetwork(pulumi.ComponentResource):
             virtual_network_name=vnet.name,
             address_prefix=str(config.subnets.endpoints),
             default_outbound_access=False,
+            network_security_group={"id": endpoints_nsg.id},
             private_endpoint_network_policies="Enabled",  # NSGs and UDRs apply to the endpoints too
             opts=subnet_opts,
             resource_group_name=resource_group_name,
@@ -136,6 +146,17 @@ class BuildNetwork(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
                 resource_group_name=resource_group_name,
             )
+            if config.log_analytics_workspace_id is not None:
+                monitor.DiagnosticSetting(
+                    f"{name}-firewall-diagnostics",
+                    name="firewall-to-log-analytics",
+                    resource_uri=firewall.id,
+                    workspace_id=config.log_analytics_workspace_id,
+                    log_analytics_destination_type="Dedicated",  # resource-specific tables (AZFW*)
+                    logs=[{"category_group": "allLogs", "enabled": True}],
+                    metrics=[{"category": "AllMetrics", "enabled": True}],
+                    opts=child,
+                )
             self.firewall_private_ip = firewall.ip_configurations.apply(
                 lambda configs: (configs[0].private_ip_address or "") if configs else ""
             )

@@ -144,6 +144,7 @@ class SupplyChain(pulumi.ComponentResource):
         )
         identities = ChainIdentities(f"{name}-id", group.name, location, tags, opts=child)
         pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
+        pullers.update(config.registry.puller_principal_ids)
         if config.cluster is not None and config.cluster.aks_cluster_id is not None:
             aks_group, aks_name = aks_parts(config.cluster.aks_cluster_id)
             cluster = containerservice.get_managed_cluster_output(

@@ -27,15 +27,49 @@ def _fqdns(plan: Plan) -> list[str]:
     ]
 
 
+def _nsg(plan: Plan, suffix: str) -> PlannedResource:
+    return next(r for r in plan.of_type("azure-native:network:NetworkSecurityGroup") if r.name.endswith(suffix))
+
+
 @pytest.mark.parametrize("stack", AZURE_STACKS)
-def test_no_nsg_rule_admits_inbound_traffic(plan_of: Callable[[str], Plan], stack: str) -> None:
-    for nsg in plan_of(stack).of_type("azure-native:network:NetworkSecurityGroup"):
+def test_no_nsg_rule_admits_inbound_traffic_from_outside(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    network = plan.config.network
+    assert network is not None
+    for nsg in plan.of_type("azure-native:network:NetworkSecurityGroup"):
         rules = nsg.inputs["securityRules"]
         inbound = [r for r in rules if r["direction"] == "Inbound"]
-        assert all(r["access"] == "Deny" for r in inbound), f"{nsg.urn} allows inbound: {inbound}"
+        for r in inbound:
+            if r["access"] == "Allow":
+                assert r["sourceAddressPrefix"] not in ("*", "Internet", "0.0.0.0/0"), f"{nsg.urn}: {r}"
         deny_all = [r for r in inbound if r["sourceAddressPrefix"] == "*" and r["destinationAddressPrefix"] == "*"]
         assert deny_all, f"{nsg.urn} lacks an explicit deny-all inbound rule"
+        assert deny_all[0]["access"] == "Deny"
         assert deny_all[0]["priority"] == 4096, "deny-all inbound sits at the lowest priority, above the defaults"
+    agents = _nsg(plan, "agents-nsg")
+    assert all(r["access"] == "Deny" for r in agents.inputs["securityRules"] if r["direction"] == "Inbound")
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_private_endpoints_accept_https_from_agents_and_listed_clients_only(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    network = plan.config.network
+    assert network is not None
+    nsg = _nsg(plan, "endpoints-nsg")
+    allowed = {
+        (r["sourceAddressPrefix"], r["destinationAddressPrefix"], r["destinationPortRange"], r["protocol"])
+        for r in nsg.inputs["securityRules"]
+        if r["direction"] == "Inbound" and r["access"] == "Allow"
+    }
+    endpoints = str(network.subnets.endpoints)
+    expected = {(str(network.subnets.agents), endpoints, "443", "Tcp")}
+    expected |= {(str(c), endpoints, "443", "Tcp") for c in network.endpoint_client_ranges}
+    assert allowed == expected
+    subnet = next(s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "endpoints")
+    assert subnet.inputs["networkSecurityGroup"]["id"] == nsg.outputs["id"]
+    assert subnet.inputs["privateEndpointNetworkPolicies"] == "Enabled", "else Azure ignores the NSG for endpoints"
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
@@ -43,7 +77,7 @@ def test_outbound_is_only_endpoints_and_firewall_then_deny(plan_of: Callable[[st
     plan = plan_of(stack)
     network = plan.config.network
     assert network is not None
-    nsg = plan.one("azure-native:network:NetworkSecurityGroup")
+    nsg = _nsg(plan, "agents-nsg")
     outbound = sorted(
         (r for r in nsg.inputs["securityRules"] if r["direction"] == "Outbound"), key=lambda r: r["priority"]
     )
@@ -103,7 +137,7 @@ def test_nsg_only_mode_has_no_firewall_and_uses_service_tags(plan_raw: Callable[
     plan = plan_raw(raw)
     assert not plan.of_type("azure-native:network:AzureFirewall")
     assert not plan.of_type("azure-native:network:RouteTable")
-    nsg = plan.one("azure-native:network:NetworkSecurityGroup")
+    nsg = _nsg(plan, "agents-nsg")
     destinations = {r["destinationAddressPrefix"] for r in nsg.inputs["securityRules"] if r["access"] == "Allow"}
     assert "Internet" not in destinations
     assert {"AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage"} <= destinations
@@ -221,12 +255,24 @@ def test_key_vault_is_rbac_purge_protected_and_private(plan_of: Callable[[str], 
     assert plan.outputs["vaultUri"].startswith("https://")
 
 
-def test_registry_diagnostics_only_when_a_workspace_is_configured(plan_of: Callable[[str], Plan]) -> None:
+def test_diagnostics_only_where_a_workspace_is_configured(plan_of: Callable[[str], Plan]) -> None:
     assert not plan_of("dev").of_type("azure-native:monitor:DiagnosticSetting")
     prod = plan_of("prod")
-    setting = prod.one("azure-native:monitor:DiagnosticSetting")
-    assert setting.inputs["resourceUri"] == prod.outputs["registryId"]
-    assert setting.inputs["workspaceId"] == prod.config.registry.log_analytics_workspace_id
+    settings = {s.inputs["resourceUri"]: s.inputs for s in prod.of_type("azure-native:monitor:DiagnosticSetting")}
+    firewall = prod.one("azure-native:network:AzureFirewall").outputs["id"]
+    assert set(settings) == {prod.outputs["registryId"], firewall}
+    assert settings[prod.outputs["registryId"]]["workspaceId"] == prod.config.registry.log_analytics_workspace_id
+    assert prod.config.network is not None
+    assert settings[firewall]["workspaceId"] == prod.config.network.log_analytics_workspace_id
+    assert settings[firewall]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
+
+
+def test_given_pullers_get_acrpull_and_nothing_else(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("dev")
+    other = "0b6f3c1e-2d4a-4f5b-8c7d-9e0f1a2b3c4d"
+    raw["registry"]["pullerPrincipalIds"] = {"dr-cluster": other}
+    plan = plan_raw(raw)
+    assert {role for p, role, _ in _role_assignments(plan) if p == other} == {ACR_PULL}
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)

@@ -332,6 +332,24 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         _set("signing.keys[0].transparencyLogRequired", False),
         "signing.keys[0].transparencyLogRequired",
     ),
+    (
+        "public endpoint client range",
+        "prod",
+        _set("network.endpointClientRanges", ["20.0.0.0/16"]),
+        "network.endpointClientRanges[0]",
+    ),
+    (
+        "firewall logs without a firewall",
+        "prod",
+        _set("network.egress.mode", "nsg-only"),
+        "network.logAnalyticsWorkspaceId",
+    ),
+    (
+        "puller with a non-GUID id",
+        "dev",
+        _set("registry.pullerPrincipalIds", {"dr": "not-a-guid"}),
+        "registry.pullerPrincipalIds.dr",
+    ),
     ("pull secret on an Azure stack", "dev", _set("registry.pullSecretName", "regcred"), "registry.pullSecretName"),
     ("plain HTTP registry outside local", "dev", _set("registry.plainHttpEnabled", True), "registry.plainHttpEnabled"),
     (
