@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint typecheck pytest docs lock clean
+.PHONY: plan test lint typecheck pytest e2e docs lock clean
 
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
@@ -31,6 +31,9 @@ typecheck: $(BIN)/.dev
 
 pytest: $(BIN)/.dev
 	$(BIN)/python -m pytest
+
+e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a reason when not reachable)
+	$(BIN)/python -m pytest -m e2e -rs tests/e2e
 
 docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
 	$(BIN)/python -m scripts.config_reference --write README.md
