@@ -670,10 +670,13 @@ class SigstoreConfig(_Model):
 
     rekor_url: HttpsUrl | None = Field(default=None, description="Rekor of a private instance.")
     rekor_public_key: str | None = Field(default=None, description="PEM public key of that Rekor.")
+    ct_log_url: HttpsUrl | None = Field(default=None, description="Its certificate transparency log.")
     ct_log_public_key: str | None = Field(
         default=None, description="PEM public key of its certificate transparency log."
     )
+    fulcio_url: HttpsUrl | None = Field(default=None, description="Its Fulcio (certificate authority).")
     fulcio_roots: str | None = Field(default=None, description="PEM certificate chain of its Fulcio.")
+    tsa_url: HttpsUrl | None = Field(default=None, description="Its timestamp authority.")
     tsa_cert_chain: str | None = Field(default=None, description="PEM certificate chain of its timestamp authority.")
     tuf_mirror: HttpsUrl | None = Field(default=None, description="TUF mirror serving its trust material.")
     tuf_root: str | None = Field(default=None, description="Base64 of the TUF root.json for `tufMirror`.")
@@ -693,6 +696,13 @@ class SigstoreConfig(_Model):
     @model_validator(mode="after")
     def _complete(self) -> SigstoreConfig:
         problems: list[tuple[str, str]] = []
+        for url, material, url_key in (
+            (self.fulcio_url, self.fulcio_roots, "fulcioUrl"),
+            (self.ct_log_url, self.ct_log_public_key, "ctLogUrl"),
+            (self.tsa_url, self.tsa_cert_chain, "tsaUrl"),
+        ):
+            if (url is None) != (material is None):
+                problems.append((url_key, "set the URL together with its key or certificate chain (both, or neither)"))
         if (self.tuf_mirror is None) != (self.tuf_root is None):
             problems.append(("tufRoot", "set tufMirror and tufRoot together (the root is how the mirror is trusted)"))
         if self.rekor_url is not None and self.rekor_public_key is None and self.tuf_mirror is None:
@@ -1164,6 +1174,26 @@ def cross_section_problems(s: _Sections, today: date) -> list[Problem]:
                     "Policy Controller has no exceptions and would still deny these images in an enforce "
                     "namespace; drop policy-controller from admission.engines or remove the exception",
                 )
+
+    @rule("signing", "admission")
+    def _signature_format() -> Iterable[Problem]:
+        if s.admission is None:
+            return
+        sig = s.signing.sigstore
+        if s.signing.signature_format != "bundle":
+            return
+        if "policy-controller" in s.admission.engines and s.signing.keys:
+            yield Problem(
+                _key("signing.signatureFormat"),
+                "Policy Controller verifies bundle-format signatures from keyless identities only, so signing.keys "
+                "would be refused; set legacy (sign with --new-bundle-format=false) or drop policy-controller",
+            )
+        if "kyverno" in s.admission.engines and not sig.public_good and sig.tuf_mirror is None:
+            yield Problem(
+                _key("signing.sigstore.tufMirror"),
+                "Kyverno verifies bundles against a TUF-served trusted root; give the private instance's "
+                "tufMirror + tufRoot, or set signing.signatureFormat: legacy",
+            )
 
     @rule("admission", "cluster")
     def _admission_needs_cluster() -> Iterable[Problem]:

@@ -61,8 +61,11 @@ class SigstoreInstance:
 
     rekor_url: str = PUBLIC_GOOD_REKOR
     rekor_public_key: str | None = None
+    ct_log_url: str | None = None
     ct_log_public_key: str | None = None
+    fulcio_url: str | None = None
     fulcio_roots: str | None = None
+    tsa_url: str | None = None
     tsa_cert_chain: str | None = None
     tuf_mirror: str | None = None
     tuf_root: str | None = None
@@ -220,8 +223,11 @@ def trust_model(config: StackConfig) -> TrustModel:
         sigstore=SigstoreInstance(
             rekor_url=sig.rekor_url or PUBLIC_GOOD_REKOR,
             rekor_public_key=sig.rekor_public_key,
+            ct_log_url=sig.ct_log_url,
             ct_log_public_key=sig.ct_log_public_key,
+            fulcio_url=sig.fulcio_url,
             fulcio_roots=sig.fulcio_roots,
+            tsa_url=sig.tsa_url,
             tsa_cert_chain=sig.tsa_cert_chain,
             tuf_mirror=sig.tuf_mirror,
             tuf_root=sig.tuf_root,

@@ -350,6 +350,32 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         _set("registry.pullerPrincipalIds", {"dr": "not-a-guid"}),
         "registry.pullerPrincipalIds.dr",
     ),
+    (
+        "policy-controller with bundle signatures and keys",
+        "prod",
+        _set("signing.signatureFormat", "bundle"),
+        "signing.signatureFormat",
+    ),
+    (
+        "Fulcio roots without the Fulcio URL",
+        "prod",
+        _set("signing.sigstore", {"fulcioRoots": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"}),
+        "signing.sigstore.fulcioUrl",
+    ),
+    (
+        "private Sigstore bundles for Kyverno without TUF",
+        "dev",
+        _set(
+            "signing.sigstore",
+            {
+                "rekorUrl": "https://rekor.contoso.example",
+                "rekorPublicKey": _pem(ec.generate_private_key(ec.SECP256R1())),
+                "fulcioUrl": "https://fulcio.contoso.example",
+                "fulcioRoots": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+            },
+        ),
+        "signing.sigstore.tufMirror",
+    ),
     ("pull secret on an Azure stack", "dev", _set("registry.pullSecretName", "regcred"), "registry.pullSecretName"),
     ("plain HTTP registry outside local", "dev", _set("registry.plainHttpEnabled", True), "registry.plainHttpEnabled"),
     (

@@ -346,6 +346,21 @@ def test_exception_applies_only_when_every_image_is_exempted_in_its_namespace() 
     assert exception["spec"]["expiresAt"] == "2027-06-30T23:59:59Z"
 
 
+def test_exceptions_exempt_by_condition_not_by_a_partial_images_list() -> None:
+    exception = policies_of("prod")["legacy-report-renderer"]
+    assert "images" not in exception["spec"], "with images a ValidatingPolicy exception would only be partial"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_each_verification_call_names_one_attestor_so_results_are_cached(stack: str) -> None:
+    import re
+
+    for doc in kyverno_policies(model_of(stack)):
+        for expression in expressions(doc):
+            for attestor_list in re.findall(r"\[(attestors\.[^\]]*)\]", expression):
+                assert "," not in attestor_list, f"{doc['metadata']['name']}: {attestor_list}"
+
+
 def test_glob_regex_is_anchored_and_literal() -> None:
     pattern = glob_regex("a.io/x:*")
     assert pattern == r"^a\.io/x:.*$"

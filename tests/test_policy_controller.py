@@ -23,7 +23,35 @@ from tests.conftest import SHIPPED_STACKS, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values
 
 Manifest = dict[str, Any]
-FULCIO_ROOT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def _self_signed(common_name: str) -> str:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "contoso"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+FULCIO_ROOT = _self_signed("fulcio.contoso.example")
 
 
 def model_of(stack: str, edit: Callable[[dict[str, Any]], None] | None = None) -> TrustModel:
@@ -68,6 +96,7 @@ def test_private_sigstore_trust_root_validates_and_is_referenced(shared_dir: Pat
         raw["signing"]["sigstore"] = {
             "rekorUrl": "https://rekor.sigstore.contoso.example",
             "rekorPublicKey": rekor_pem,
+            "fulcioUrl": "https://fulcio.sigstore.contoso.example",
             "fulcioRoots": FULCIO_ROOT,
         }
 
@@ -76,7 +105,10 @@ def test_private_sigstore_trust_root_validates_and_is_referenced(shared_dir: Pat
     assert crd_errors(root) == []
     keys = root["spec"]["sigstoreKeys"]
     assert base64.b64decode(keys["tLogs"][0]["publicKey"]).decode() == rekor_pem, "[]byte fields are base64"
-    assert base64.b64decode(keys["certificateAuthorities"][0]["certChain"]).decode() == FULCIO_ROOT
+    (authority,) = keys["certificateAuthorities"]
+    assert base64.b64decode(authority["certChain"]).decode() == FULCIO_ROOT
+    assert authority["subject"] == {"organization": "contoso", "commonName": "fulcio.contoso.example"}
+    assert authority["uri"] == "https://fulcio.sigstore.contoso.example"
     keyless = docs["verify-image-signatures"]["spec"]["authorities"][0]
     assert keyless["keyless"]["trustRootRef"] == "supply-chain"
     assert keyless["ctlog"] == {"url": "https://rekor.sigstore.contoso.example", "trustRootRef": "supply-chain"}
@@ -90,6 +122,12 @@ def test_values_exist_in_the_pinned_chart_and_satisfy_its_schema(shared_dir: Pat
         values = policy_controller_values(workload_identity_client_id=client_id)
         assert unknown_values(values, chart_values("policy-controller")) == []
         jsonschema.validate(values, schema)
+
+
+def test_workload_identity_label_survives_the_charts_unquoted_label_template() -> None:
+    webhook = policy_controller_values(workload_identity_client_id="c")["webhook"]
+    rendered = yaml.safe_load("\n".join(f"{k}: {v}" for k, v in webhook["customLabels"].items()))
+    assert rendered == {"azure.workload.identity/use": "true"}, "a string, as Kubernetes requires of label values"
 
 
 def test_webhook_denies_unmatched_images_and_never_sees_system_namespaces() -> None:
@@ -118,7 +156,7 @@ def test_signature_policy_trusts_exactly_the_trust_model() -> None:
     ]
     assert key["key"] == {"kms": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing", "hashAlgorithm": "sha256"}
     assert key["ctlog"] == {"url": "https://rekor.sigstore.dev"}, "the transparency log is checked"
-    assert {a["signatureFormat"] for a in spec["authorities"]} == {"bundle"}
+    assert {a["signatureFormat"] for a in spec["authorities"]} == {"legacy"}, "prod signs legacy: it trusts a key"
 
 
 @pytest.mark.parametrize(
@@ -148,6 +186,7 @@ def test_extra_registries_pass_without_signatures_and_everything_else_is_unmatch
 def test_tlog_optional_key_has_no_ctlog() -> None:
     def offline(raw: dict[str, Any]) -> None:
         raw["signing"]["keys"][0]["transparencyLogRequired"] = False
+        raw["signing"]["signatureFormat"] = "legacy"
         _with_policy_controller(raw)
 
     (key,) = docs_of("local", offline)["verify-image-signatures"]["spec"]["authorities"]

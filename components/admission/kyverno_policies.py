@@ -135,19 +135,32 @@ def attestors(model: TrustModel) -> list[dict[str, Any]]:
         keyless: dict[str, Any] = {"identities": identities}
         if sig.fulcio_roots:
             keyless["roots"] = sig.fulcio_roots
-        cosign: dict[str, Any] = {"keyless": keyless, "ctlog": _ctlog(model)}
-        if sig.tuf_mirror and sig.tuf_root:
-            cosign["tuf"] = {"mirror": sig.tuf_mirror, "root": {"data": sig.tuf_root}}
-        out.append({"name": "keyless", "cosign": cosign})
+        out.append({"name": "keyless", "cosign": {"keyless": keyless, "ctlog": _ctlog(model), **_tuf(model)}})
     for key in model.keys:
         # A pinned public key is verified offline; otherwise Kyverno reads the key from the vault.
         ref = {"data": key.public_key_pem} if key.public_key_pem else {"kms": key.kms_uri or ""}
-        out.append({"name": f"key_{_ident(key.name)}", "cosign": {"key": ref, "ctlog": _ctlog(model, key)}})
+        cosign = {"key": ref, "ctlog": _ctlog(model, key)}
+        if key.transparency_log_required:
+            cosign.update(_tuf(model))
+        out.append({"name": f"key_{_ident(key.name)}", "cosign": cosign})
     return out
 
 
-def _any_attestor(model: TrustModel) -> str:
-    return "[" + ", ".join(f"attestors.{a['name']}" for a in attestors(model)) + "]"
+def _tuf(model: TrustModel) -> dict[str, Any]:
+    """A private instance's TUF repository, on every attestor that checks the log: Kyverno loads
+    each attestor's trusted root (bundle verification uses it) from TUF, public good by default."""
+    sig = model.sigstore
+    if sig.tuf_mirror and sig.tuf_root:
+        return {"tuf": {"mirror": sig.tuf_mirror, "root": {"data": sig.tuf_root}}}
+    return {}
+
+
+def _any_of(model: TrustModel, call: str) -> str:
+    """`call` (with `{attestor}` in it) for each attestor, any one of which suffices. One attestor
+    per call: Kyverno caches a verification only when every attestor in the call verified, so a
+    list of alternatives would never be cached."""
+    calls = [call.format(attestor=f"[attestors.{a['name']}]") + " > 0" for a in attestors(model)]
+    return "(" + " || ".join(calls) + ")"
 
 
 def _authorities_text(model: TrustModel) -> str:
@@ -221,7 +234,7 @@ def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
         [
             {
                 "expression": (
-                    f"variables.allImages.all(image, verifyImageSignatures(image, {_any_attestor(model)}) > 0)"
+                    f"variables.allImages.all(image, {_any_of(model, 'verifyImageSignatures(image, {attestor})')})"
                 ),
                 "message": f"image from {registries} is not signed by a trusted signer of this cluster",
             }
@@ -248,7 +261,7 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
         f"a trusted signer, listing at least one {content[:-1]}. Attest with `cosign attest --type "
         f"{'spdxjson' if ns.sbom == 'spdx' else 'cyclonedx'}`."
     )
-    verify = f"verifyAttestationSignatures(image, attestations.sbom, {_any_attestor(model)}) > 0"
+    verify = _any_of(model, "verifyAttestationSignatures(image, attestations.sbom, {attestor})")
     return _image_policy(
         model,
         f"require-sbom-{ns.name}",
@@ -300,9 +313,8 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
         f"builder {p.builder_id} and source {p.source_repository}{ref}. Generate it in the build workflow and "
         "attest with `cosign attest --type slsaprovenance1` (or `slsaprovenance02`)."
     )
-    anyone = _any_attestor(model)
-    v1 = f"verifyAttestationSignatures(image, attestations.slsa_v1, {anyone}) > 0"
-    v02 = f"verifyAttestationSignatures(image, attestations.slsa_v02, {anyone}) > 0"
+    v1 = _any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v1, {attestor})")
+    v02 = _any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v02, {attestor})")
     return _image_policy(
         model,
         f"require-provenance-{ns.name}",
@@ -388,7 +400,9 @@ def _policies_for(model: TrustModel, policies: list[Manifest], namespace: str) -
 
 def exception_manifest(model: TrustModel, exemption: Exemption, policies: list[Manifest]) -> Manifest:
     # Kyverno exempts a whole request, so the condition holds only when every image of the pod is
-    # one of the exempted ones: an exempted image cannot smuggle an unsigned sidecar in.
+    # one of the exempted ones: an exempted image cannot smuggle an unsigned sidecar in. Kyverno
+    # drops an exception past `expiresAt` at its next reconcile, not per request; the config
+    # refuses expired exceptions, so the next `pulumi up` removes it, and the checks report it.
     exempted = " || ".join(f"image.matches({cel_string(glob_regex(g))})" for g in exemption.images)
     return {
         "apiVersion": API_VERSION,
@@ -405,8 +419,9 @@ def exception_manifest(model: TrustModel, exemption: Exemption, policies: list[M
             },
         },
         "spec": {
+            # No `images` field: for a ValidatingPolicy it would turn this into a partial exception
+            # that only exposes the images to CEL; the condition below already names them.
             "policyRefs": _policies_for(model, policies, exemption.namespace),
-            "images": list(exemption.images),
             "expiresAt": f"{exemption.expires.isoformat()}T23:59:59Z",
             "matchConditions": [
                 {

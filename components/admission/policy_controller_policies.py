@@ -17,6 +17,9 @@ import base64
 import re
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from components.labels import MANAGED_BY, MANAGED_BY_LABEL, POLICY_CONTROLLER_INCLUDE_LABEL
 from components.trust import KeyAuthority, TrustModel
 
@@ -40,6 +43,22 @@ def _metadata(name: str, title: str, description: str) -> dict[str, Any]:
     }
 
 
+def _authority(uri: str, chain_pem: str) -> dict[str, Any]:
+    """A certificate authority entry, its subject read from the chain's first certificate."""
+    organization = common_name = ""
+    try:
+        subject = x509.load_pem_x509_certificate(chain_pem.encode()).subject
+        organization = ", ".join(str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+        common_name = ", ".join(str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME))
+    except ValueError:
+        pass  # the config model checked it is PEM; a malformed body shows up at install time
+    return {
+        "subject": {"organization": organization, "commonName": common_name},
+        "uri": uri,
+        "certChain": _b64(chain_pem),
+    }
+
+
 def uses_trust_root(model: TrustModel) -> bool:
     return not model.sigstore.public_good
 
@@ -53,17 +72,20 @@ def trust_root(model: TrustModel) -> Manifest | None:
     if sig.tuf_mirror and sig.tuf_root:
         spec = {"remote": {"mirror": sig.tuf_mirror, "root": sig.tuf_root}}
     else:
+        # Policy Controller requires subject and uri on authorities and baseURL on logs.
         keys: dict[str, Any] = {"certificateAuthorities": []}
-        if sig.fulcio_roots:
-            keys["certificateAuthorities"].append({"certChain": _b64(sig.fulcio_roots)})
+        if sig.fulcio_roots and sig.fulcio_url:
+            keys["certificateAuthorities"].append(_authority(sig.fulcio_url, sig.fulcio_roots))
         if sig.rekor_public_key:
             keys["tLogs"] = [
                 {"baseURL": sig.rekor_url, "hashAlgorithm": "sha-256", "publicKey": _b64(sig.rekor_public_key)}
             ]
-        if sig.ct_log_public_key:
-            keys["ctLogs"] = [{"hashAlgorithm": "sha-256", "publicKey": _b64(sig.ct_log_public_key)}]
-        if sig.tsa_cert_chain:
-            keys["timestampAuthorities"] = [{"certChain": _b64(sig.tsa_cert_chain)}]
+        if sig.ct_log_public_key and sig.ct_log_url:
+            keys["ctLogs"] = [
+                {"baseURL": sig.ct_log_url, "hashAlgorithm": "sha-256", "publicKey": _b64(sig.ct_log_public_key)}
+            ]
+        if sig.tsa_cert_chain and sig.tsa_url:
+            keys["timestampAuthorities"] = [_authority(sig.tsa_url, sig.tsa_cert_chain)]
         spec = {"sigstoreKeys": keys}
     return {
         "apiVersion": TRUST_ROOT_API_VERSION,

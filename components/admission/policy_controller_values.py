@@ -35,7 +35,9 @@ def policy_controller_values(*, workload_identity_client_id: str | None = None) 
     }
     if workload_identity_client_id is not None:
         service_account["annotations"] = {"azure.workload.identity/client-id": workload_identity_client_id}
-        webhook["customLabels"] = {"azure.workload.identity/use": "true"}  # also lands on the pod template
+        # The chart prints customLabels unquoted (`key: value`), which would make "true" a YAML
+        # boolean and the Deployment invalid; the quotes survive into the rendered manifest.
+        webhook["customLabels"] = {"azure.workload.identity/use": '"true"'}
     return {
         "cosign": {
             "webhookTimeoutSeconds": {"mutating": WEBHOOK_TIMEOUT_SECONDS, "validating": WEBHOOK_TIMEOUT_SECONDS}
