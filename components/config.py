@@ -370,7 +370,7 @@ class RegistryConfig(_Model):
     @classmethod
     def _host_port(cls, login_server: str | None) -> str | None:
         if login_server is not None and not _HOST_PORT.match(login_server):
-            raise ValueError(f"{login_server!r} is not a host[:port] such as localhost:5001")
+            raise ValueError(f"{login_server!r} is not a host[:port] such as kind-registry:5000")
         return login_server
 
     @field_validator("allowed_ip_ranges")
