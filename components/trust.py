@@ -139,6 +139,30 @@ class TrustModel:
         keys = tuple(replace(k, public_key_pem=pems[k.name]) if k.name in pems else k for k in self.keys)
         return replace(self, keys=keys)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrustModel:
+        """The model back from its `to_json` form (the `trustModel` stack output)."""
+        namespaces = []
+        for ns in data["namespaces"]:
+            provenance = Provenance(**ns["provenance"]) if ns.get("provenance") else None
+            namespaces.append(NamespacePolicy(ns["name"], ns["mode"], ns.get("sbom"), provenance))
+        return cls(
+            keyless=tuple(KeylessAuthority(**k) for k in data["keyless"]),
+            keys=tuple(KeyAuthority(**k) for k in data["keys"]),
+            sigstore=SigstoreInstance(**data["sigstore"]),
+            signed_registries=tuple(data["signed_registries"]),
+            allowed_registries=tuple(data["allowed_registries"]),
+            namespaces=tuple(namespaces),
+            require_digest=bool(data["require_digest"]),
+            exemptions=tuple(
+                Exemption(**{**e, "images": tuple(e["images"]), "expires": date.fromisoformat(e["expires"])})
+                for e in data.get("exemptions", [])
+            ),
+            plain_http_registry=bool(data.get("plain_http_registry", False)),
+            registry_pull_secret=data.get("registry_pull_secret"),
+            signature_format=data.get("signature_format", "bundle"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The model as JSON-ready data: a stack output the post-deploy checks read."""
         data = asdict(self)

@@ -35,6 +35,8 @@ BUNDLE_V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 INTOTO_PAYLOAD = "application/vnd.in-toto+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+REKOR_BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle"
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 BUNDLE_PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 
@@ -259,6 +261,10 @@ class Found:
     signature: bytes  # over the payload (legacy signature) or over the DSSE PAE
     payload_type: str | None = None
     bundle: bytes | None = None
+    annotations: tuple[tuple[str, str], ...] = ()  # legacy layer annotations (certificate, Rekor bundle)
+
+    def annotation(self, key: str) -> str | None:
+        return dict(self.annotations).get(key)
 
     def signed_data(self) -> bytes:
         return self.payload if self.payload_type is None else _pae(self.payload_type, self.payload)
@@ -295,11 +301,15 @@ def find(registry: Registry, image: ImageRef) -> list[Found]:
         manifest = registry.get_manifest(image.repository, tag_for(image.digest, suffix))
         for layer in manifest.json().get("layers", []) if manifest else []:
             blob = registry.get_blob(image.repository, layer["digest"])
+            annotations = tuple(sorted((layer.get("annotations") or {}).items()))
             if layer["mediaType"] == SIMPLE_SIGNING:
-                signature = base64.b64decode(layer.get("annotations", {}).get(SIGNATURE_ANNOTATION, ""))
-                found.append(Found("legacy", "signature", None, blob, signature))
+                signature = base64.b64decode(dict(annotations).get(SIGNATURE_ANNOTATION, ""))
+                found.append(Found("legacy", "signature", None, blob, signature, annotations=annotations))
             elif layer["mediaType"] == DSSE_ENVELOPE:
-                found += _from_envelope(json.loads(blob), "legacy")
+                found += [
+                    Found(f.layout, f.kind, f.predicate_type, f.payload, f.signature, f.payload_type, None, annotations)
+                    for f in _from_envelope(json.loads(blob), "legacy")
+                ]
     for descriptor in registry.referrers(image.repository, image.digest, BUNDLE_V03):
         manifest = registry.get_manifest(image.repository, descriptor.digest)
         for layer in manifest.json().get("layers", []) if manifest else []:

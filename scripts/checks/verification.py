@@ -17,11 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.x509 import (
     Certificate,
+    ExtendedKeyUsage,
     ObjectIdentifier,
     OtherName,
     RFC822Name,
@@ -29,8 +31,11 @@ from cryptography.x509 import (
     UniformResourceIdentifier,
     load_pem_x509_certificate,
 )
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from sigstore._internal.sct import verify_sct
 from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
 from sigstore._internal.trust import KeyringPurpose
+from sigstore._utils import KeyID
 from sigstore.errors import Error as SigstoreError
 from sigstore.hashes import Hashed
 from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle, TransparencyLogEntry, TrustedRoot
@@ -331,3 +336,124 @@ def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key
     verified = Verified("dsse", signer, log_index, envelope.payload_type, envelope.payload)
     _require_subject(verified, subject)
     return verified
+
+
+def _verify_promise(rekor_bundle: bytes, root: TrustedRoot) -> tuple[dict[str, Any], datetime, int]:
+    """Rekor's signed entry timestamp from a legacy layer: (entry body, integrated time, index)."""
+    try:
+        promise = json.loads(rekor_bundle)
+        entry = promise["Payload"]
+        canonical = rfc8785.dumps(
+            {
+                "body": entry["body"],
+                "integratedTime": int(entry["integratedTime"]),
+                "logID": entry["logID"],
+                "logIndex": int(entry["logIndex"]),
+            }
+        )
+        signature = base64.b64decode(promise["SignedEntryTimestamp"])
+        body: dict[str, Any] = json.loads(base64.b64decode(entry["body"]))
+        key_id = KeyID(bytes.fromhex(entry["logID"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VerificationFailedError(f"malformed Rekor bundle: {exc}") from exc
+    try:
+        root.rekor_keyring(KeyringPurpose.VERIFY).verify(key_id=key_id, signature=signature, data=canonical)
+    except SigstoreError as exc:
+        raise VerificationFailedError(f"Rekor entry promise: {exc}") from exc
+    return body, datetime.fromtimestamp(int(entry["integratedTime"]), tz=UTC), int(entry["logIndex"])
+
+
+def _check_logged(body: dict[str, Any], signed_data: bytes, signature: bytes, verifier_der: bytes, dsse: bool) -> None:
+    """The log entry records this signature, over this content, by this key or certificate."""
+    spec = body.get("spec", {})
+    kind = body.get("kind")
+    if kind == "hashedrekord" and not dsse:
+        if spec.get("data", {}).get("hash", {}).get("value") != hashlib.sha256(signed_data).hexdigest():
+            raise VerificationFailedError("the log entry records a different payload")
+        if spec.get("signature", {}).get("content") != base64.b64encode(signature).decode():
+            raise VerificationFailedError("the log entry records a different signature")
+        logged = [base64.b64decode(spec.get("signature", {}).get("publicKey", {}).get("content", ""))]
+    elif kind == "intoto" and dsse:
+        content = spec.get("content", {})
+        payload = signed_data.split(b" ", 4)[-1]  # the PAE's last field is the payload itself
+        if content.get("payloadHash", {}).get("value") != hashlib.sha256(payload).hexdigest():
+            raise VerificationFailedError("the log entry records a different attestation payload")
+        logged = [base64.b64decode(s.get("publicKey", "")) for s in content.get("envelope", {}).get("signatures", [])]
+    else:
+        raise VerificationFailedError(f"unexpected {kind} log entry for this signature")
+    if verifier_der not in {_pem_der(pem) for pem in logged}:
+        raise VerificationFailedError("the log entry records a different key or certificate")
+
+
+def _pem_der(pem: bytes) -> bytes | None:
+    """DER of a PEM certificate or public key (how the log records who signed)."""
+    der = _certificate_der(pem)
+    if der is not None:
+        return der
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError:
+        return None
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def verify_legacy_keyless(
+    signed_data: bytes,
+    signature: bytes,
+    certificate_pem: bytes,
+    rekor_bundle: bytes,
+    root: TrustedRoot,
+    identity: IdentityPolicy,
+    *,
+    dsse: bool = False,
+) -> Verified:
+    """A keyless signature in cosign's legacy layout (`.sig` payload, or a `.att` DSSE envelope's
+    PAE with `dsse=True`), with its `dev.sigstore.cosign/certificate` and `.../bundle` annotations.
+    Legacy layers carry no inclusion proof: Rekor's signed promise binds the entry and its time."""
+    try:
+        cert = load_pem_x509_certificate(certificate_pem)
+    except ValueError as exc:
+        raise VerificationFailedError(f"malformed certificate: {exc}") from exc
+    body, logged_at, index = _verify_promise(rekor_bundle, root)
+    signed_at = TimestampVerificationResult(source=TimestampSource.TRANSPARENCY_SERVICE, time=logged_at)
+    try:
+        chain = _Verifier(trusted_root=root)._verify_chain_at_time(cert, signed_at)
+        verify_sct(cert, chain, root.ct_keyring(KeyringPurpose.VERIFY))
+    except SigstoreError as exc:
+        raise VerificationFailedError(str(exc)) from exc
+    if not cert.not_valid_before_utc <= logged_at <= cert.not_valid_after_utc:
+        raise VerificationFailedError(f"the certificate was not valid when the entry was logged ({logged_at})")
+    if ExtendedKeyUsageOID.CODE_SIGNING not in cert.extensions.get_extension_for_class(ExtendedKeyUsage).value:
+        raise VerificationFailedError("the certificate is not for code signing")
+    identity.verify(cert)
+    key = cert.public_key()
+    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
+        raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
+    if not _verify_signature(key, signature, signed_data, prehashed=False):
+        raise VerificationFailedError("the signature does not verify with the certificate's key")
+    _check_logged(body, signed_data, signature, cert.public_bytes(serialization.Encoding.DER), dsse)
+    return Verified("dsse" if dsse else "message", identity.describe(), index)
+
+
+def verify_legacy_key(
+    signed_data: bytes,
+    signature: bytes,
+    key: PublicKey,
+    root: TrustedRoot,
+    rekor_bundle: bytes | None,
+    *,
+    log_required: bool,
+    dsse: bool = False,
+) -> Verified:
+    """A key signature in cosign's legacy layout; its Rekor promise too when the key requires one."""
+    if not _verify_signature(key, signature, signed_data, prehashed=False):
+        raise VerificationFailedError("the signature does not verify with the trusted key")
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signer = "key " + hashlib.sha256(der).hexdigest()[:16]
+    if rekor_bundle is None:
+        if log_required:
+            raise VerificationFailedError("no transparency-log entry, and this key requires one")
+        return Verified("dsse" if dsse else "message", signer, -1)
+    body, _, index = _verify_promise(rekor_bundle, root)
+    _check_logged(body, signed_data, signature, der, dsse)
+    return Verified("dsse" if dsse else "message", signer, index)

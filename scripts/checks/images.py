@@ -1,0 +1,213 @@
+"""Independent verification of an image against the trust model: every signature and attestation
+attached to it (both layouts) is verified offline, and the namespace's requirements are checked
+with the same meaning the admission policies give them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from sigstore.models import TrustedRoot
+
+from components.trust import KeyAuthority, NamespacePolicy, TrustModel
+from scripts.checks.cosign import (
+    CERTIFICATE_ANNOTATION,
+    REKOR_BUNDLE_ANNOTATION,
+    Found,
+    ImageRef,
+    find,
+)
+from scripts.checks.errors import CheckError
+from scripts.checks.oci import Registry
+from scripts.checks.verification import (
+    IdentityPolicy,
+    Subject,
+    Verified,
+    load_public_key,
+    verify_legacy_key,
+    verify_legacy_keyless,
+    verify_with_identity,
+    verify_with_key,
+)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """One signature or attestation found on the image, and whether a trusted authority made it."""
+
+    layout: str
+    kind: str
+    predicate_type: str | None
+    verified_by: str | None
+    reason: str = ""
+    statement: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "layout": self.layout,
+            "kind": self.kind,
+            "predicateType": self.predicate_type,
+            "verifiedBy": self.verified_by,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    image: str
+    proofs: tuple[Proof, ...]
+
+    @property
+    def signed(self) -> bool:
+        return any(p.kind == "signature" and p.verified_by for p in self.proofs)
+
+    def statements(self, predicate_type: str) -> list[dict[str, Any]]:
+        return [
+            p.statement
+            for p in self.proofs
+            if p.kind == "attestation" and p.verified_by and p.predicate_type == predicate_type and p.statement
+        ]
+
+
+def _identities(model: TrustModel) -> list[IdentityPolicy]:
+    return [IdentityPolicy(k.issuer, subject=k.subject, subject_regexp=k.subject_regexp) for k in model.keyless]
+
+
+def _first(attempts: list[tuple[str, Callable[[], Verified]]]) -> tuple[str | None, str]:
+    """The first authority whose verification passes, else every reason it failed."""
+    reasons = []
+    for name, attempt in attempts:
+        try:
+            attempt()
+            return name, ""
+        except CheckError as exc:
+            reasons.append(f"{name}: {exc}")
+    return None, "; ".join(reasons) or "no trusted authority of this kind"
+
+
+def _keys(model: TrustModel) -> tuple[list[KeyAuthority], list[str]]:
+    usable = [k for k in model.keys if k.public_key_pem]
+    skipped = [
+        f"{k.name}: known by KMS URI only (pin signing.keys[].publicKey to verify it here)"
+        for k in model.keys
+        if not k.public_key_pem
+    ]
+    return usable, skipped
+
+
+def verify_found(found: Found, image: ImageRef, model: TrustModel, root: TrustedRoot) -> Proof:
+    statement = json.loads(found.payload) if found.payload_type else None
+    if not found.names(image):
+        return Proof(found.layout, found.kind, found.predicate_type, None, "signs another image's digest")
+    subject = Subject(bytes.fromhex(image.digest.removeprefix("sha256:")))
+    keys, skipped = _keys(model)
+    attempts: list[tuple[str, Callable[[], Verified]]] = []
+    data, signature = found.signed_data(), found.signature
+    if found.layout == "bundle" and found.bundle is not None:
+        bundle = found.bundle
+        material = json.loads(bundle).get("verificationMaterial", {})
+        if "publicKey" not in material:
+            attempts += [
+                (i.describe(), partial(verify_with_identity, bundle, subject, root, i)) for i in _identities(model)
+            ]
+        for key in keys:
+            public = load_public_key((key.public_key_pem or "").encode())
+            if material.get("tlogEntries"):
+                attempts.append((key.describe(), partial(verify_with_key, bundle, subject, root, public)))
+            else:  # a bundle made offline: only a key that does not require the log can vouch for it
+                check = partial(
+                    verify_legacy_key,
+                    data,
+                    signature,
+                    public,
+                    root,
+                    None,
+                    log_required=key.transparency_log_required,
+                    dsse=True,
+                )
+                attempts.append((key.describe(), check))
+    else:
+        certificate = found.annotation(CERTIFICATE_ANNOTATION)
+        rekor = found.annotation(REKOR_BUNDLE_ANNOTATION)
+        dsse = found.payload_type is not None
+        if certificate and rekor:
+            attempts += [
+                (
+                    i.describe(),
+                    partial(
+                        verify_legacy_keyless, data, signature, certificate.encode(), rekor.encode(), root, i, dsse=dsse
+                    ),
+                )
+                for i in _identities(model)
+            ]
+        elif not certificate:
+            for key in keys:
+                public = load_public_key((key.public_key_pem or "").encode())
+                check = partial(
+                    verify_legacy_key,
+                    data,
+                    signature,
+                    public,
+                    root,
+                    rekor.encode() if rekor else None,
+                    log_required=key.transparency_log_required,
+                    dsse=dsse,
+                )
+                attempts.append((key.describe(), check))
+    verified_by, reason = _first(attempts)
+    if verified_by is None and skipped:
+        reason = "; ".join([reason, *skipped]) if reason else "; ".join(skipped)
+    return Proof(found.layout, found.kind, found.predicate_type, verified_by, reason, statement)
+
+
+def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: TrustedRoot) -> ImageReport:
+    return ImageReport(str(image), tuple(verify_found(f, image, model, root) for f in find(registry, image)))
+
+
+def requirement_problems(report: ImageReport, ns: NamespacePolicy) -> list[str]:
+    """What the namespace requires and the image lacks, in the policies' terms (empty: admissible)."""
+    problems = []
+    if not report.signed:
+        problems.append("no signature by a trusted signer")
+    if ns.sbom is not None and ns.sbom_predicate is not None:
+        content = "packages" if ns.sbom == "spdx" else "components"
+        sboms = report.statements(ns.sbom_predicate)
+        if not sboms:
+            problems.append(f"no {ns.sbom} SBOM attestation by a trusted signer")
+        elif not any(s.get("predicate", {}).get(content) for s in sboms):
+            problems.append(f"the {ns.sbom} SBOM lists no {content}")
+    if ns.provenance is not None and not any(_provenance_ok(ns, s) for t in _SLSA for s in report.statements(t)):
+        problems.append(
+            f"no SLSA provenance by a trusted signer naming builder {ns.provenance.builder_id} "
+            f"and source {ns.provenance.source_uri}"
+        )
+    return problems
+
+
+_SLSA = ("https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2")
+
+
+def _provenance_ok(ns: NamespacePolicy, statement: dict[str, Any]) -> bool:
+    assert ns.provenance is not None
+    p = ns.provenance
+    predicate = statement.get("predicate", {})
+
+    def source_ok(uri: object) -> bool:
+        return isinstance(uri, str) and (uri == p.source_uri if p.source_ref else uri.startswith(p.source_uri))
+
+    if statement.get("predicateType") == _SLSA[0]:
+        builder = predicate.get("runDetails", {}).get("builder", {}).get("id")
+        dependencies = predicate.get("buildDefinition", {}).get("resolvedDependencies", [])
+        return builder == p.builder_id and any(source_ok(d.get("uri")) for d in dependencies)
+    builder = predicate.get("builder", {}).get("id")
+    return builder == p.builder_id and source_ok(predicate.get("invocation", {}).get("configSource", {}).get("uri"))
+
+
+def encode_proof(proof: Proof) -> str:
+    """A short, stable text of a proof for reports."""
+    status = f"verified by {proof.verified_by}" if proof.verified_by else f"not trusted: {proof.reason}"
+    kind = proof.predicate_type or proof.kind
+    return f"{proof.layout} {kind}: {status}"
