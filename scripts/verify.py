@@ -1,5 +1,11 @@
 """Post-deploy checks CLI.
 
+    python -m scripts.verify [check] --stack prod | --outputs FILE [--context CTX]
+        [--known-good IMAGE@DIGEST] [--signing-key PEM] [--evidence DIR] [--deadline S] [--workers N]
+
+proves the chain on the live cluster and registry: posture, dry-run Pods for every case in every
+namespace under admission, independent verification of the known-good image, audit readiness.
+
     python -m scripts.verify verify-bundle [--staging] --bundle FILE
         (--certificate-identity ID | --certificate-identity-regexp RE) --certificate-oidc-issuer URL
         [--trusted-root FILE] FILE_OR_DIGEST
@@ -21,7 +27,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn
+
+from scripts.checks import evidence
+from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
+from scripts.checks.oci import Credentials, Registry
+from scripts.checks.outputs import StackOutputs, load_outputs_file, load_stack_outputs
+from scripts.checks.run import Options, run_all
 from scripts.checks.verification import (
     IdentityPolicy,
     Subject,
@@ -40,6 +57,17 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m scripts.verify", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="prove the chain on the live cluster and registry")
+    source = check.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
+    source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
+    check.add_argument("--context", help="kubeconfig context (default: the current one)")
+    check.add_argument("--known-good", help="an image the real pipeline signed and attested (IMAGE@sha256:...)")
+    check.add_argument("--signing-key", type=Path, help="PEM private key of a trusted key, to sign canaries")
+    check.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
+    check.add_argument("--deadline", type=float, default=300.0, help="seconds for the whole run (default 300)")
+    check.add_argument("--workers", type=int, default=8, help="concurrent dry-run requests (default 8)")
+    check.add_argument("--trusted-root", type=Path, help="Sigstore trusted_root.json (default: public good)")
     bundle = commands.add_parser("verify-bundle", help="verify one Sigstore bundle (conformance protocol)")
     bundle.add_argument("--staging", action="store_true", help="use Sigstore's staging trusted root")
     bundle.add_argument("--bundle", required=True, type=Path, help="the bundle (.sigstore.json)")
@@ -79,13 +107,67 @@ def verify_bundle(args: argparse.Namespace) -> str:
     return f"verified: {verified.kind} signed by {verified.signer}, log index {verified.log_index}"
 
 
+def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> tuple[ec.EllipticCurvePrivateKey | None, str]:
+    pem: bytes | None = None
+    if args.signing_key is not None:
+        try:
+            pem = args.signing_key.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read --signing-key {args.signing_key}: {exc.strerror}") from exc
+    elif outputs.signing_private_keys_pem:
+        pem = next(iter(outputs.signing_private_keys_pem.values())).encode()
+    if pem is None:
+        return None, ""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"the signing key is not an unencrypted PEM private key: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise UsageError("canaries are signed with EC keys; the signing key is not one")
+    return key, "given"
+
+
+def check(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    if args.outputs is not None:
+        outputs = load_outputs_file(args.outputs)
+    else:
+        outputs = load_stack_outputs(args.stack, show_secrets=True)
+    model = outputs.model()
+    key, _ = _signing_key(args, outputs)
+    options = Options(known_good=args.known_good, signing_key=key, deadline_seconds=args.deadline, workers=args.workers)
+    cluster = Cluster.from_kubeconfig(args.context)
+    credentials = Credentials.from_docker_config(outputs.registry_login_server)
+    registry = Registry(outputs.registry_login_server, credentials=credentials, plain_http=model.plain_http_registry)
+    root = trusted_root(args.trusted_root)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as bar:
+        task = bar.add_task("starting")
+        results = run_all(outputs, cluster, registry, root, options, lambda step: bar.update(task, description=step))
+    stack = args.stack or args.outputs.stem
+    files = evidence.write(results, args.evidence, {"stack": stack, "runId": options.run_id})
+    counts = evidence.summary(results)
+    for r in results:
+        if r.status == "fail":
+            console.print(f"[red]FAIL[/red] {escape(r.title)}: expected {escape(r.expected)}, {escape(r.observed)}")
+    console.print(
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped; evidence: "
+        + ", ".join(str(f) for f in files)
+    )
+    return 1 if counts["fail"] else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # the library announces offline TUF use at WARNING; the protocol wants one line per outcome
     logging.getLogger("sigstore").setLevel(logging.ERROR)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0].startswith("--") and arguments[0] != "--help":
+        arguments.insert(0, "check")  # `python -m scripts.verify --stack prod` is the main job
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(arguments)
         if args.command == "verify-bundle":
             print(verify_bundle(args))
+        elif args.command == "check":
+            return check(args)
         return 0
     except CheckError as exc:
         print(f"{exc.label}: {exc}", file=sys.stderr)

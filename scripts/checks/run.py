@@ -1,0 +1,560 @@
+"""The post-deploy run: posture, chain cases (dry-run pods with canaries), independent verification
+of the known-good image, audit readiness. Steps, in order:
+
+  1. plan the cases from the stack outputs (pure: `plan_cases`);
+  2. push the canaries (unsigned, untrusted signer, and, with a usable trusted key, trusted ones
+     missing an SBOM or carrying someone else's provenance, and a tag moved after signing);
+  3. posture of the cluster and the registry;
+  4. every case as a server-side dry-run Pod create, concurrently, within the deadline;
+  5. the known-good image verified independently against the trust model;
+  6. audit readiness from policy reports;
+  7. canaries deleted, whatever happened above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from sigstore.models import TrustedRoot
+
+from components.admission.kyverno_policies import NEVER_MATCHED
+from components.config import KYVERNO_NAMESPACE
+from components.labels import ADMISSION_MODE_LABEL
+from components.trust import SBOM_PREDICATES, SLSA_PROVENANCE_V1, KeyAuthority, NamespacePolicy, TrustModel
+from scripts.checks.cluster import Cluster, is_ready, pod_manifest
+from scripts.checks.cosign import (
+    ImageRef,
+    attest_bundle,
+    attest_legacy,
+    delete_canary,
+    push_canary,
+    sign_bundle,
+    sign_legacy,
+)
+from scripts.checks.errors import CheckError, UsageError
+from scripts.checks.images import check_image, encode_proof, requirement_problems
+from scripts.checks.oci import Registry
+from scripts.checks.outputs import StackOutputs
+
+Status = Literal["pass", "fail", "skip"]
+FOREIGN_IMAGE = "docker.io/library/busybox@sha256:" + "0" * 64  # never pulled: dry runs schedule nothing
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    status: Status
+    expected: str
+    observed: str
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "expected": self.expected,
+            "observed": self.observed,
+            "seconds": round(self.seconds, 3),
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dry-run Pod: which images (by canary name or literal), and whether it must be admitted."""
+
+    id: str
+    title: str
+    namespace: str
+    containers: tuple[str, ...]
+    init: tuple[str, ...] = ()
+    admit: bool = False
+    needs: tuple[str, ...] = ()  # canaries or inputs this case needs
+    skip_reason: str = ""
+
+
+@dataclass
+class Options:
+    known_good: str | None = None
+    signing_key: ec.EllipticCurvePrivateKey | None = None
+    signing_key_name: str | None = None
+    deadline_seconds: float = 300.0
+    workers: int = 8
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+
+
+def usable_signing_key(model: TrustModel, options: Options) -> tuple[KeyAuthority | None, str]:
+    """The trusted key canaries can be signed with, or why there is none. Canaries are signed
+    offline, so only a key that does not require transparency-log entries can vouch for them."""
+    if options.signing_key is None:
+        return None, "no trusted signing key given (--signing-key, or the local stack's generated key)"
+    public = options.signing_key.public_key()
+    for key in model.keys:
+        if key.public_key_pem and _same(public, key.public_key_pem):
+            if key.transparency_log_required:
+                return None, f"key {key.name} requires Rekor entries; canaries are signed offline"
+            return key, ""
+    return None, "the given signing key is not one of the stack's trusted keys"
+
+
+def _same(public: ec.EllipticCurvePublicKey, pem: str) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public.public_bytes(*fmt) == serialization.load_pem_public_key(pem.encode()).public_bytes(*fmt)
+
+
+def plan_cases(model: TrustModel, options: Options) -> list[Case]:
+    """Every chain case for every namespace under admission (pure)."""
+    trusted, why_not = usable_signing_key(model, options)
+    cases: list[Case] = []
+    for ns in model.namespaces:
+        enforce = ns.mode == "enforce"
+        verdict = "denied" if enforce else "admitted (audit)"
+
+        def case(
+            name: str,
+            title: str,
+            containers: tuple[str, ...],
+            *,
+            init: tuple[str, ...] = (),
+            admit: bool = False,
+            needs: tuple[str, ...] = (),
+            skip: str = "",
+            ns_: NamespacePolicy = ns,
+        ) -> Case:
+            return Case(f"{ns_.name}/{name}", title, ns_.name, containers, init, admit, needs, skip)
+
+        if options.known_good:
+            cases.append(case("known-good", "known-good image is admitted", ("known-good",), admit=True))
+            cases.append(
+                case(
+                    "unsigned-init-container",
+                    f"known-good image with an unsigned init container is {verdict}",
+                    ("known-good",),
+                    init=("unsigned",),
+                    admit=not enforce,
+                )
+            )
+        else:
+            reason = "no known-good image given (--known-good IMAGE@DIGEST)"
+            cases.append(case("known-good", "known-good image is admitted", ("known-good",), admit=True, skip=reason))
+        cases.append(case("unsigned", f"unsigned canary is {verdict}", ("unsigned",), admit=not enforce))
+        cases.append(
+            case(
+                "untrusted-signer", f"canary signed by an untrusted key is {verdict}", ("untrusted",), admit=not enforce
+            )
+        )
+        cases.append(
+            case(
+                "foreign-registry",
+                f"image from a registry not allowed is {verdict}",
+                (FOREIGN_IMAGE,),
+                admit=not enforce,
+            )
+        )
+        cases.append(
+            case(
+                "trusted-canary",
+                "canary signed and attested by a trusted key is admitted",
+                ("trusted",),
+                admit=True,
+                skip=why_not if trusted is None else "",
+            )
+        )
+        cases.append(
+            case(
+                "tag-moved",
+                f"tag moved after signing is {verdict}",
+                ("moved-tag",),
+                admit=not enforce,
+                skip=why_not if trusted is None else "",
+            )
+        )
+        if ns.sbom:
+            cases.append(
+                case(
+                    "missing-sbom",
+                    f"signed canary without the required SBOM is {verdict}",
+                    ("no-sbom",),
+                    admit=not enforce,
+                    skip=why_not if trusted is None else "",
+                )
+            )
+        if ns.provenance:
+            cases.append(
+                case(
+                    "foreign-provenance",
+                    f"signed canary with another builder's provenance is {verdict}",
+                    ("bad-provenance",),
+                    admit=not enforce,
+                    skip=why_not if trusted is None else "",
+                )
+            )
+    return cases
+
+
+# --- canaries ----------------------------------------------------------------------------------
+
+
+def _attest_required(
+    registry: Registry,
+    image: ImageRef,
+    key: ec.EllipticCurvePrivateKey,
+    model: TrustModel,
+    *,
+    sbom: bool,
+    provenance_builder: str | None,
+) -> None:
+    attest = attest_bundle if model.signature_format == "bundle" else attest_legacy
+    for ns in model.namespaces:
+        if sbom and ns.sbom:
+            content = "packages" if ns.sbom == "spdx" else "components"
+            attest(registry, image, key, SBOM_PREDICATES[ns.sbom], {content: [{"name": "supply-chain-canary"}]})
+        if ns.provenance:
+            p = ns.provenance
+            predicate = {
+                "buildDefinition": {"resolvedDependencies": [{"uri": p.source_uri}]},
+                "runDetails": {"builder": {"id": provenance_builder or p.builder_id}},
+            }
+            attest(registry, image, key, SLSA_PROVENANCE_V1, predicate)
+
+
+def push_canaries(
+    registry: Registry, repository: str, model: TrustModel, options: Options, wanted: set[str]
+) -> dict[str, ImageRef]:
+    """The canaries the cases need, each unique to this run, signed in the stack's format."""
+    sign = sign_bundle if model.signature_format == "bundle" else sign_legacy
+    images: dict[str, ImageRef] = {}
+    run = options.run_id
+    if "unsigned" in wanted:
+        images["unsigned"] = push_canary(registry, repository, f"{run}-unsigned", nonce=f"{run}-unsigned")
+    if "untrusted" in wanted:
+        images["untrusted"] = push_canary(registry, repository, f"{run}-untrusted", nonce=f"{run}-untrusted")
+        sign(registry, images["untrusted"], ec.generate_private_key(ec.SECP256R1()))  # a throwaway key
+    key = options.signing_key
+    if key is not None:
+        if "trusted" in wanted:
+            images["trusted"] = push_canary(registry, repository, f"{run}-trusted", nonce=f"{run}-trusted")
+            sign(registry, images["trusted"], key)
+            _attest_required(registry, images["trusted"], key, model, sbom=True, provenance_builder=None)
+        if "no-sbom" in wanted:
+            images["no-sbom"] = push_canary(registry, repository, f"{run}-no-sbom", nonce=f"{run}-no-sbom")
+            sign(registry, images["no-sbom"], key)
+            _attest_required(registry, images["no-sbom"], key, model, sbom=False, provenance_builder=None)
+        if "bad-provenance" in wanted:
+            images["bad-provenance"] = push_canary(registry, repository, f"{run}-bad-prov", nonce=f"{run}-bad-prov")
+            sign(registry, images["bad-provenance"], key)
+            _attest_required(
+                registry,
+                images["bad-provenance"],
+                key,
+                model,
+                sbom=True,
+                provenance_builder="https://builder.invalid/someone-else",
+            )
+        if "moved-tag" in wanted:
+            tag = f"{run}-moved"
+            signed = push_canary(registry, repository, tag, nonce=f"{run}-moved-before")
+            sign(registry, signed, key)
+            _attest_required(registry, signed, key, model, sbom=True, provenance_builder=None)
+            images["moved-before"] = signed
+            images["moved-tag"] = push_canary(registry, repository, tag, nonce=f"{run}-moved-after")
+    return images
+
+
+def _image_text(name: str, images: dict[str, ImageRef], options: Options) -> str:
+    if name == "known-good":
+        return options.known_good or ""
+    if name == "moved-tag":
+        return images["moved-tag"].tagged  # by tag: the tag now names an image nobody signed
+    if name in images:
+        return str(images[name])
+    return name  # a literal image reference
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _timed(results: list[CheckResult], id_: str, title: str, expected: str) -> Iterator[CheckResult]:
+    result = CheckResult(id_, title, "pass", expected, "")
+    start = time.monotonic()
+    try:
+        yield result
+    except CheckError:
+        raise
+    finally:
+        result.seconds = time.monotonic() - start
+        results.append(result)
+
+
+def posture(cluster: Cluster, outputs: StackOutputs, model: TrustModel) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    hooks = [h for h in cluster.validating_webhooks() if "kyverno" in h.configuration or "sigstore" in h.configuration]
+    with _timed(results, "posture/webhooks-exist", "the engines' webhooks are registered", "at least one") as r:
+        r.observed = ", ".join(sorted({h.configuration for h in hooks})) or "none"
+        r.status = "pass" if hooks else "fail"
+    with _timed(
+        results,
+        "posture/system-namespaces",
+        "no webhook matches system or engine namespaces",
+        "none of kube-system, kyverno, cosign-system",
+    ) as r:
+        hits = [
+            f"{h.name} → {ns}"
+            for h in hooks
+            for ns in NEVER_MATCHED
+            if h.could_match(ns, cluster.namespace_labels(ns) or {})
+        ]
+        r.observed = "; ".join(hits) or "none"
+        r.status = "fail" if hits else "pass"
+    with _timed(results, "posture/timeouts", "webhook timeouts are bounded", "≤ 30 s") as r:
+        slow = [f"{h.name}: {h.timeout_seconds}s" for h in hooks if h.timeout_seconds > 30]
+        r.observed = "; ".join(slow) or "all ≤ 30 s"
+        r.status = "fail" if slow else "pass"
+    for ns in model.in_mode("enforce"):
+        with _timed(
+            results,
+            f"posture/{ns.name}/fail-closed",
+            f"{ns.name} is behind a fail-closed webhook",
+            "a webhook with failurePolicy Fail selects it",
+        ) as r:
+            ns_labels = cluster.namespace_labels(ns.name) or {}
+            closed = [h.name for h in hooks if h.failure_policy == "Fail" and h.could_match(ns.name, ns_labels)]
+            r.observed = ", ".join(closed) or "none"
+            r.status = "pass" if closed else "fail"
+    for name, mode in sorted(outputs.namespaces.items()):
+        with _timed(
+            results, f"posture/{name}/label", f"{name} is labelled {mode}", f"{ADMISSION_MODE_LABEL}={mode}"
+        ) as r:
+            labels = cluster.namespace_labels(name)
+            r.observed = (
+                "namespace missing" if labels is None else f"{ADMISSION_MODE_LABEL}={labels.get(ADMISSION_MODE_LABEL)}"
+            )
+            r.status = "pass" if labels is not None and labels.get(ADMISSION_MODE_LABEL) == mode else "fail"
+    kinds = [
+        ("policies.kyverno.io", "v1", "imagevalidatingpolicies", outputs.kyverno_policies),
+        ("policies.kyverno.io", "v1", "validatingpolicies", outputs.kyverno_policies),
+        ("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", outputs.policy_controller_policies),
+    ]
+    present: dict[str, bool] = {}
+    for group, version, plural, wanted in kinds:
+        if not wanted:
+            continue
+        for obj in cluster.list_cluster_objects(group, version, plural) or []:
+            name = obj["metadata"]["name"]
+            if name in wanted:
+                present[name] = plural == "clusterimagepolicies" or is_ready(obj)
+    for name in sorted(set(outputs.kyverno_policies) | set(outputs.policy_controller_policies)):
+        with _timed(results, f"posture/policy/{name}", f"policy {name} is present and ready", "present, ready") as r:
+            r.observed = "missing" if name not in present else ("ready" if present[name] else "not ready")
+            r.status = "pass" if present.get(name) else "fail"
+    exceptions = cluster.list_namespaced_objects("policies.kyverno.io", "v1", KYVERNO_NAMESPACE, "policyexceptions")
+    with _timed(results, "posture/exceptions-current", "no policy exception is past its expiry", "none expired") as r:
+        now = datetime.now(UTC)
+        expired = [
+            e["metadata"]["name"]
+            for e in exceptions or []
+            if e.get("spec", {}).get("expiresAt")
+            and datetime.fromisoformat(e["spec"]["expiresAt"].replace("Z", "+00:00")) < now
+        ]
+        r.observed = ", ".join(expired) or "none"
+        r.status = "fail" if expired else "pass"
+    return results
+
+
+def registry_posture(registry: Registry, outputs: StackOutputs, probe: ImageRef | None) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    with _timed(results, "registry/anonymous-pull", "the registry refuses anonymous pulls", "401 or 403") as r:
+        if outputs.environment == "local":
+            r.status, r.observed = "skip", "the local stack's registry is anonymous by design"
+        elif probe is None:
+            r.status, r.observed = "skip", "no image to probe with"
+        else:
+            status = registry.anonymous_status(probe.repository, probe.digest)
+            r.observed = f"HTTP {status}"
+            r.status = "pass" if status in (401, 403) else "fail"
+    return results
+
+
+def chain_cases(
+    cluster: Cluster,
+    cases: list[Case],
+    images: dict[str, ImageRef],
+    options: Options,
+    deadline: float,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    runnable = [c for c in cases if not c.skip_reason]
+    for case in cases:
+        if case.skip_reason:
+            results.append(CheckResult(f"chain/{case.id}", case.title, "skip", _expect(case), case.skip_reason))
+
+    def one(case: Case) -> CheckResult:
+        start = time.monotonic()
+        manifest = pod_manifest(
+            f"supply-chain-check-{options.run_id}-{case.id.split('/')[-1]}"[:63].rstrip("-"),
+            case.namespace,
+            [_image_text(i, images, options) for i in case.containers],
+            [_image_text(i, images, options) for i in case.init],
+        )
+        answer = cluster.dry_run_pod(manifest)
+        ok = answer.allowed if case.admit else answer.denied_by_policy
+        observed = "admitted" if answer.allowed else f"denied: {answer.message}"
+        progress(case.id)
+        return CheckResult(
+            f"chain/{case.id}",
+            case.title,
+            "pass" if ok else "fail",
+            _expect(case),
+            observed,
+            time.monotonic() - start,
+            {"images": manifest["spec"], "warnings": list(answer.warnings), "httpStatus": answer.status},
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        futures = {pool.submit(one, c): c for c in runnable}
+        done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        for future in done:
+            results.append(future.result())
+        for future in pending:
+            future.cancel()
+            case = futures[future]
+            results.append(
+                CheckResult(f"chain/{case.id}", case.title, "fail", _expect(case), "no answer before the deadline")
+            )
+    return sorted(results, key=lambda r: r.id)
+
+
+def _expect(case: Case) -> str:
+    return "admitted" if case.admit else "denied by policy"
+
+
+def verify_known_good(
+    registry: Registry, outputs: StackOutputs, model: TrustModel, root: TrustedRoot, options: Options
+) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    if not options.known_good:
+        return [
+            CheckResult(
+                "verify/known-good",
+                "known-good image verifies independently",
+                "skip",
+                "signed and attested as each namespace requires",
+                "no known-good image given",
+            )
+        ]
+    image = parse_image(options.known_good)
+    with _timed(
+        results,
+        "verify/known-good",
+        "known-good image verifies independently against the trust model",
+        "signed and attested as each namespace requires",
+    ) as r:
+        report = check_image(registry, image, model, root)
+        problems = {ns.name: requirement_problems(report, ns) for ns in model.namespaces}
+        r.details = {"proofs": [encode_proof(p) for p in report.proofs], "problems": problems}
+        failing = {ns: p for ns, p in problems.items() if p}
+        r.observed = "; ".join(f"{ns}: {', '.join(p)}" for ns, p in failing.items()) or "meets every namespace"
+        r.status = "fail" if failing else "pass"
+    return results
+
+
+def parse_image(reference: str) -> ImageRef:
+    name, at, digest = reference.partition("@")
+    if not at or not digest.startswith("sha256:"):
+        raise UsageError(f"--known-good must be IMAGE@sha256:DIGEST, not {reference!r}")
+    registry, slash, repository = name.partition("/")
+    if not slash:
+        raise UsageError(f"--known-good must name its registry: {reference!r}")
+    repository = repository.split(":")[0]
+    return ImageRef(registry, repository, digest)
+
+
+def audit_readiness(cluster: Cluster, model: TrustModel, policies: list[str]) -> list[CheckResult]:
+    """For audit namespaces: running workloads the enforce mode would block, from policy reports."""
+    results: list[CheckResult] = []
+    for ns in model.in_mode("audit"):
+        with _timed(
+            results,
+            f"audit/{ns.name}/would-block",
+            f"{ns.name}: workloads enforce mode would block",
+            "a list (informational)",
+        ) as r:
+            reports = cluster.list_namespaced_objects("wgpolicyk8s.io", "v1alpha2", ns.name, "policyreports")
+            if reports is None:
+                r.status, r.observed = "skip", "no PolicyReport API (wgpolicyk8s.io/v1alpha2) in the cluster"
+                continue
+            blocked = sorted(
+                {
+                    f"{res.get('kind')}/{res.get('name')} ({result.get('policy')})"
+                    for report in reports
+                    for result in report.get("results", [])
+                    if result.get("result") == "fail" and result.get("policy") in policies
+                    for res in result.get("resources") or [report.get("scope") or {}]
+                }
+            )
+            r.details = {"wouldBlock": blocked}
+            r.observed = f"{len(blocked)} workload(s)" + (f": {', '.join(blocked[:10])}" if blocked else "")
+    return results
+
+
+CANARY_REPOSITORY = "supply-chain-canary"
+
+
+def run_all(
+    outputs: StackOutputs,
+    cluster: Cluster,
+    registry: Registry,
+    root: TrustedRoot,
+    options: Options,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[CheckResult]:
+    """Every check, canaries cleaned up whatever happens. Raises UnreachableError (exit 3) when
+    the cluster or the registry cannot be reached; check failures are results, not exceptions."""
+    deadline = time.monotonic() + options.deadline_seconds
+    model = outputs.model()
+    cases = plan_cases(model, options)
+    wanted = {name for case in cases if not case.skip_reason for name in (*case.containers, *case.init)}
+    images: dict[str, ImageRef] = {}
+    results: list[CheckResult] = []
+    try:
+        progress("canaries")
+        images = push_canaries(registry, CANARY_REPOSITORY, model, options, wanted)
+        progress("posture")
+        results += posture(cluster, outputs, model)
+        results += registry_posture(registry, outputs, images.get("unsigned"))
+        progress("chain cases")
+        results += chain_cases(cluster, cases, images, options, deadline, progress)
+        progress("independent verification")
+        results += verify_known_good(registry, outputs, model, root, options)
+        results += audit_readiness(cluster, model, outputs.kyverno_policies)
+    finally:
+        deleted = 0
+        for image in images.values():
+            with contextlib.suppress(CheckError):  # a canary left behind shows in the result below
+                deleted += len(delete_canary(registry, image))
+        results.append(
+            CheckResult(
+                "cleanup/canaries",
+                "canaries are deleted",
+                "pass" if deleted >= len(images) else "fail",
+                "every canary manifest deleted",
+                f"{deleted} manifest(s) deleted for {len(images)} canary image(s)",
+            )
+        )
+    return results

@@ -1,0 +1,242 @@
+"""Contract tests of the post-deploy run: what it asks the API server (dry runs only, nothing
+persistent), how it reads the answers, the cases it plans, and the evidence it leaves. Real
+admission decisions are the e2e suite's (tests/e2e); here a stand-in API server admits what the
+test's oracle says."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from components.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
+from scripts.checks import evidence
+from scripts.checks.cluster import Cluster, pod_manifest
+from scripts.checks.cosign import push_canary, sign_legacy
+from scripts.checks.images import check_image, requirement_problems
+from scripts.checks.oci import Registry
+from scripts.checks.outputs import StackOutputs, parse_outputs
+from scripts.checks.run import CANARY_REPOSITORY, FOREIGN_IMAGE, Options, parse_image, plan_cases, run_all
+from scripts.checks.verification import trusted_root
+from tests.fake_kube import FakeApi, serve
+
+KYVERNO_WEBHOOK = {
+    "metadata": {"name": "kyverno-resource-validating-webhook-cfg"},
+    "webhooks": [
+        {
+            "name": "validate.kyverno.svc-fail",
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 15,
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        "values": ["kube-system", "kyverno", "cosign-system"],
+                    }
+                ]
+            },
+            "clientConfig": {},
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+        }
+    ],
+}
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def _model(host: str, key: ec.EllipticCurvePrivateKey) -> TrustModel:
+    return TrustModel(
+        keyless=(),
+        keys=(KeyAuthority("local-signing", public_key_pem=_pem(key), transparency_log_required=False),),
+        sigstore=SigstoreInstance(),
+        signed_registries=(host,),
+        allowed_registries=(host,),
+        namespaces=(NamespacePolicy("demo", "enforce", "spdx"), NamespacePolicy("sandbox", "audit")),
+        require_digest=True,
+        plain_http_registry=True,
+        signature_format="legacy",
+    )
+
+
+def _outputs(model: TrustModel, host: str) -> StackOutputs:
+    return parse_outputs(
+        {
+            "environment": "local",
+            "namespaces": {"demo": "enforce", "sandbox": "audit"},
+            "registryLoginServer": host,
+            "trustModel": model.to_json(),
+            "kyvernoPolicies": ["verify-image-signatures-enforce"],
+            "signingPrivateKeysPem": "[secret]",
+        }
+        | {"signingPrivateKeysPem": None},
+        "test",
+    )
+
+
+def test_plan_expects_denials_in_enforce_and_admission_in_audit() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    model = _model("registry.example:5000", key)
+    cases = {c.id: c for c in plan_cases(model, Options(signing_key=key))}
+    assert not cases["demo/unsigned"].admit
+    assert cases["sandbox/unsigned"].admit, "audit namespaces are never denied"
+    assert not cases["demo/missing-sbom"].skip_reason
+    assert "sandbox/missing-sbom" not in cases, "only where an SBOM is required"
+    assert cases["demo/known-good"].skip_reason.startswith("no known-good image")
+    assert cases["demo/foreign-registry"].containers == (FOREIGN_IMAGE,)
+
+
+def test_cases_needing_a_trusted_key_say_why_they_are_skipped() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    model = _model("registry.example:5000", key)
+    assert plan_cases(model, Options())[4].skip_reason.startswith("no trusted signing key")
+    strict = TrustModel(**{**model.__dict__, "keys": (KeyAuthority("k", public_key_pem=_pem(key)),)})
+    reasons = {c.skip_reason for c in plan_cases(strict, Options(signing_key=key)) if c.skip_reason}
+    assert any("requires Rekor entries" in r for r in reasons)
+    other = ec.generate_private_key(ec.SECP256R1())
+    reasons = {c.skip_reason for c in plan_cases(model, Options(signing_key=other)) if c.skip_reason}
+    assert any("not one of the stack's trusted keys" in r for r in reasons)
+
+
+def test_dry_run_create_is_flagged_and_answers_are_read() -> None:
+    api = FakeApi(decide=lambda ns, pod: (ns == "sandbox", "image is not signed by a trusted signer"))
+    with serve(api) as api_client:
+        cluster = Cluster(api_client, timeout=5)
+        denied = cluster.dry_run_pod(pod_manifest("p", "demo", ["r/x@sha256:" + "1" * 64]))
+        allowed = cluster.dry_run_pod(pod_manifest("p", "sandbox", ["r/x@sha256:" + "1" * 64]))
+    assert not denied.allowed
+    assert denied.denied_by_policy
+    assert denied.status == 403
+    assert "not signed by a trusted signer" in denied.message
+    assert allowed.allowed
+    assert allowed.warnings == ('299 - "audit: would be denied"',)
+    (method, path, query, body) = api.requests[0]
+    assert (method, path, query["dryRun"]) == ("POST", "/api/v1/namespaces/demo/pods", ["All"])
+    assert body["spec"]["automountServiceAccountToken"] is False
+
+
+def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback_registry: str, tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    registry = Registry(loopback_registry, plain_http=True, timeout=5)
+    model = _model(loopback_registry, key)
+    root = trusted_root()
+    known = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="known-good")
+    sign_legacy(registry, known, key)
+    from scripts.checks.cosign import attest_legacy
+
+    attest_legacy(registry, known, key, "https://spdx.dev/Document", {"packages": [{"name": "x"}]})
+
+    def oracle(namespace: str, pod: dict[str, Any]) -> tuple[bool, str]:
+        """Admit what the trust model admits: the run's own verifier stands in for the engine."""
+        ns = model.namespace(namespace)
+        if ns.mode == "audit":
+            return True, ""
+        for container in [*pod["spec"]["containers"], *pod["spec"].get("initContainers", [])]:
+            image = container["image"]
+            if not image.startswith(f"{loopback_registry}/") or "@sha256:" not in image:
+                return False, f"{image}: registry or digest"
+            report = check_image(registry, parse_image(image), model, root)
+            if problems := requirement_problems(report, ns):
+                return False, f"{image}: {', '.join(problems)}"
+        return True, ""
+
+    api = FakeApi(
+        decide=oracle,
+        namespaces={
+            "demo": {"supply-chain/admission-mode": "enforce"},
+            "sandbox": {"supply-chain/admission-mode": "audit"},
+            "kube-system": {},
+            "kyverno": {},
+        },
+        webhooks=[KYVERNO_WEBHOOK],
+        cluster_objects={
+            "imagevalidatingpolicies": [
+                {
+                    "metadata": {"name": "verify-image-signatures-enforce"},
+                    "status": {"conditionStatus": {"ready": True}},
+                }
+            ],
+            "validatingpolicies": [],
+        },
+        namespaced_objects={("kyverno", "policyexceptions"): [], ("sandbox", "policyreports"): []},
+    )
+    outputs = _outputs(model, loopback_registry)
+    options = Options(known_good=str(known), signing_key=key, deadline_seconds=60, workers=4)
+    with serve(api) as api_client:
+        results = run_all(outputs, Cluster(api_client, timeout=5), registry, root, options)
+
+    by_id = {r.id: r for r in results}
+    failures = {r.id: (r.expected, r.observed) for r in results if r.status == "fail"}
+    assert failures == {}
+    for case in (
+        "unsigned",
+        "untrusted-signer",
+        "foreign-registry",
+        "tag-moved",
+        "missing-sbom",
+        "unsigned-init-container",
+    ):
+        assert by_id[f"chain/demo/{case}"].observed.startswith("denied"), case
+        if case != "missing-sbom":  # sandbox requires no SBOM
+            assert by_id[f"chain/sandbox/{case}"].observed == "admitted", case
+    assert by_id["chain/demo/trusted-canary"].observed == "admitted"
+    assert by_id["verify/known-good"].status == "pass"
+    assert by_id["registry/anonymous-pull"].status == "skip"
+
+    writes = [(m, p, q) for m, p, q, _ in api.requests if m != "GET"]
+    assert writes, "the run created pods"
+    assert all(m == "POST" and q.get("dryRun") == ["All"] for m, p, q in writes), "dry runs only, nothing persistent"
+    assert registry.list_tags(CANARY_REPOSITORY) == [], "canaries deleted"
+
+    files = evidence.write(results, tmp_path, {"stack": "local"})
+    data = json.loads((tmp_path / "evidence.json").read_text())
+    assert data["summary"]["fail"] == 0
+    assert data["summary"]["total"] == len(results)
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert int(suite.get("tests", "0")) == len(results)
+    assert "passed" in (tmp_path / "summary.md").read_text()
+    assert len(files) == 3
+
+
+def test_posture_fails_when_a_webhook_could_match_kube_system(loopback_registry: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    registry = Registry(loopback_registry, plain_http=True, timeout=5)
+    model = _model(loopback_registry, key)
+    loose = json.loads(json.dumps(KYVERNO_WEBHOOK))
+    loose["webhooks"][0]["namespaceSelector"] = {}
+    api = FakeApi(
+        decide=lambda ns, pod: (False, "denied"),
+        namespaces={
+            "demo": {"supply-chain/admission-mode": "enforce"},
+            "sandbox": {"supply-chain/admission-mode": "audit"},
+        },
+        webhooks=[loose],
+    )
+    with serve(api) as api_client:
+        results = run_all(
+            _outputs(model, loopback_registry), Cluster(api_client, timeout=5), registry, trusted_root(), Options()
+        )
+    by_id = {r.id: r for r in results}
+    assert by_id["posture/system-namespaces"].status == "fail"
+    assert "kube-system" in by_id["posture/system-namespaces"].observed
+    assert by_id["posture/policy/verify-image-signatures-enforce"].observed == "missing"
+
+
+def test_outputs_errors_name_the_key() -> None:
+    from scripts.checks.errors import UsageError
+
+    with pytest.raises(UsageError, match="registryLoginServer"):
+        parse_outputs({"environment": "dev", "trustModel": {}}, "outputs.json")
