@@ -240,3 +240,71 @@ def test_outputs_errors_name_the_key() -> None:
 
     with pytest.raises(UsageError, match="registryLoginServer"):
         parse_outputs({"environment": "dev", "trustModel": {}}, "outputs.json")
+
+
+def test_pinned_key_is_compared_with_the_vaults_key() -> None:
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from scripts.checks.run import pinned_keys
+
+    vault_key = ec.generate_private_key(ec.SECP256R1())
+    numbers = vault_key.public_key().public_numbers()
+
+    def b64url(n: int) -> str:
+        return base64.urlsafe_b64encode(n.to_bytes(32, "big")).decode().rstrip("=")
+
+    seen: list[str] = []
+
+    class Vault(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(f"{self.path} {self.headers.get('Authorization')}")
+            body = json.dumps(
+                {"key": {"kty": "EC-HSM", "crv": "P-256", "x": b64url(numbers.x), "y": b64url(numbers.y)}}
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Vault)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+
+        def model_pinning(pem: str) -> TrustModel:
+            key = KeyAuthority(
+                "image-signing", public_key_pem=pem, kms_uri="azurekms://kv-x.vault.azure.net/image-signing"
+            )
+            return TrustModel((), (key,), SigstoreInstance(), ("r",), ("r",), (), True)
+
+        def locate(uri: str) -> tuple[str, str, str | None]:
+            return base, "image-signing", None
+
+        (same,) = pinned_keys(model_pinning(_pem(vault_key)), lambda: "token", locate)
+        (other,) = pinned_keys(model_pinning(_pem(ec.generate_private_key(ec.SECP256R1()))), lambda: "token", locate)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert same.status == "pass"
+    assert other.status == "fail"
+    assert "rotated?" in other.observed
+    assert seen[0] == "/keys/image-signing?api-version=7.4 Bearer token"
+
+
+def test_unreachable_vault_is_a_skip_with_the_reason() -> None:
+    from scripts.checks.run import pinned_keys
+
+    key = KeyAuthority(
+        "image-signing",
+        public_key_pem=_pem(ec.generate_private_key(ec.SECP256R1())),
+        kms_uri="azurekms://kv-x.vault.azure.net/image-signing",
+    )
+    model = TrustModel((), (key,), SigstoreInstance(), ("r",), ("r",), (), True)
+    (result,) = pinned_keys(model, lambda: "t", lambda uri: ("http://127.0.0.1:9", "image-signing", None))
+    assert result.status == "skip"
+    assert "not readable from here" in result.observed

@@ -40,10 +40,11 @@ from scripts.checks.cosign import (
     sign_bundle,
     sign_legacy,
 )
-from scripts.checks.errors import CheckError, UsageError
+from scripts.checks.errors import CheckError, UnreachableError, UsageError, VerificationFailedError
 from scripts.checks.images import check_image, encode_proof, requirement_problems
 from scripts.checks.oci import Registry
 from scripts.checks.outputs import StackOutputs
+from scripts.checks.vault import azure_cli_token, same_public_key, split_kms_uri, vault_public_key
 
 Status = Literal["pass", "fail", "skip"]
 FOREIGN_IMAGE = "docker.io/library/busybox@sha256:" + "0" * 64  # never pulled: dry runs schedule nothing
@@ -92,6 +93,7 @@ class Options:
     signing_key_name: str | None = None
     deadline_seconds: float = 300.0
     workers: int = 8
+    vault_token: Callable[[], str] = azure_cli_token
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
 
@@ -376,6 +378,34 @@ def posture(cluster: Cluster, outputs: StackOutputs, model: TrustModel) -> list[
     return results
 
 
+def pinned_keys(
+    model: TrustModel,
+    token: Callable[[], str],
+    locate: Callable[[str], tuple[str, str, str | None]] = split_kms_uri,
+) -> list[CheckResult]:
+    """Keys whose public half the stack pins in config match the vault's (data-plane read)."""
+    results: list[CheckResult] = []
+    for key in model.keys:
+        if not (key.kms_uri and key.public_key_pem):
+            continue
+        with _timed(
+            results, f"keys/{key.name}/pinned", f"pinned public key of {key.name} is the vault's", "the same public key"
+        ) as r:
+            try:
+                vault_url, name, version = locate(key.kms_uri)
+                actual = vault_public_key(vault_url, name, token(), version=version)
+            except (UnreachableError, UsageError) as exc:
+                r.status, r.observed = "skip", f"vault not readable from here: {exc}"
+                continue
+            except VerificationFailedError as exc:
+                r.status, r.observed = "fail", str(exc)
+                continue
+            same = same_public_key(actual, key.public_key_pem)
+            r.status = "pass" if same else "fail"
+            r.observed = "same key" if same else "a different key (rotated? update signing.keys[].publicKey)"
+    return results
+
+
 def registry_posture(registry: Registry, outputs: StackOutputs, probe: ImageRef | None) -> list[CheckResult]:
     results: list[CheckResult] = []
     with _timed(results, "registry/anonymous-pull", "the registry refuses anonymous pulls", "401 or 403") as r:
@@ -538,6 +568,7 @@ def run_all(
         progress("posture")
         results += posture(cluster, outputs, model)
         results += registry_posture(registry, outputs, images.get("unsigned"))
+        results += pinned_keys(model, options.vault_token)
         progress("chain cases")
         results += chain_cases(cluster, cases, images, options, deadline, progress)
         progress("independent verification")
