@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint typecheck pytest e2e docs lock clean
+.PHONY: plan test lint typecheck pytest e2e benchmark docs lock clean
 
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
@@ -34,6 +34,9 @@ pytest: $(BIN)/.dev
 
 e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a reason when not reachable)
 	$(BIN)/python -m pytest -m e2e -rs tests/e2e
+
+benchmark: $(BIN)/.dev  ## performance figures (not a test): verifying 50 images on a loopback registry
+	$(BIN)/python -m pytest -m benchmark -s --benchmark-columns=min,mean,max tests/test_benchmarks.py
 
 docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
 	$(BIN)/python -m scripts.config_reference --write README.md

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -211,3 +212,11 @@ def encode_proof(proof: Proof) -> str:
     status = f"verified by {proof.verified_by}" if proof.verified_by else f"not trusted: {proof.reason}"
     kind = proof.predicate_type or proof.kind
     return f"{proof.layout} {kind}: {status}"
+
+
+def check_images(
+    registry: Registry, images: list[ImageRef], model: TrustModel, root: TrustedRoot, *, workers: int = 8
+) -> list[ImageReport]:
+    """`check_image` for many images, at most `workers` registry conversations at a time."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(lambda image: check_image(registry, image, model, root), images))
