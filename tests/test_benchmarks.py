@@ -48,7 +48,7 @@ def test_verify_50_images_against_the_loopback_registry(loopback_registry: str, 
         return sum(not requirement_problems(r, model.namespaces[0]) for r in reports)
 
     start = time.perf_counter()
-    admissible = benchmark.pedantic(verify_all, rounds=3, iterations=1)
+    admissible = benchmark.pedantic(verify_all, rounds=3, iterations=1)  # type: ignore[no-untyped-call]
     assert admissible == IMAGES
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     benchmark.extra_info.update(
