@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--context", help="kubeconfig context (default: the current one)")
     check.add_argument("--known-good", help="an image the real pipeline signed and attested (IMAGE@sha256:...)")
     check.add_argument("--signing-key", type=Path, help="PEM private key of a trusted key, to sign canaries")
+    check.add_argument(
+        "--stack-signing-key",
+        action="store_true",
+        help="sign canaries with the local stack's generated key (reads the secret output)",
+    )
     check.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
     check.add_argument("--deadline", type=float, default=300.0, help="seconds for the whole run (default 300)")
     check.add_argument("--workers", type=int, default=8, help="concurrent dry-run requests (default 8)")
@@ -114,7 +119,11 @@ def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> tuple[ec.El
             pem = args.signing_key.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read --signing-key {args.signing_key}: {exc.strerror}") from exc
-    elif outputs.signing_private_keys_pem:
+    elif args.stack_signing_key:
+        if not outputs.signing_private_keys_pem:
+            raise UsageError(
+                "--stack-signing-key: the outputs hold no signingPrivateKeysPem (local stack, --show-secrets)"
+            )
         pem = next(iter(outputs.signing_private_keys_pem.values())).encode()
     if pem is None:
         return None, ""
@@ -132,7 +141,7 @@ def check(args: argparse.Namespace) -> int:
     if args.outputs is not None:
         outputs = load_outputs_file(args.outputs)
     else:
-        outputs = load_stack_outputs(args.stack, show_secrets=True)
+        outputs = load_stack_outputs(args.stack, show_secrets=args.stack_signing_key)
     model = outputs.model()
     key, _ = _signing_key(args, outputs)
     options = Options(known_good=args.known_good, signing_key=key, deadline_seconds=args.deadline, workers=args.workers)
