@@ -308,3 +308,29 @@ def test_unreachable_vault_is_a_skip_with_the_reason() -> None:
     (result,) = pinned_keys(model, lambda: "t", lambda uri: ("http://127.0.0.1:9", "image-signing", None))
     assert result.status == "skip"
     assert "not readable from here" in result.observed
+
+
+def test_cli_exit_codes_unreachable_and_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.verify import main
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    key = ec.generate_private_key(ec.SECP256R1())
+    outputs = tmp_path / "outputs.json"
+    model = _model("127.0.0.1:9", key)
+    outputs.write_text(
+        json.dumps({"environment": "local", "registryLoginServer": "127.0.0.1:9", "trustModel": model.to_json()})
+    )
+    assert main(["--outputs", str(outputs), "--evidence", str(tmp_path / "e"), "--deadline", "10"]) == 3
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("unreachable: registry 127.0.0.1:9")
+    assert "Traceback" not in err
+    assert main(["--outputs", str(outputs), "--context", "missing"]) == 2
+    assert main(["--outputs", str(outputs), "--known-good", "no-digest"]) in (2, 3)

@@ -4,6 +4,7 @@ server-side dry run (`dryRun=All`): admission runs in full, nothing is persisted
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +88,8 @@ class Cluster:
     @classmethod
     def from_kubeconfig(cls, context: str | None = None, *, timeout: float = 20.0) -> Cluster:
         try:
-            api = config.new_client_from_config(context=context)
+            # read KUBECONFIG now: the client library reads it once, at import
+            api = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG") or None, context=context)
         except (ConfigException, OSError, TypeError) as exc:
             raise UsageError(f"no usable kubeconfig{f' context {context}' if context else ''}: {exc}") from exc
         return cls(api, timeout=timeout)

@@ -138,7 +138,7 @@ class Registry:
                 headers["Authorization"] = self._tokens[scope]
                 response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise UnreachableError(f"registry {self.host}: {type(exc).__name__}: {exc}") from exc
+            raise UnreachableError(f"registry {self.host}: {_reason(exc)}") from exc
         return response
 
     def _authorize(self, challenge: requests.Response, scope: str) -> bool:
@@ -180,7 +180,7 @@ class Registry:
         try:
             return self.session.get(f"{self.base}/", timeout=self.timeout).status_code
         except requests.RequestException as exc:
-            raise UnreachableError(f"registry {self.host}: {type(exc).__name__}: {exc}") from exc
+            raise UnreachableError(f"registry {self.host}: {_reason(exc)}") from exc
 
     def anonymous_status(self, repository: str, reference: str) -> int:
         """Status of an unauthenticated manifest read (anything but 2xx means anonymous pull is off)."""
@@ -188,7 +188,7 @@ class Registry:
         try:
             return self.session.get(url, headers={"Accept": ACCEPT}, timeout=self.timeout).status_code
         except requests.RequestException as exc:
-            raise UnreachableError(f"registry {self.host}: {type(exc).__name__}: {exc}") from exc
+            raise UnreachableError(f"registry {self.host}: {_reason(exc)}") from exc
 
     def get_manifest(self, repository: str, reference: str) -> Manifest | None:
         url = f"{self.base}/{repository}/manifests/{reference}"
@@ -303,3 +303,15 @@ class Registry:
 
 def _canonical(manifest: Mapping[str, Any]) -> bytes:
     return json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The innermost reason of a transport error, in a few words (not urllib3's retry story)."""
+    text = str(exc)
+    for marker in ("] ", "Failed to establish a new connection: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    return f"{type(exc).__name__}: {text.strip(_QUOTES)[:160]}"
+
+
+_QUOTES = "\"')( "
