@@ -1,7 +1,8 @@
 """Offline plan of a stack: `python -m scripts.plan --stack dev` (or `--config FILE`).
 
 Prints the resource tree, the stack outputs and the review findings; writes DIR/plan.json and
-every Kubernetes object as YAML under DIR/manifests/ (DIR defaults to build/plan/<stack>).
+every Kubernetes object as YAML under DIR/manifests/ and each Helm release's values under DIR/helm/
+(DIR defaults to build/plan/<stack>).
 Exit codes: 0 planned, 2 invalid config or usage, 1 anything else.
 """
 
@@ -39,16 +40,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def write_plan(plan: Plan, out: Path) -> list[Path]:
-    """Write plan.json and manifests/ under `out`, replacing a previous plan there."""
-    manifests_dir = out / "manifests"
-    if manifests_dir.exists():
-        shutil.rmtree(manifests_dir)
+    """Write plan.json, manifests/ and helm/ (each release's chart, version and values) under
+    `out`, replacing a previous plan there."""
+    manifests_dir, helm_dir = out / "manifests", out / "helm"
+    for folder in (manifests_dir, helm_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
     manifests_dir.mkdir(parents=True)
     (out / "plan.json").write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False) + "\n")
     written = []
     for file_name, document in kubernetes_manifests(plan):
         path = manifests_dir / file_name
         path.write_text(yaml.safe_dump(document, sort_keys=False))
+        written.append(path)
+    for release in plan.of_type("kubernetes:helm.sh/v3:Release"):
+        helm_dir.mkdir(exist_ok=True)
+        inputs = release.inputs
+        path = helm_dir / f"{inputs.get('name', release.name)}.yaml"
+        header = (
+            f"# chart {inputs.get('chart')} {inputs.get('version')} from {inputs.get('repositoryOpts', {}).get('repo')}"
+        )
+        body = yaml.safe_dump(
+            {"namespace": inputs.get("namespace"), "values": inputs.get("values", {})}, sort_keys=False
+        )
+        path.write_text(f"{header}\n{body}")
         written.append(path)
     return written
 
@@ -117,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     custom = sum(1 for r in plan.resources if r.custom)
     console.print(
         f"planned stack {plan.stack!r}: {custom} resources ({len(plan.resources)} registrations), "
-        f"{len(manifests)} Kubernetes manifests, {len(plan.findings)} review findings in {seconds:.1f}s → {out}",
+        f"{len([m for m in manifests if m.parent.name == 'manifests'])} Kubernetes manifests, "
+        f"{len(plan.of_type('kubernetes:helm.sh/v3:Release'))} Helm releases, "
+        f"{len(plan.findings)} review findings in {seconds:.1f}s → {out}",
         markup=False,
     )
     return EXIT_OK

@@ -296,6 +296,8 @@ def redact(value: Any) -> Any:
         return [redact(v) for v in value]
     if value == rpc.UNKNOWN:
         return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the engine's wire format has only doubles; what was written was an integer
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
