@@ -42,6 +42,36 @@ KYVERNO_WEBHOOK = {
                     }
                 ]
             },
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["pods", "pods/ephemeralcontainers"],
+                }
+            ],
+            "clientConfig": {},
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+        }
+    ],
+}
+# Kyverno's webhook for its own policy objects: Fail, no namespace selector, never sees pods.
+KYVERNO_POLICY_WEBHOOK = {
+    "metadata": {"name": "kyverno-policy-validating-webhook-cfg"},
+    "webhooks": [
+        {
+            "name": "validate-policy.kyverno.svc",
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 10,
+            "rules": [
+                {
+                    "apiGroups": ["policies.kyverno.io"],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["imagevalidatingpolicies"],
+                }
+            ],
             "clientConfig": {},
             "sideEffects": "None",
             "admissionReviewVersions": ["v1"],
@@ -79,7 +109,7 @@ def _outputs(model: TrustModel, host: str) -> StackOutputs:
             "namespaces": {"demo": "enforce", "sandbox": "audit"},
             "registryLoginServer": host,
             "trustModel": model.to_json(),
-            "kyvernoPolicies": ["verify-image-signatures-enforce"],
+            "kyvernoPolicies": ["verify-image-signatures-enforce", "restrict-image-registries-enforce"],
             "signingPrivateKeysPem": "[secret]",
         }
         | {"signingPrivateKeysPem": None},
@@ -118,7 +148,8 @@ def test_dry_run_create_is_flagged_and_answers_are_read() -> None:
         denied = cluster.dry_run_pod(pod_manifest("p", "demo", ["r/x@sha256:" + "1" * 64]))
         allowed = cluster.dry_run_pod(pod_manifest("p", "sandbox", ["r/x@sha256:" + "1" * 64]))
     assert not denied.allowed
-    assert denied.denied_by_policy
+    assert not denied.denied_by(["restrict-image-registries-enforce"]), "another policy's denial is not ours"
+    assert denied.denied_by(["kyverno-svc"])
     assert denied.status == 403
     assert "not signed by a trusted signer" in denied.message
     assert allowed.allowed
@@ -147,10 +178,10 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
         for container in [*pod["spec"]["containers"], *pod["spec"].get("initContainers", [])]:
             image = container["image"]
             if not image.startswith(f"{loopback_registry}/") or "@sha256:" not in image:
-                return False, f"{image}: registry or digest"
+                return False, f"policy restrict-image-registries-enforce: {image}: registry or digest"
             report = check_image(registry, parse_image(image), model, root)
             if problems := requirement_problems(report, ns):
-                return False, f"{image}: {', '.join(problems)}"
+                return False, f"policy verify-image-signatures-enforce: {image}: {', '.join(problems)}"
         return True, ""
 
     api = FakeApi(
@@ -161,7 +192,7 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
             "kube-system": {},
             "kyverno": {},
         },
-        webhooks=[KYVERNO_WEBHOOK],
+        webhooks=[KYVERNO_WEBHOOK, KYVERNO_POLICY_WEBHOOK],
         cluster_objects={
             "imagevalidatingpolicies": [
                 {
@@ -169,7 +200,12 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
                     "status": {"conditionStatus": {"ready": True}},
                 }
             ],
-            "validatingpolicies": [],
+            "validatingpolicies": [
+                {
+                    "metadata": {"name": "restrict-image-registries-enforce"},
+                    "status": {"conditionStatus": {"ready": True}},
+                }
+            ],
         },
         namespaced_objects={("kyverno", "policyexceptions"): [], ("sandbox", "policyreports"): []},
     )
@@ -233,6 +269,8 @@ def test_posture_fails_when_a_webhook_could_match_kube_system(loopback_registry:
     assert by_id["posture/system-namespaces"].status == "fail"
     assert "kube-system" in by_id["posture/system-namespaces"].observed
     assert by_id["posture/policy/verify-image-signatures-enforce"].observed == "missing"
+    assert by_id["chain/positive-control"].status == "fail", "denials prove nothing if nothing is ever admitted"
+    assert by_id["cleanup/canaries"].status == "pass"
 
 
 def test_outputs_errors_name_the_key() -> None:

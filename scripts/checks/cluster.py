@@ -28,10 +28,10 @@ class Admission:
     warnings: tuple[str, ...] = ()
     status: int = 201
 
-    @property
-    def denied_by_policy(self) -> bool:
-        """Refused by an admission webhook's decision (not by the webhook being unreachable)."""
-        return not self.allowed and "denied the request" in self.message
+    def denied_by(self, policies: list[str]) -> bool:
+        """Refused by one of `policies` (not by the webhook being down, a registry error, or some
+        other webhook): the engines name the failing policy in the denial."""
+        return not self.allowed and "denied the request" in self.message and any(p in self.message for p in policies)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,24 @@ class Webhook:
     failure_policy: str
     timeout_seconds: int
     namespace_selector: Mapping[str, Any] = field(default_factory=dict)
+    rules: tuple[Mapping[str, Any], ...] = ()
+    object_selector: Mapping[str, Any] = field(default_factory=dict)
+    match_conditions: tuple[str, ...] = ()
+
+    @property
+    def covers_pod_creates(self) -> bool:
+        """Whether its rules send Pod creates to it (what admission of images hinges on)."""
+        for rule in self.rules:
+            groups, versions = rule.get("apiGroups") or [], rule.get("apiVersions") or []
+            resources, operations = rule.get("resources") or [], rule.get("operations") or []
+            if (
+                ("" in groups or "*" in groups)
+                and ("v1" in versions or "*" in versions)
+                and ("pods" in resources or "*" in resources or "*/*" in resources)
+                and ("CREATE" in operations or "*" in operations)
+            ):
+                return True
+        return False
 
     def could_match(self, namespace: str, labels: Mapping[str, str]) -> bool:
         """Whether the namespace selector selects a namespace with these labels."""
@@ -102,6 +120,17 @@ class Cluster:
         except (HTTPError, OSError) as exc:
             raise UnreachableError(f"cluster: {what}: {type(exc).__name__}: {exc}") from exc
 
+    def _read(self, what: str, fn: Any, *args: Any, missing_ok: bool = False) -> Any:
+        """A read; 404 → None when `missing_ok`, 401/403 → a usage error naming the permission."""
+        try:
+            return self._call(what, fn, *args)
+        except ApiException as exc:
+            if exc.status == 404 and missing_ok:
+                return None
+            if exc.status in (401, 403):
+                raise UsageError(f"cluster: {what}: HTTP {exc.status}; the checks need read access to it") from exc
+            raise UnreachableError(f"cluster: {what}: HTTP {exc.status} {exc.reason}") from exc
+
     # -- admission -----------------------------------------------------------------------------
 
     def dry_run_pod(self, manifest: Mapping[str, Any]) -> Admission:
@@ -122,52 +151,49 @@ class Cluster:
     # -- posture -------------------------------------------------------------------------------
 
     def validating_webhooks(self) -> list[Webhook]:
-        items = self._call("list webhooks", self.admission.list_validating_webhook_configuration).items
+        items = self._read(
+            "list validating webhook configurations", self.admission.list_validating_webhook_configuration
+        )
+        serialize = client.ApiClient().sanitize_for_serialization
         return [
             Webhook(
                 item.metadata.name,
                 hook.name,
                 hook.failure_policy or "Fail",
                 int(hook.timeout_seconds or 10),
-                client.ApiClient().sanitize_for_serialization(hook.namespace_selector) or {},
+                serialize(hook.namespace_selector) or {},
+                tuple(serialize(hook.rules) or []),
+                serialize(hook.object_selector) or {},
+                tuple(c.expression for c in hook.match_conditions or []),
             )
-            for item in items
+            for item in items.items
             for hook in item.webhooks or []
         ]
 
     def namespace_labels(self, name: str) -> dict[str, str] | None:
-        try:
-            namespace = self._call("read namespace", self.core.read_namespace, name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise UnreachableError(f"cluster: read namespace {name}: HTTP {exc.status}") from exc
-        return dict(namespace.metadata.labels or {})
+        namespace = self._read(f"read namespace {name}", self.core.read_namespace, name, missing_ok=True)
+        return None if namespace is None else dict(namespace.metadata.labels or {})
 
     def list_cluster_objects(self, group: str, version: str, plural: str) -> list[dict[str, Any]] | None:
         """Cluster-scoped custom objects, or None when the API (CRD) does not exist."""
-        try:
-            found = self._call(f"list {plural}", self.custom.list_cluster_custom_object, group, version, plural)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise UnreachableError(f"cluster: list {plural}.{group}: HTTP {exc.status}") from exc
-        items: list[dict[str, Any]] = found.get("items", [])
-        return items
+        found = self._read(
+            f"list {plural}.{group}", self.custom.list_cluster_custom_object, group, version, plural, missing_ok=True
+        )
+        return None if found is None else list(found.get("items", []))
 
     def list_namespaced_objects(
         self, group: str, version: str, namespace: str, plural: str
     ) -> list[dict[str, Any]] | None:
-        try:
-            found = self._call(
-                f"list {plural}", self.custom.list_namespaced_custom_object, group, version, namespace, plural
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise UnreachableError(f"cluster: list {plural}.{group} in {namespace}: HTTP {exc.status}") from exc
-        items: list[dict[str, Any]] = found.get("items", [])
-        return items
+        found = self._read(
+            f"list {plural}.{group} in {namespace}",
+            self.custom.list_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            missing_ok=True,
+        )
+        return None if found is None else list(found.get("items", []))
 
 
 def _status_message(exc: ApiException) -> str:

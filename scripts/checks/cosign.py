@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from scripts.checks.oci import OCI_MANIFEST, Registry, sha256_digest, tag_for
+from scripts.checks.oci import OCI_MANIFEST, Registry, RegistryError, sha256_digest, tag_for
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
@@ -271,7 +271,12 @@ class Found:
 
     def names(self, image: ImageRef) -> bool:
         """Whether the signed payload is about `image`'s digest (not some other image's)."""
-        document = json.loads(self.payload)
+        try:
+            document = json.loads(self.payload)
+        except ValueError:
+            return False
+        if not isinstance(document, dict):
+            return False
         if self.payload_type is None:
             return bool(document.get("critical", {}).get("image", {}).get("docker-manifest-digest") == image.digest)
         return any(s.get("digest", {}).get("sha256") == image.digest[7:] for s in document.get("subject", []))
@@ -295,7 +300,15 @@ def _from_envelope(envelope: dict[str, Any], layout: str, bundle: bytes | None =
 
 
 def find(registry: Registry, image: ImageRef) -> list[Found]:
-    """Every signature and attestation attached to `image`, in both layouts."""
+    """Every signature and attestation attached to `image`, in both layouts. Anything attached
+    that does not parse is a `RegistryError` naming it, not a crash."""
+    try:
+        return _find(registry, image)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"a signature or attestation attached to {image} is malformed: {exc}") from exc
+
+
+def _find(registry: Registry, image: ImageRef) -> list[Found]:
     found: list[Found] = []
     for suffix in ("sig", "att"):
         manifest = registry.get_manifest(image.repository, tag_for(image.digest, suffix))

@@ -54,7 +54,10 @@ class Credentials:
         if entry.get("identitytoken"):  # ACR refresh token: username is a fixed placeholder GUID
             return cls("00000000-0000-0000-0000-000000000000", entry["identitytoken"])
         if entry.get("auth"):
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            try:
+                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{config_path}: auths.{registry}.auth is not base64 of user:password") from exc
             return cls(user, password)
         return None
 
@@ -160,7 +163,10 @@ class Registry:
             raise UnreachableError(f"token service {params['realm']}: {exc}") from exc
         if token.status_code != 200:
             return False
-        body = token.json()
+        try:
+            body = token.json()
+        except ValueError as exc:
+            raise RegistryError(f"token service {params['realm']} answered with something other than JSON") from exc
         self._tokens[scope] = "Bearer " + (body.get("token") or body.get("access_token") or "")
         return True
 
@@ -197,7 +203,10 @@ class Registry:
             return None
         self._check(response, f"GET manifest {repository}:{reference}", 200)
         media_type = response.headers.get("Content-Type", "").split(";")[0]
-        return Manifest(response.content, media_type, sha256_digest(response.content))
+        digest = sha256_digest(response.content)
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(f"manifest {repository}@{reference} from {self.host} hashes to {digest}")
+        return Manifest(response.content, media_type, digest)
 
     def get_blob(self, repository: str, digest: str) -> bytes:
         url = f"{self.base}/{repository}/blobs/{digest}"

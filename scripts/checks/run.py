@@ -13,7 +13,6 @@ of the known-good image, audit readiness. Steps, in order:
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -235,11 +234,17 @@ def _attest_required(
 
 
 def push_canaries(
-    registry: Registry, repository: str, model: TrustModel, options: Options, wanted: set[str]
+    registry: Registry,
+    repository: str,
+    model: TrustModel,
+    options: Options,
+    wanted: set[str],
+    into: dict[str, ImageRef] | None = None,
 ) -> dict[str, ImageRef]:
-    """The canaries the cases need, each unique to this run, signed in the stack's format."""
+    """The canaries the cases need, each unique to this run, signed in the stack's format. Each
+    lands in `into` as soon as it is pushed, so the caller can delete them if a later one fails."""
     sign = sign_bundle if model.signature_format == "bundle" else sign_legacy
-    images: dict[str, ImageRef] = {}
+    images: dict[str, ImageRef] = into if into is not None else {}
     run = options.run_id
     if "unsigned" in wanted:
         images["unsigned"] = push_canary(registry, repository, f"{run}-unsigned", nonce=f"{run}-unsigned")
@@ -270,9 +275,9 @@ def push_canaries(
         if "moved-tag" in wanted:
             tag = f"{run}-moved"
             signed = push_canary(registry, repository, tag, nonce=f"{run}-moved-before")
+            images["moved-before"] = signed
             sign(registry, signed, key)
             _attest_required(registry, signed, key, model, sbom=True, provenance_builder=None)
-            images["moved-before"] = signed
             images["moved-tag"] = push_canary(registry, repository, tag, nonce=f"{run}-moved-after")
     return images
 
@@ -292,7 +297,7 @@ def _image_text(name: str, images: dict[str, ImageRef], options: Options) -> str
 
 @contextmanager
 def _timed(results: list[CheckResult], id_: str, title: str, expected: str) -> Iterator[CheckResult]:
-    result = CheckResult(id_, title, "pass", expected, "")
+    result = CheckResult(id_, title, "fail", expected, "")  # a body that raises leaves a failure
     start = time.monotonic()
     try:
         yield result
@@ -305,9 +310,26 @@ def _timed(results: list[CheckResult], id_: str, title: str, expected: str) -> I
 
 def posture(cluster: Cluster, outputs: StackOutputs, model: TrustModel) -> list[CheckResult]:
     results: list[CheckResult] = []
-    hooks = [h for h in cluster.validating_webhooks() if "kyverno" in h.configuration or "sigstore" in h.configuration]
-    with _timed(results, "posture/webhooks-exist", "the engines' webhooks are registered", "at least one") as r:
-        r.observed = ", ".join(sorted({h.configuration for h in hooks})) or "none"
+    # Only webhooks that receive Pod creates decide admission; the engines' other webhooks (for
+    # their own policy objects) are Fail with no namespace selector and would mislead every check.
+    hooks = [
+        h
+        for h in cluster.validating_webhooks()
+        if ("kyverno" in h.configuration or "sigstore" in h.configuration) and h.covers_pod_creates
+    ]
+    with _timed(results, "posture/webhooks-exist", "the engines' Pod webhooks are registered", "at least one") as r:
+        r.observed = ", ".join(sorted({f"{h.configuration}/{h.name}" for h in hooks})) or "none"
+        r.details = {
+            "webhooks": [
+                {
+                    "name": h.name,
+                    "failurePolicy": h.failure_policy,
+                    "objectSelector": dict(h.object_selector),
+                    "matchConditions": list(h.match_conditions),
+                }
+                for h in hooks
+            ]
+        }
         r.status = "pass" if hooks else "fail"
     with _timed(
         results,
@@ -367,12 +389,7 @@ def posture(cluster: Cluster, outputs: StackOutputs, model: TrustModel) -> list[
     exceptions = cluster.list_namespaced_objects("policies.kyverno.io", "v1", KYVERNO_NAMESPACE, "policyexceptions")
     with _timed(results, "posture/exceptions-current", "no policy exception is past its expiry", "none expired") as r:
         now = datetime.now(UTC)
-        expired = [
-            e["metadata"]["name"]
-            for e in exceptions or []
-            if e.get("spec", {}).get("expiresAt")
-            and datetime.fromisoformat(e["spec"]["expiresAt"].replace("Z", "+00:00")) < now
-        ]
+        expired = [e["metadata"]["name"] for e in exceptions or [] if _expired(e.get("spec", {}).get("expiresAt"), now)]
         r.observed = ", ".join(expired) or "none"
         r.status = "fail" if expired else "pass"
     return results
@@ -406,6 +423,15 @@ def pinned_keys(
     return results
 
 
+def _expired(expires_at: object, now: datetime) -> bool:
+    if not isinstance(expires_at, str):
+        return False
+    try:
+        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")) < now
+    except ValueError:
+        return True  # an expiry nobody can read is treated as passed
+
+
 def registry_posture(registry: Registry, outputs: StackOutputs, probe: ImageRef | None) -> list[CheckResult]:
     results: list[CheckResult] = []
     with _timed(results, "registry/anonymous-pull", "the registry refuses anonymous pulls", "401 or 403") as r:
@@ -426,6 +452,7 @@ def chain_cases(
     images: dict[str, ImageRef],
     options: Options,
     deadline: float,
+    policies: list[str],
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[CheckResult]:
     results: list[CheckResult] = []
@@ -443,7 +470,7 @@ def chain_cases(
             [_image_text(i, images, options) for i in case.init],
         )
         answer = cluster.dry_run_pod(manifest)
-        ok = answer.allowed if case.admit else answer.denied_by_policy
+        ok = answer.allowed if case.admit else answer.denied_by(policies)
         observed = "admitted" if answer.allowed else f"denied: {answer.message}"
         progress(case.id)
         return CheckResult(
@@ -456,17 +483,28 @@ def chain_cases(
             {"images": manifest["spec"], "warnings": list(answer.warnings), "httpStatus": answer.status},
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        futures = {pool.submit(one, c): c for c in runnable}
-        done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-        for future in done:
-            results.append(future.result())
-        for future in pending:
-            future.cancel()
-            case = futures[future]
-            results.append(
-                CheckResult(f"chain/{case.id}", case.title, "fail", _expect(case), "no answer before the deadline")
-            )
+    pool = ThreadPoolExecutor(max_workers=max(1, options.workers))
+    futures = {pool.submit(one, c): c for c in runnable}
+    done, pending = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    pool.shutdown(wait=False, cancel_futures=True)  # the deadline holds: nothing waits for stragglers
+    for future in done:
+        results.append(future.result())
+    for future in pending:
+        case = futures[future]
+        results.append(
+            CheckResult(f"chain/{case.id}", case.title, "fail", _expect(case), "no answer before the deadline")
+        )
+    enforce = {c.namespace for c in cases if not c.admit}
+    controls = [r for r in results if r.status == "pass" and r.observed == "admitted" and r.id.split("/")[1] in enforce]
+    results.append(
+        CheckResult(
+            "chain/positive-control",
+            "admission admits something in an enforce namespace (else every denial proves nothing)",
+            "pass" if controls or not enforce else "fail",
+            "at least one admitted case in an enforce namespace",
+            ", ".join(r.id for r in controls) or "none ran: pass --known-good (or a usable --signing-key)",
+        )
+    )
     return sorted(results, key=lambda r: r.id)
 
 
@@ -540,6 +578,7 @@ def audit_readiness(cluster: Cluster, model: TrustModel, policies: list[str]) ->
             )
             r.details = {"wouldBlock": blocked}
             r.observed = f"{len(blocked)} workload(s)" + (f": {', '.join(blocked[:10])}" if blocked else "")
+            r.status = "pass"  # informational: the list is the result
     return results
 
 
@@ -560,32 +599,53 @@ def run_all(
     model = outputs.model()
     cases = plan_cases(model, options)
     wanted = {name for case in cases if not case.skip_reason for name in (*case.containers, *case.init)}
-    images: dict[str, ImageRef] = {}
+    images: dict[str, ImageRef] = {}  # filled as canaries are pushed: a failure halfway still cleans up
     results: list[CheckResult] = []
+    policies = [*outputs.kyverno_policies, *outputs.policy_controller_policies]
+
+    def step(name: str) -> bool:
+        progress(name)
+        if time.monotonic() < deadline:
+            return True
+        results.append(
+            CheckResult(
+                f"deadline/{name}",
+                f"{name} ran",
+                "fail",
+                "before the deadline",
+                f"not started: the {options.deadline_seconds:.0f}s deadline had passed",
+            )
+        )
+        return False
+
     try:
-        progress("canaries")
-        images = push_canaries(registry, CANARY_REPOSITORY, model, options, wanted)
-        progress("posture")
-        results += posture(cluster, outputs, model)
-        results += registry_posture(registry, outputs, images.get("unsigned"))
-        results += pinned_keys(model, options.vault_token)
-        progress("chain cases")
-        results += chain_cases(cluster, cases, images, options, deadline, progress)
-        progress("independent verification")
-        results += verify_known_good(registry, outputs, model, root, options)
-        results += audit_readiness(cluster, model, outputs.kyverno_policies)
+        if step("canaries"):
+            push_canaries(registry, CANARY_REPOSITORY, model, options, wanted, into=images)
+        if step("posture"):
+            results += posture(cluster, outputs, model)
+            results += registry_posture(registry, outputs, images.get("unsigned"))
+            results += pinned_keys(model, options.vault_token)
+        if step("chain cases"):
+            results += chain_cases(cluster, cases, images, options, deadline, policies, progress)
+        if step("independent verification"):
+            results += verify_known_good(registry, outputs, model, root, options)
+        if step("audit readiness"):
+            results += audit_readiness(cluster, model, outputs.kyverno_policies)
     finally:
-        deleted = 0
+        left: list[str] = []
         for image in images.values():
-            with contextlib.suppress(CheckError):  # a canary left behind shows in the result below
-                deleted += len(delete_canary(registry, image))
+            try:
+                if image.digest not in delete_canary(registry, image):
+                    left.append(str(image))
+            except CheckError:
+                left.append(str(image))
         results.append(
             CheckResult(
                 "cleanup/canaries",
                 "canaries are deleted",
-                "pass" if deleted >= len(images) else "fail",
-                "every canary manifest deleted",
-                f"{deleted} manifest(s) deleted for {len(images)} canary image(s)",
+                "fail" if left else "pass",
+                "every canary image deleted",
+                f"left behind: {', '.join(left)}" if left else f"{len(images)} canary image(s) deleted",
             )
         )
     return results

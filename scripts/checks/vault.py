@@ -70,8 +70,11 @@ def vault_public_key(vault_url: str, key: str, token: str, *, version: str | Non
         raise UnreachableError(f"Key Vault {vault_url}: {type(exc).__name__} (private endpoint only?)") from exc
     if response.status_code != 200:
         raise VerificationFailedError(f"Key Vault {url}: HTTP {response.status_code}: {response.text[:200]}")
-    jwk: dict[str, str] = response.json()["key"]
-    return jwk_to_pem(jwk)
+    try:
+        jwk: dict[str, str] = response.json()["key"]
+        return jwk_to_pem(jwk)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VerificationFailedError(f"Key Vault {url}: not a key bundle ({exc})") from exc
 
 
 def same_public_key(a_pem: str, b_pem: str) -> bool:

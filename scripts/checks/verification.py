@@ -94,12 +94,16 @@ class IdentityPolicy:
 
     def verify(self, cert: Certificate) -> None:
         """The `sigstore` VerificationPolicy protocol: raise unless `cert` is this identity's."""
-        policy.OIDCIssuer(self.issuer).verify(cert)
+        try:
+            policy.OIDCIssuer(self.issuer).verify(cert)
+        except SigstoreError as exc:
+            raise VerificationFailedError(f"certificate issuer is not {self.issuer}: {exc}") from exc
         sans = _sans(cert)
         if self.subject is not None:
             if self.subject not in sans:
                 raise VerificationFailedError(f"certificate identity {sorted(sans)} is not {self.subject}")
-        elif not any(re.search(self.subject_regexp or "", san) for san in sans):
+        # fullmatch: a trailing newline cannot satisfy `$` (Go's RE2 semantics, which the engines use)
+        elif not any(re.fullmatch(self.subject_regexp or "", san) for san in sans):
             raise VerificationFailedError(f"certificate identity {sorted(sans)} does not match {self.subject_regexp}")
 
     def describe(self) -> str:
@@ -261,6 +265,20 @@ def _verify_signature(key: PublicKey, signature: bytes, data: bytes, *, prehashe
     return True
 
 
+def _check_hashedrekord_v002(spec: dict[str, Any], subject: Subject, signature: bytes, key: PublicKey) -> None:
+    """A Rekor v2 entry records the digest, the signature and the verifier's DER key."""
+    entry = spec.get("hashedRekordV002", {})
+    if entry.get("data", {}).get("digest") != base64.b64encode(subject.sha256).decode():
+        raise VerificationFailedError(f"the log entry records another digest than sha256:{subject.hex}")
+    logged_signature = entry.get("signature", {})
+    if logged_signature.get("content") != base64.b64encode(signature).decode():
+        raise VerificationFailedError("the log entry records a different signature than the bundle")
+    raw = logged_signature.get("verifier", {}).get("publicKey", {}).get("rawBytes", "")
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if base64.b64decode(raw) != der:
+        raise VerificationFailedError("the log entry records a different public key than the one given")
+
+
 def _pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE pre-authentication encoding: what a DSSE signature signs."""
     kind = payload_type.encode()
@@ -309,6 +327,9 @@ def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key
         spec = body.get("spec", {})
         if body.get("kind") != "hashedrekord":
             raise VerificationFailedError(f"expected a hashedrekord log entry, got {body.get('kind')}")
+        if body.get("apiVersion") == "0.0.2":  # Rekor v2
+            _check_hashedrekord_v002(spec, subject, signature, key)
+            return Verified("message", signer, log_index)
         logged_hash = spec.get("data", {}).get("hash", {})
         if logged_hash.get("algorithm") != "sha256" or logged_hash.get("value") != subject.hex:
             raise VerificationFailedError(f"the log entry records {logged_hash}, not sha256:{subject.hex}")
@@ -373,12 +394,17 @@ def _check_logged(body: dict[str, Any], signed_data: bytes, signature: bytes, ve
         if spec.get("signature", {}).get("content") != base64.b64encode(signature).decode():
             raise VerificationFailedError("the log entry records a different signature")
         logged = [base64.b64decode(spec.get("signature", {}).get("publicKey", {}).get("content", ""))]
-    elif kind == "intoto" and dsse:
+    elif kind == "intoto" and dsse:  # cosign before v3
         content = spec.get("content", {})
         payload = signed_data.split(b" ", 4)[-1]  # the PAE's last field is the payload itself
         if content.get("payloadHash", {}).get("value") != hashlib.sha256(payload).hexdigest():
             raise VerificationFailedError("the log entry records a different attestation payload")
         logged = [base64.b64decode(s.get("publicKey", "")) for s in content.get("envelope", {}).get("signatures", [])]
+    elif kind == "dsse" and dsse:  # cosign v3 legacy attestations (built through sigstore-go)
+        payload = signed_data.split(b" ", 4)[-1]
+        if spec.get("payloadHash", {}).get("value") != hashlib.sha256(payload).hexdigest():
+            raise VerificationFailedError("the log entry records a different attestation payload")
+        logged = [base64.b64decode(s.get("verifier", "")) for s in spec.get("signatures", [])]
     else:
         raise VerificationFailedError(f"unexpected {kind} log entry for this signature")
     if verifier_der not in {_pem_der(pem) for pem in logged}:
