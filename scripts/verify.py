@@ -38,7 +38,7 @@ from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
 from scripts.checks.oci import Credentials, Registry
 from scripts.checks.outputs import StackOutputs, load_outputs_file, load_stack_outputs
-from scripts.checks.run import Options, run_all
+from scripts.checks.run import Options, public_access, run_all
 from scripts.checks.verification import (
     IdentityPolicy,
     Subject,
@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--deadline", type=float, default=300.0, help="seconds for the whole run (default 300)")
     check.add_argument("--workers", type=int, default=8, help="concurrent dry-run requests (default 8)")
     check.add_argument("--trusted-root", type=Path, help="Sigstore trusted_root.json (default: public good)")
+    check.add_argument(
+        "--outside-network",
+        action="store_true",
+        help="only prove the registry is closed to where this runs (run it from outside the private network)",
+    )
     bundle = commands.add_parser("verify-bundle", help="verify one Sigstore bundle (conformance protocol)")
     bundle.add_argument("--staging", action="store_true", help="use Sigstore's staging trusted root")
     bundle.add_argument("--bundle", required=True, type=Path, help="the bundle (.sigstore.json)")
@@ -143,6 +148,12 @@ def check(args: argparse.Namespace) -> int:
     else:
         outputs = load_stack_outputs(args.stack, show_secrets=args.stack_signing_key)
     model = outputs.model()
+    if args.outside_network:
+        registry = Registry(outputs.registry_login_server, plain_http=model.plain_http_registry, timeout=5)
+        results = [public_access(registry)]
+        evidence.write(results, args.evidence, {"stack": args.stack or args.outputs.stem, "mode": "outside-network"})
+        console.print(f"{results[0].status}: {escape(results[0].title)}: {escape(results[0].observed)}")
+        return 0 if results[0].status == "pass" else 1
     key, _ = _signing_key(args, outputs)
     options = Options(known_good=args.known_good, signing_key=key, deadline_seconds=args.deadline, workers=args.workers)
     cluster = Cluster.from_kubeconfig(args.context)

@@ -372,3 +372,12 @@ def test_cli_exit_codes_unreachable_and_usage(
     assert "Traceback" not in err
     assert main(["--outputs", str(outputs), "--context", "missing"]) == 2
     assert main(["--outputs", str(outputs), "--known-good", "no-digest"]) in (2, 3)
+
+
+def test_outside_network_probe(loopback_registry: str) -> None:
+    from scripts.checks.run import public_access
+
+    assert public_access(Registry("127.0.0.1:9", plain_http=True, timeout=1)).status == "pass"
+    open_registry = public_access(Registry(loopback_registry, plain_http=True, timeout=5))
+    assert open_registry.status == "fail", "an anonymous registry answering from here is open"
+    assert open_registry.observed == "HTTP 200 from here"

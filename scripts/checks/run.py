@@ -446,6 +446,26 @@ def registry_posture(registry: Registry, outputs: StackOutputs, probe: ImageRef 
     return results
 
 
+def public_access(registry: Registry) -> CheckResult:
+    """Run from outside the private network: the registry must not answer, or answer 403 (ACR's
+    network rules: "client with IP ... is not allowed access")."""
+    start = time.monotonic()
+    try:
+        status = registry.ping()
+    except UnreachableError as exc:
+        observed, ok = f"not reachable from here ({exc})", True
+    else:
+        observed, ok = f"HTTP {status} from here", status == 403
+    return CheckResult(
+        "registry/public-access",
+        "the registry is closed to this (outside) network",
+        "pass" if ok else "fail",
+        "unreachable, or 403 by network rules",
+        observed,
+        time.monotonic() - start,
+    )
+
+
 def chain_cases(
     cluster: Cluster,
     cases: list[Case],
