@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from scripts.checks.oci import OCI_MANIFEST, Registry, RegistryError, sha256_digest, tag_for
+from scripts.checks.verification import pae
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
@@ -127,11 +128,6 @@ def statement(image: ImageRef, predicate_type: str, predicate: dict[str, Any]) -
     }
 
 
-def _pae(payload_type: str, payload: bytes) -> bytes:
-    kind = payload_type.encode()
-    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
-
-
 def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     return key.sign(data, ec.ECDSA(hashes.SHA256()))
 
@@ -141,7 +137,7 @@ def dsse_envelope(key: ec.EllipticCurvePrivateKey, statement_: dict[str, Any]) -
     return {
         "payloadType": INTOTO_PAYLOAD,
         "payload": base64.b64encode(payload).decode(),
-        "signatures": [{"keyid": "", "sig": base64.b64encode(_sign(key, _pae(INTOTO_PAYLOAD, payload))).decode()}],
+        "signatures": [{"keyid": "", "sig": base64.b64encode(_sign(key, pae(INTOTO_PAYLOAD, payload))).decode()}],
     }
 
 
@@ -267,7 +263,7 @@ class Found:
         return dict(self.annotations).get(key)
 
     def signed_data(self) -> bytes:
-        return self.payload if self.payload_type is None else _pae(self.payload_type, self.payload)
+        return self.payload if self.payload_type is None else pae(self.payload_type, self.payload)
 
     def names(self, image: ImageRef) -> bool:
         """Whether the signed payload is about `image`'s digest (not some other image's)."""

@@ -43,7 +43,8 @@ from scripts.checks.errors import CheckError, UnreachableError, UsageError, Veri
 from scripts.checks.images import check_image, encode_proof, requirement_problems
 from scripts.checks.oci import Registry
 from scripts.checks.outputs import StackOutputs
-from scripts.checks.vault import azure_cli_token, same_public_key, split_kms_uri, vault_public_key
+from scripts.checks.vault import azure_cli_token, split_kms_uri, vault_public_key
+from scripts.checks.verification import same_public_key
 
 Status = Literal["pass", "fail", "skip"]
 FOREIGN_IMAGE = "docker.io/library/busybox@sha256:" + "0" * 64  # never pulled: dry runs schedule nothing
@@ -103,18 +104,11 @@ def usable_signing_key(model: TrustModel, options: Options) -> tuple[KeyAuthorit
         return None, "no trusted signing key given (--signing-key, or the local stack's generated key)"
     public = options.signing_key.public_key()
     for key in model.keys:
-        if key.public_key_pem and _same(public, key.public_key_pem):
+        if key.public_key_pem and same_public_key(public, key.public_key_pem):
             if key.transparency_log_required:
                 return None, f"key {key.name} requires Rekor entries; canaries are signed offline"
             return key, ""
     return None, "the given signing key is not one of the stack's trusted keys"
-
-
-def _same(public: ec.EllipticCurvePublicKey, pem: str) -> bool:
-    from cryptography.hazmat.primitives import serialization
-
-    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return public.public_bytes(*fmt) == serialization.load_pem_public_key(pem.encode()).public_bytes(*fmt)
 
 
 def plan_cases(model: TrustModel, options: Options) -> list[Case]:

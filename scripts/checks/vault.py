@@ -75,9 +75,3 @@ def vault_public_key(vault_url: str, key: str, token: str, *, version: str | Non
         return jwk_to_pem(jwk)
     except (ValueError, KeyError, TypeError) as exc:
         raise VerificationFailedError(f"Key Vault {url}: not a key bundle ({exc})") from exc
-
-
-def same_public_key(a_pem: str, b_pem: str) -> bool:
-    fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    a = serialization.load_pem_public_key(a_pem.encode()).public_bytes(*fmt)
-    return a == serialization.load_pem_public_key(b_pem.encode()).public_bytes(*fmt)

@@ -180,7 +180,7 @@ class _Verifier(Verifier):
             raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
         inner = envelope._inner
         if not any(
-            _verify_signature(key, s.sig, _pae(inner.payload_type, inner.payload), prehashed=False)
+            _verify_signature(key, s.sig, pae(inner.payload_type, inner.payload), prehashed=False)
             for s in inner.signatures
         ):
             raise VerificationFailedError("the DSSE signature does not verify with the certificate's key")
@@ -243,13 +243,22 @@ def load_public_key(pem: bytes) -> PublicKey:
     return key
 
 
-def _same_key(a: PublicKey, b_pem: bytes) -> bool:
-    try:
-        b = serialization.load_pem_public_key(b_pem)
-    except ValueError:
-        return False
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    return a.public_bytes(serialization.Encoding.DER, spki) == b.public_bytes(serialization.Encoding.DER, spki)
+def same_public_key(a: PublicKey | str | bytes, b: PublicKey | str | bytes) -> bool:
+    """Whether two keys (objects or PEM) are the same public key; unreadable PEM is not."""
+
+    def der(key: PublicKey | str | bytes) -> bytes | None:
+        try:
+            loaded = (
+                serialization.load_pem_public_key(key.encode() if isinstance(key, str) else key)
+                if isinstance(key, (str, bytes))
+                else key
+            )
+        except ValueError:
+            return None
+        return loaded.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    first = der(a)
+    return first is not None and first == der(b)
 
 
 def _verify_signature(key: PublicKey, signature: bytes, data: bytes, *, prehashed: bool) -> bool:
@@ -279,7 +288,7 @@ def _check_hashedrekord_v002(spec: dict[str, Any], subject: Subject, signature: 
         raise VerificationFailedError("the log entry records a different public key than the one given")
 
 
-def _pae(payload_type: str, payload: bytes) -> bytes:
+def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE pre-authentication encoding: what a DSSE signature signs."""
     kind = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
@@ -336,15 +345,15 @@ def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key
         if spec.get("signature", {}).get("content") != base64.b64encode(signature).decode():
             raise VerificationFailedError("the log entry records a different signature than the bundle")
         logged_key = base64.b64decode(spec.get("signature", {}).get("publicKey", {}).get("content", ""))
-        if not _same_key(key, logged_key):
+        if not same_public_key(key, logged_key):
             raise VerificationFailedError("the log entry records a different public key than the one given")
         return Verified("message", signer, log_index)
 
     envelope = message.dsse_envelope
     if envelope is None:
         raise VerificationFailedError("the bundle has neither a message signature nor a DSSE envelope")
-    pae = _pae(envelope.payload_type, envelope.payload)
-    if not any(_verify_signature(key, s.sig, pae, prehashed=False) for s in envelope.signatures):
+    signed = pae(envelope.payload_type, envelope.payload)
+    if not any(_verify_signature(key, s.sig, signed, prehashed=False) for s in envelope.signatures):
         raise VerificationFailedError("no DSSE signature verifies with the given key")
     if body.get("kind") != "dsse":
         raise VerificationFailedError(f"expected a dsse log entry, got {body.get('kind')}")
@@ -352,7 +361,7 @@ def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key
     if payload_hash.get("value") != hashlib.sha256(envelope.payload).hexdigest():
         raise VerificationFailedError("the log entry records a different payload than the envelope")
     verifiers = [base64.b64decode(s.get("verifier", "")) for s in body.get("spec", {}).get("signatures", [])]
-    if not any(_same_key(key, v) for v in verifiers):
+    if not any(same_public_key(key, v) for v in verifiers):
         raise VerificationFailedError("the log entry records a different public key than the one given")
     verified = Verified("dsse", signer, log_index, envelope.payload_type, envelope.payload)
     _require_subject(verified, subject)
