@@ -157,7 +157,7 @@ def check(args: argparse.Namespace) -> int:
     key, _ = _signing_key(args, outputs)
     options = Options(known_good=args.known_good, signing_key=key, deadline_seconds=args.deadline, workers=args.workers)
     cluster = Cluster.from_kubeconfig(args.context)
-    credentials = Credentials.from_docker_config(outputs.registry_login_server)
+    credentials = Credentials.discover(outputs.registry_login_server)
     registry = Registry(outputs.registry_login_server, credentials=credentials, plain_http=model.plain_http_registry)
     root = trusted_root(args.trusted_root)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as bar:

@@ -381,3 +381,26 @@ def test_outside_network_probe(loopback_registry: str) -> None:
     open_registry = public_access(Registry(loopback_registry, plain_http=True, timeout=5))
     assert open_registry.status == "fail", "an anonymous registry answering from here is open"
     assert open_registry.observed == "HTTP 200 from here"
+
+
+def test_malformed_attachments_fail_the_check_instead_of_crashing(loopback_registry: str) -> None:
+    from scripts.checks.cosign import SIMPLE_SIGNING, _append_layer
+    from scripts.checks.run import verify_known_good
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    registry = Registry(loopback_registry, plain_http=True, timeout=5)
+    model = _model(loopback_registry, key)
+    image = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="malformed")
+    blob = b"not json"
+    layer = {
+        "mediaType": SIMPLE_SIGNING,
+        "digest": registry.put_blob(image.repository, blob),
+        "size": len(blob),
+        "annotations": {"dev.cosignproject.cosign/signature": "!!not base64!!"},
+    }
+    _append_layer(registry, image, "sig", layer)
+    (result,) = verify_known_good(
+        registry, _outputs(model, loopback_registry), model, trusted_root(), Options(known_good=str(image))
+    )
+    assert result.status == "fail"
+    assert result.observed.startswith("could not be verified: ")

@@ -130,3 +130,39 @@ def test_cleanup_deletes_the_canary_and_what_is_attached(
 def test_unreachable_registry_is_reported_not_raised_raw() -> None:
     with pytest.raises(UnreachableError):
         Registry("127.0.0.1:9", plain_http=True, timeout=0.5).get_manifest("x", "latest")
+
+
+def test_credentials_from_docker_config_and_azure_cli(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import json as json_
+    import subprocess
+    from pathlib import Path
+
+    from scripts.checks.oci import ACR_TOKEN_USER, Credentials
+
+    folder = Path(str(tmp_path))
+    (folder / "config.json").write_text(
+        json_.dumps(
+            {
+                "auths": {
+                    "crcontoso.azurecr.io": {"identitytoken": "refresh"},
+                    "kind-registry:5000": {"auth": base64.b64encode(b"me:secret").decode()},
+                }
+            }
+        )
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(folder))
+    assert Credentials.from_docker_config("crcontoso.azurecr.io") == Credentials(ACR_TOKEN_USER, "refresh")
+    assert Credentials.from_docker_config("kind-registry:5000") == Credentials("me", "secret")
+    assert Credentials.from_docker_config("elsewhere.example") is None
+
+    calls: list[list[str]] = []
+
+    def az(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout=json_.dumps({"accessToken": "t0k", "loginServer": "x"}))
+
+    monkeypatch.setattr("shutil.which", lambda _: "/usr/bin/az")
+    assert Credentials.from_azure_cli("crother.azurecr.io", run=az) == Credentials(ACR_TOKEN_USER, "t0k")
+    assert calls[0][:5] == ["az", "acr", "login", "--name", "crother"]
+    assert Credentials.from_azure_cli("kind-registry:5000", run=az) is None, "ACR only"

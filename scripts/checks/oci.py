@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +54,7 @@ class Credentials:
         if not entry:
             return None
         if entry.get("identitytoken"):  # ACR refresh token: username is a fixed placeholder GUID
-            return cls("00000000-0000-0000-0000-000000000000", entry["identitytoken"])
+            return cls(ACR_TOKEN_USER, entry["identitytoken"])
         if entry.get("auth"):
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -60,6 +62,29 @@ class Credentials:
                 raise UsageError(f"{config_path}: auths.{registry}.auth is not base64 of user:password") from exc
             return cls(user, password)
         return None
+
+    @classmethod
+    def from_azure_cli(cls, registry: str, run: Any = subprocess.run) -> Credentials | None:
+        """An ACR access token from `az acr login --expose-token` (Azure CLI login or workload
+        identity through `az login --federated-token`), for `<name>.azurecr.io` registries."""
+        if not registry.endswith(".azurecr.io") or shutil.which("az") is None:
+            return None
+        name = registry.removesuffix(".azurecr.io")
+        command = ["az", "acr", "login", "--name", name, "--expose-token", "--output", "json"]
+        try:
+            result = run(command, capture_output=True, text=True, timeout=60, check=False)
+            token = json.loads(result.stdout)["accessToken"] if result.returncode == 0 else None
+        except (subprocess.TimeoutExpired, ValueError, KeyError):
+            token = None
+        return cls(ACR_TOKEN_USER, token) if token else None
+
+    @classmethod
+    def discover(cls, registry: str) -> Credentials | None:
+        """Docker config first, then the Azure CLI for ACR; None means anonymous."""
+        return cls.from_docker_config(registry) or cls.from_azure_cli(registry)
+
+
+ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000"  # ACR's fixed user name for token logins
 
 
 def sha256_digest(data: bytes) -> str:

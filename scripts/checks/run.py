@@ -41,7 +41,7 @@ from scripts.checks.cosign import (
 )
 from scripts.checks.errors import CheckError, UnreachableError, UsageError, VerificationFailedError
 from scripts.checks.images import check_image, encode_proof, requirement_problems
-from scripts.checks.oci import Registry
+from scripts.checks.oci import Credentials, Registry
 from scripts.checks.outputs import StackOutputs
 from scripts.checks.vault import azure_cli_token, split_kms_uri, vault_public_key
 from scripts.checks.verification import same_public_key
@@ -541,13 +541,21 @@ def verify_known_good(
             )
         ]
     image = parse_image(options.known_good)
+    if image.registry != registry.host:  # its signatures live beside it, not in the stack's registry
+        registry = Registry(image.registry, credentials=Credentials.discover(image.registry), timeout=registry.timeout)
     with _timed(
         results,
         "verify/known-good",
         "known-good image verifies independently against the trust model",
         "signed and attested as each namespace requires",
     ) as r:
-        report = check_image(registry, image, model, root)
+        try:
+            report = check_image(registry, image, model, root)
+        except UnreachableError:
+            raise
+        except CheckError as exc:  # malformed attachments, registry errors: a failed check, not a crash
+            r.observed = f"could not be verified: {exc}"
+            return results
         problems = {ns.name: requirement_problems(report, ns) for ns in model.namespaces}
         r.details = {"proofs": [encode_proof(p) for p in report.proofs], "problems": problems}
         failing = {ns: p for ns, p in problems.items() if p}
