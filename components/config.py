@@ -154,6 +154,18 @@ Fqdn = Annotated[str, AfterValidator(_fqdn)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 
 
+def _workspace_id(value: str) -> str:
+    if not _ARM_ID.match(value):
+        raise ValueError(
+            "must be a resource id /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+            "Microsoft.OperationalInsights/workspaces/<name>"
+        )
+    return value
+
+
+WorkspaceId = Annotated[str, AfterValidator(_workspace_id)]
+
+
 class _Model(BaseModel):
     """Base of every config section: camelCase keys as written in stack YAML, unknown keys refused
     (a typo silently ignored is a security setting silently dropped), immutable once validated."""
@@ -235,7 +247,7 @@ class NetworkConfig(_Model):
             "endpoints on 443; nothing else may."
         ),
     )
-    log_analytics_workspace_id: str | None = Field(
+    log_analytics_workspace_id: WorkspaceId | None = Field(
         default=None, description="Resource id of a Log Analytics workspace for the firewall's diagnostic logs."
     )
 
@@ -249,16 +261,6 @@ class NetworkConfig(_Model):
         ]
         _check(problems)
         return ranges
-
-    @field_validator("log_analytics_workspace_id")
-    @classmethod
-    def _workspace(cls, value: str | None) -> str | None:
-        if value is not None and not _ARM_ID.match(value):
-            raise ValueError(
-                "must be a resource id /subscriptions/<guid>/resourceGroups/<rg>/providers/"
-                "Microsoft.OperationalInsights/workspaces/<name>"
-            )
-        return value
 
     @model_validator(mode="after")
     def _workspace_needs_firewall(self) -> NetworkConfig:
@@ -316,7 +318,7 @@ class RegistryConfig(_Model):
     retention_days: int = Field(
         default=7, ge=0, le=365, description="Days untagged manifests are kept before ACR deletes them (0-365)."
     )
-    log_analytics_workspace_id: str | None = Field(
+    log_analytics_workspace_id: WorkspaceId | None = Field(
         default=None, description="Resource id of a Log Analytics workspace for registry diagnostic logs."
     )
     plain_http_enabled: bool = Field(
@@ -389,16 +391,6 @@ class RegistryConfig(_Model):
                 )
         _check(problems)
         return ranges
-
-    @field_validator("log_analytics_workspace_id")
-    @classmethod
-    def _workspace_id(cls, value: str | None) -> str | None:
-        if value is not None and not _ARM_ID.match(value):
-            raise ValueError(
-                "must be a resource id /subscriptions/<guid>/resourceGroups/<rg>/providers/"
-                "Microsoft.OperationalInsights/workspaces/<name>"
-            )
-        return value
 
     @model_validator(mode="after")
     def _rules(self) -> RegistryConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -17,11 +17,8 @@ from components.admission.policy_controller_values import (
     policy_controller_values,
 )
 from components.config import POLICY_CONTROLLER_NAMESPACE
+from components.engine_release import apply_documents, pinned_release
 from components.trust import TrustModel
-
-
-def _spec_at(index: int) -> Callable[[list[dict[str, Any]]], Any]:
-    return lambda docs: docs[index]["spec"]
 
 
 class PolicyControllerAdmission(pulumi.ComponentResource):
@@ -49,36 +46,16 @@ class PolicyControllerAdmission(pulumi.ComponentResource):
             values = pulumi.Output.from_input(workload_identity_client_id).apply(
                 lambda client_id: policy_controller_values(workload_identity_client_id=client_id)
             )
-        release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=RELEASE_NAME,
+        release = pinned_release(
+            name,
+            release_name=RELEASE_NAME,
             chart=CHART,
             version=CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            repository=CHART_REPOSITORY,
             namespace=POLICY_CONTROLLER_NAMESPACE,
-            create_namespace=True,
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=600,
             values=values,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on))),
         )
-        documents = policy_controller_policies(model)
-        rendered: pulumi.Output[list[dict[str, Any]]] | None = None
-        if generated_public_keys is not None:
-            rendered = pulumi.Output.from_input(generated_public_keys).apply(
-                lambda pems: policy_controller_policies(model.with_public_keys(dict(pems)))
-            )
-        after_release = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[release]))
-        for index, doc in enumerate(documents):
-            spec: pulumi.Input[Any] = doc["spec"] if rendered is None else rendered.apply(_spec_at(index))
-            k8s.apiextensions.CustomResource(
-                f"{name}-{doc['kind'].lower()}-{doc['metadata']['name']}",
-                api_version=doc["apiVersion"],
-                kind=doc["kind"],
-                metadata=doc["metadata"],
-                spec=spec,
-                opts=after_release,
-            )
+        documents = apply_documents(name, model, policy_controller_policies, release, child, generated_public_keys)
         self.policy_names = [d["metadata"]["name"] for d in documents if d["kind"] == "ClusterImagePolicy"]
         self.register_outputs({"policyNames": self.policy_names})

@@ -122,17 +122,20 @@ def _ctlog(model: TrustModel, key: KeyAuthority | None = None) -> dict[str, Any]
     return ctlog
 
 
+def keyless_identities(model: TrustModel) -> list[dict[str, str]]:
+    """The keyless identities as both engines spell them (`issuer` + `subject` or `subjectRegExp`)."""
+    return [
+        {"issuer": k.issuer, **({"subject": k.subject} if k.subject else {"subjectRegExp": k.subject_regexp or ""})}
+        for k in model.keyless
+    ]
+
+
 def attestors(model: TrustModel) -> list[dict[str, Any]]:
     """One cosign attestor for all keyless identities (any one of them), one per key."""
     sig = model.sigstore
     out: list[dict[str, Any]] = []
     if model.keyless:
-        identities = []
-        for k in model.keyless:
-            identity = {"issuer": k.issuer}
-            identity.update({"subject": k.subject} if k.subject else {"subjectRegExp": k.subject_regexp or ""})
-            identities.append(identity)
-        keyless: dict[str, Any] = {"identities": identities}
+        keyless: dict[str, Any] = {"identities": keyless_identities(model)}
         if sig.fulcio_roots:
             keyless["roots"] = sig.fulcio_roots
         out.append({"name": "keyless", "cosign": {"keyless": keyless, "ctlog": _ctlog(model), **_tuf(model)}})

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from components.admission.kyverno_policies import keyless_identities
 from components.labels import MANAGED_BY, MANAGED_BY_LABEL, POLICY_CONTROLLER_INCLUDE_LABEL
 from components.trust import KeyAuthority, TrustModel
 
@@ -120,12 +121,7 @@ def authorities(model: TrustModel) -> list[dict[str, Any]]:
     """Any one of these must verify: the keyless identities (one authority), then each key."""
     out: list[dict[str, Any]] = []
     if model.keyless:
-        identities = []
-        for k in model.keyless:
-            identity = {"issuer": k.issuer}
-            identity.update({"subject": k.subject} if k.subject else {"subjectRegExp": k.subject_regexp or ""})
-            identities.append(identity)
-        keyless: dict[str, Any] = {"identities": identities}
+        keyless: dict[str, Any] = {"identities": keyless_identities(model)}
         if uses_trust_root(model):
             keyless["trustRootRef"] = TRUST_ROOT_NAME
         out.append(
