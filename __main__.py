@@ -2,8 +2,8 @@
 
 import pulumi
 
-from components.config import ConfigError
-from components.stack_file import load_from_pulumi
+from components.model.config import ConfigError
+from components.pulumi_config import load_from_pulumi
 from components.supply_chain import SupplyChain
 
 try:

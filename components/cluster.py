@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import containerservice
 
-from components.config import ClusterConfig
+from components.model.config import ClusterConfig
 
 
 def aks_parts(cluster_id: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.config import NetworkConfig, RunnerConfig
+from components.model.config import NetworkConfig, RunnerConfig
 
 SIGSTORE_HOSTS = (
     "fulcio.sigstore.dev",  # keyless signing certificates

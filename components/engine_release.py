@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.trust import TrustModel
+from components.model.trust import TrustModel
 
 Render = Callable[[TrustModel], list[dict[str, Any]]]
 

@@ -29,11 +29,6 @@ def vault_properties(tenant_id: pulumi.Input[str], hsm_required: bool) -> dict[s
     }
 
 
-def vault_name_for(registry_name: str) -> str:
-    """A vault name derived from the registry's (3-24 letters, digits and '-', globally unique)."""
-    return f"kv-{registry_name.lower()}"[:24].rstrip("-")
-
-
 class SigningKeyVault(pulumi.ComponentResource):
     """Vault for the chain's signing keys; the keys and their role assignments are added by the
     trust root component."""

@@ -9,16 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.admission.kyverno_policies import kyverno_policies
-from components.admission.kyverno_values import (
-    CHART,
-    CHART_REPOSITORY,
-    CHART_VERSION,
-    RELEASE_NAME,
-    kyverno_values,
-)
-from components.config import KYVERNO_NAMESPACE
+from components.admission.kyverno_values import CHART, CHART_REPOSITORY, CHART_VERSION, RELEASE_NAME, kyverno_values
 from components.engine_release import apply_documents, pinned_release
-from components.trust import TrustModel
+from components.model.contract import KYVERNO_NAMESPACE
+from components.model.trust import TrustModel
 
 
 class KyvernoAdmission(pulumi.ComponentResource):

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import NamespaceConfig
-from components.labels import namespace_labels
+from components.model.config import NamespaceConfig
+from components.model.contract import namespace_labels
 
 
 class AdmissionNamespaces(pulumi.ComponentResource):

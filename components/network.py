@@ -6,8 +6,8 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import monitor, network
 
-from components.config import NetworkConfig, RunnerConfig
 from components.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules
+from components.model.config import NetworkConfig, RunnerConfig
 
 FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
 

@@ -16,9 +16,9 @@ from components.admission.policy_controller_values import (
     RELEASE_NAME,
     policy_controller_values,
 )
-from components.config import POLICY_CONTROLLER_NAMESPACE
 from components.engine_release import apply_documents, pinned_release
-from components.trust import TrustModel
+from components.model.contract import POLICY_CONTROLLER_NAMESPACE
+from components.model.trust import TrustModel
 
 
 class PolicyControllerAdmission(pulumi.ComponentResource):

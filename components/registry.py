@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import authorization, containerregistry, monitor
 
-from components.config import RegistryConfig
+from components.model.config import RegistryConfig
 from components.private_link import PrivateLink
 from components.roles import ACR_PULL, ACR_PUSH, role_definition_id
 

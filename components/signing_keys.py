@@ -6,7 +6,7 @@ import pulumi
 import pulumi_tls as tls
 from pulumi_azure_native import authorization, keyvault
 
-from components.config import AzureKeyVaultKey, GeneratedKey
+from components.model.config import AzureKeyVaultKey, GeneratedKey
 from components.roles import KEY_VAULT_CRYPTO_USER, role_definition_id
 
 # Verifiers need a key's public half and nothing else; the built-in roles that can read it

@@ -5,31 +5,28 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import authorization, containerservice, managedidentity, resources
 
-from components.admission.kyverno_values import (
-    ADMISSION_SERVICE_ACCOUNT,
-    REPORTS_SERVICE_ACCOUNT,
-    WORKLOAD_IDENTITY_AUDIENCE,
-    service_account_subject,
-)
+from components.admission.kyverno_values import ADMISSION_SERVICE_ACCOUNT, REPORTS_SERVICE_ACCOUNT
 from components.admission.policy_controller_values import SERVICE_ACCOUNT as POLICY_CONTROLLER_SERVICE_ACCOUNT
 from components.cluster import aks_parts, kubernetes_provider
-from components.config import (
-    KYVERNO_NAMESPACE,
-    POLICY_CONTROLLER_NAMESPACE,
-    AzureKeyVaultKey,
-    GeneratedKey,
-    StackConfig,
-)
 from components.identities import ChainIdentities
-from components.key_vault import SigningKeyVault, vault_name_for
+from components.key_vault import SigningKeyVault
 from components.kyverno import KyvernoAdmission
 from components.labels import azure_tags
+from components.model.config import AzureKeyVaultKey, GeneratedKey, StackConfig
+from components.model.contract import (
+    KYVERNO_NAMESPACE,
+    POLICY_CONTROLLER_NAMESPACE,
+    WORKLOAD_IDENTITY_AUDIENCE,
+    kms_uri,
+    service_account_subject,
+    vault_name_for,
+)
+from components.model.trust import TrustModel, trust_model
 from components.namespaces import AdmissionNamespaces
 from components.network import BuildNetwork
 from components.policy_controller import PolicyControllerAdmission
 from components.registry import ContainerRegistry
 from components.signing_keys import GeneratedSigningKey, VaultSigningKeys
-from components.trust import TrustModel, kms_uri, trust_model
 
 
 class SupplyChain(pulumi.ComponentResource):

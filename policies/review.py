@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from components.config import PROJECT, AzureKeyVaultKey, StackConfig
+from components.model.config import AzureKeyVaultKey, StackConfig
+from components.model.contract import PROJECT, is_public_good
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -139,7 +140,8 @@ def _signing_findings(config: StackConfig) -> Iterator[Finding]:
                     _key(f"signing.keys[{i}].previousVersions"),
                     f"{key.name} version {version} is still trusted; remove it once its images are re-signed",
                 )
-    if not config.signing.sigstore.public_good:
+    sigstore = config.signing.sigstore
+    if not is_public_good(sigstore.rekor_url, sigstore.tuf_mirror, sigstore.fulcio_roots):
         yield Finding(
             "info",
             _key("signing.sigstore"),

@@ -22,8 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import ConfigError
-from components.stack_file import read_stack_file
+from components.model.config import ConfigError
+from components.model.config.stack_file import read_stack_file
 from scripts.planning import PROJECT_ROOT, Plan, PlannedResource, kubernetes_manifests, plan_stack
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2

@@ -35,8 +35,9 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.config import PROJECT, StackConfig, parse_stack_config
-from components.stack_file import SECRET_PLACEHOLDER, StackFile
+from components.model.config import StackConfig, parse_stack_config
+from components.model.config.stack_file import SECRET_PLACEHOLDER, StackFile
+from components.model.contract import PROJECT
 from policies.review import Finding, review
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from components.stack_file import read_stack_file
+from components.model.config.stack_file import read_stack_file
 from scripts.planning import Plan, plan_config, plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent

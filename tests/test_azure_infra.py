@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components.config import parse_stack_config
 from components.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
+from components.model.config import parse_stack_config
 from components.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
 from scripts.planning import Plan, PlannedResource
 from tests.conftest import stack_raw

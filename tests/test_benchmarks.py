@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from components.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
+from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
 from scripts.checks.cosign import ImageRef, attest_legacy, push_canary, sign_legacy
 from scripts.checks.images import check_images, requirement_problems
 from scripts.checks.oci import Registry

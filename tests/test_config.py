@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from components.config import ConfigError, StackConfig, identity_pattern_problems, parse_stack_config
+from components.model.config import ConfigError, StackConfig, identity_pattern_problems, parse_stack_config
 from tests.conftest import SHIPPED_STACKS, stack_raw
 
 TODAY = date(2026, 11, 24)
@@ -512,7 +512,7 @@ def test_accepted_public_keys() -> None:
 def test_hsm_defaults_on_in_prod_only() -> None:
     prod = parse_stack_config(stack_raw("prod"), today=TODAY)
     dev = parse_stack_config(stack_raw("dev"), today=TODAY)
-    from components.config import AzureKeyVaultKey
+    from components.model.config import AzureKeyVaultKey
 
     prod_key, dev_key = prod.signing.keys[0], dev.signing.keys[0]
     assert isinstance(prod_key, AzureKeyVaultKey)

@@ -14,14 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from components.trust import (
-    SLSA_PROVENANCE_V1,
-    KeyAuthority,
-    NamespacePolicy,
-    Provenance,
-    SigstoreInstance,
-    TrustModel,
-)
+from components.model.contract import SLSA_PROVENANCE_V1
+from components.model.trust import KeyAuthority, NamespacePolicy, Provenance, SigstoreInstance, TrustModel
 from scripts.checks.cosign import attest_bundle, attest_legacy, push_canary, sign_bundle, sign_legacy
 from scripts.checks.errors import VerificationFailedError
 from scripts.checks.images import check_image, requirement_problems

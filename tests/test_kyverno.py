@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.admission.kyverno_policies import NEVER_MATCHED, glob_regex, kyverno_policies
+from components.admission.kyverno_policies import glob_regex, kyverno_policies
 from components.admission.kyverno_values import CHART_VERSION, kyverno_values
-from components.config import parse_stack_config
-from components.trust import SBOM_PREDICATES, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, TrustModel, trust_model
+from components.model.config import parse_stack_config
+from components.model.contract import NEVER_MATCHED, SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
+from components.model.trust import TrustModel, trust_model
 from scripts.planning import Plan, kubernetes_manifests
 from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
 from tests.conftest import SHIPPED_STACKS, stack_raw
@@ -254,7 +255,7 @@ def _provenance_v1(
 
 def test_sbom_required_and_must_list_packages() -> None:
     policy = policies_of("prod")["require-sbom-payments"]
-    spdx = SBOM_PREDICATES["spdx"]
+    spdx = SBOM_FORMATS["spdx"].predicate_type
     ok = Registry().attest(GOOD, spdx, SPDX, "keyless")
     assert admit(policy, pod("payments", [GOOD]), ok).allowed
     missing = admit(policy, pod("payments", [GOOD]), Registry())
@@ -265,7 +266,9 @@ def test_sbom_required_and_must_list_packages() -> None:
     assert not admit(policy, pod("payments", [GOOD]), empty).allowed
     wrong_signer = Registry().attest(GOOD, spdx, SPDX, "someone-else")
     assert not admit(policy, pod("payments", [GOOD]), wrong_signer).allowed
-    wrong_format = Registry().attest(GOOD, SBOM_PREDICATES["cyclonedx"], {"components": [{"name": "x"}]}, "keyless")
+    wrong_format = Registry().attest(
+        GOOD, SBOM_FORMATS["cyclonedx"].predicate_type, {"components": [{"name": "x"}]}, "keyless"
+    )
     assert not admit(policy, pod("payments", [GOOD]), wrong_format).allowed
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.labels import ADMISSION_MODE_LABEL
+from components.model.contract import ADMISSION_MODE_LABEL
 from scripts import plan as plan_cli
 from scripts.planning import Plan
 from tests.conftest import ROOT, SHIPPED_STACKS, stack_raw

@@ -16,8 +16,8 @@ import yaml
 
 from components.admission.policy_controller_policies import INCLUDE_LABEL, policy_controller_policies
 from components.admission.policy_controller_values import CHART_VERSION, policy_controller_values
-from components.config import parse_stack_config
-from components.trust import TrustModel, trust_model
+from components.model.config import parse_stack_config
+from components.model.trust import TrustModel, trust_model
 from scripts.planning import Plan, kubernetes_manifests
 from tests.conftest import SHIPPED_STACKS, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values

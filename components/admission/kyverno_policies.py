@@ -20,22 +20,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.config import KYVERNO_NAMESPACE, POLICY_CONTROLLER_NAMESPACE
-from components.labels import MANAGED_BY, MANAGED_BY_LABEL
-from components.trust import (
+from components.model.contract import (
+    KYVERNO_NAMESPACE,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    NEVER_MATCHED,
     SLSA_PROVENANCE_V02,
     SLSA_PROVENANCE_V1,
-    Exemption,
-    KeyAuthority,
     Mode,
-    NamespacePolicy,
-    TrustModel,
 )
+from components.model.trust import Exemption, KeyAuthority, NamespacePolicy, TrustModel
 
 API_VERSION = "policies.kyverno.io/v1"
 MIN_VERSION = "1.19.0"
 CATEGORY = "Software Supply Chain Security"
-NEVER_MATCHED = ("kube-system", KYVERNO_NAMESPACE, POLICY_CONTROLLER_NAMESPACE)
 WEBHOOK_TIMEOUT_SECONDS = 15  # registry + Rekor round trips; the API server's limit is 30
 
 Manifest = dict[str, Any]

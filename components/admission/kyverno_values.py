@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.admission.kyverno_policies import NEVER_MATCHED
-from components.config import KYVERNO_NAMESPACE
+from components.model.contract import KYVERNO_NAMESPACE, NEVER_MATCHED
 
 CHART = "kyverno"
 CHART_VERSION = "3.9.0"  # app v1.19.0; bump together with the schemas the tests validate against
@@ -14,7 +13,6 @@ CHART_REPOSITORY = "https://kyverno.github.io/kyverno/"
 RELEASE_NAME = "kyverno"  # fixes the service account names the federated credentials name
 ADMISSION_SERVICE_ACCOUNT = "kyverno-admission-controller"
 REPORTS_SERVICE_ACCOUNT = "kyverno-reports-controller"
-WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
 
 # Verification results are cached so a scale-out does not hammer the registry and Rekor; a short
 # TTL bounds how long an image stays admitted after its signature or the trust root changes.
@@ -23,11 +21,6 @@ IMAGE_VERIFY_CACHE_ARGS = {
     "imageVerifyCacheTTLDuration": "10m",
     "imageVerifyCacheMaxSize": 2000,
 }
-
-
-def service_account_subject(namespace: str, service_account: str) -> str:
-    """The token subject Kubernetes issues for a service account (federated credential subject)."""
-    return f"system:serviceaccount:{namespace}:{service_account}"
 
 
 def kyverno_values(

@@ -21,8 +21,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from components.admission.kyverno_policies import keyless_identities
-from components.labels import MANAGED_BY, MANAGED_BY_LABEL, POLICY_CONTROLLER_INCLUDE_LABEL
-from components.trust import KeyAuthority, TrustModel
+from components.model.contract import MANAGED_BY, MANAGED_BY_LABEL, POLICY_CONTROLLER_INCLUDE_LABEL
+from components.model.trust import KeyAuthority, TrustModel
 
 API_VERSION = "policy.sigstore.dev/v1beta1"
 TRUST_ROOT_API_VERSION = "policy.sigstore.dev/v1alpha1"

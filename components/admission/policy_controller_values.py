@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.admission.kyverno_policies import NEVER_MATCHED
 from components.admission.policy_controller_policies import INCLUDE_LABEL
+from components.model.contract import NEVER_MATCHED
 
 CHART = "policy-controller"
 CHART_VERSION = "0.10.6"  # app 0.13.1; bump together with the schemas the tests validate against

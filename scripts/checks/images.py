@@ -13,7 +13,7 @@ from typing import Any
 
 from sigstore.models import TrustedRoot
 
-from components.trust import KeyAuthority, NamespacePolicy, TrustModel
+from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cosign import (
     CERTIFICATE_ANNOTATION,
     REKOR_BUNDLE_ANNOTATION,

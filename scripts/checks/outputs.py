@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.trust import TrustModel
+from components.model.trust import TrustModel
 from scripts.checks.errors import UsageError
 
 

@@ -25,10 +25,13 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.models import TrustedRoot
 
-from components.admission.kyverno_policies import NEVER_MATCHED
-from components.config import KYVERNO_NAMESPACE
-from components.labels import ADMISSION_MODE_LABEL
-from components.trust import SBOM_PREDICATES, SLSA_PROVENANCE_V1, KeyAuthority, NamespacePolicy, TrustModel
+from components.model.contract import (
+    ADMISSION_MODE_LABEL,
+    KYVERNO_NAMESPACE,
+    NEVER_MATCHED,
+    SLSA_PROVENANCE_V1,
+)
+from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cluster import Cluster, is_ready, pod_manifest
 from scripts.checks.cosign import (
     ImageRef,
@@ -215,9 +218,14 @@ def _attest_required(
 ) -> None:
     attest = attest_bundle if model.signature_format == "bundle" else attest_legacy
     for ns in model.namespaces:
-        if sbom and ns.sbom:
-            content = "packages" if ns.sbom == "spdx" else "components"
-            attest(registry, image, key, SBOM_PREDICATES[ns.sbom], {content: [{"name": "supply-chain-canary"}]})
+        if sbom and (sbom_format := ns.sbom_format):
+            attest(
+                registry,
+                image,
+                key,
+                sbom_format.predicate_type,
+                {sbom_format.list_field: [{"name": "supply-chain-canary"}]},
+            )
         if ns.provenance:
             p = ns.provenance
             predicate = {

@@ -12,22 +12,18 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from components.config import (
-    AzureKeyVaultKey,
-    GeneratedKey,
-    PublicKeyAuthority,
-    StackConfig,
+from components.model.config import AzureKeyVaultKey, GeneratedKey, PublicKeyAuthority, StackConfig
+from components.model.contract import (
+    PUBLIC_GOOD_REKOR,
+    SBOM_FORMATS,
+    Mode,
+    SbomFormat,
+    SbomKind,
+    acr_login_server,
+    is_public_good,
+    kms_uri,
+    vault_name_for,
 )
-from components.key_vault import vault_name_for
-
-PUBLIC_GOOD_REKOR = "https://rekor.sigstore.dev"
-
-# in-toto predicate types as cosign writes them (`cosign attest --type spdxjson|cyclonedx|slsaprovenance*`)
-SBOM_PREDICATES = {"spdx": "https://spdx.dev/Document", "cyclonedx": "https://cyclonedx.org/bom"}
-SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
-SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
-
-Mode = Literal["audit", "enforce"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,7 @@ class KeylessAuthority:
     subject_regexp: str | None = None
 
     def describe(self) -> str:
+        """The identity as a reviewer reads it: subject (or pattern) and issuer."""
         return f"{self.subject or self.subject_regexp} (issuer {self.issuer})"
 
 
@@ -52,6 +49,7 @@ class KeyAuthority:
     transparency_log_required: bool = True
 
     def describe(self) -> str:
+        """The key as a reviewer reads it: its name and where it lives."""
         return f"key {self.name} ({self.kms_uri or 'pinned public key'})"
 
 
@@ -72,7 +70,8 @@ class SigstoreInstance:
 
     @property
     def public_good(self) -> bool:
-        return self.rekor_url == PUBLIC_GOOD_REKOR and self.tuf_mirror is None and self.fulcio_roots is None
+        """Whether this is Sigstore's public-good instance (its trust material ships with every client)."""
+        return is_public_good(self.rekor_url, self.tuf_mirror, self.fulcio_roots)
 
 
 @dataclass(frozen=True)
@@ -92,14 +91,22 @@ class Provenance:
 
 @dataclass(frozen=True)
 class NamespacePolicy:
+    """What admission requires in one namespace: its mode, SBOM format and provenance."""
+
     name: str
     mode: Mode
-    sbom: Literal["spdx", "cyclonedx"] | None = None
+    sbom: SbomKind | None = None
     provenance: Provenance | None = None
 
     @property
+    def sbom_format(self) -> SbomFormat | None:
+        """The required SBOM format's facts (predicate type, list field, ...), if an SBOM is required."""
+        return SBOM_FORMATS[self.sbom] if self.sbom else None
+
+    @property
     def sbom_predicate(self) -> str | None:
-        return SBOM_PREDICATES[self.sbom] if self.sbom else None
+        """The in-toto predicate type of the required SBOM, if one is required."""
+        return SBOM_FORMATS[self.sbom].predicate_type if self.sbom else None
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,8 @@ class Exemption:
 
 @dataclass(frozen=True)
 class TrustModel:
+    """Who may sign, from which Sigstore instance, and what each namespace requires."""
+
     keyless: tuple[KeylessAuthority, ...]
     keys: tuple[KeyAuthority, ...]
     sigstore: SigstoreInstance
@@ -129,9 +138,11 @@ class TrustModel:
     signature_format: Literal["bundle", "legacy"] = "bundle"  # what signers write (Kyverno detects either)
 
     def in_mode(self, mode: Mode) -> tuple[NamespacePolicy, ...]:
+        """The namespaces admitted in `mode`."""
         return tuple(ns for ns in self.namespaces if ns.mode == mode)
 
     def namespace(self, name: str) -> NamespacePolicy:
+        """The policy of the namespace called `name`."""
         return next(ns for ns in self.namespaces if ns.name == name)
 
     def with_public_keys(self, pems: Mapping[str, str]) -> TrustModel:
@@ -174,15 +185,9 @@ class TrustModel:
 def registry_login_server(config: StackConfig) -> str:
     """The registry host images are pushed to: `<name>.azurecr.io` for an ACR the stack creates."""
     if config.registry.name is not None:
-        return f"{config.registry.name.lower()}.azurecr.io"
+        return acr_login_server(config.registry.name)
     assert config.registry.login_server is not None  # the config model requires one of the two
     return config.registry.login_server
-
-
-def kms_uri(vault_name: str, key_name: str, version: str | None = None) -> str:
-    """The sigstore KMS reference of a Key Vault key (optionally one version of it)."""
-    uri = f"azurekms://{vault_name}.vault.azure.net/{key_name}"
-    return f"{uri}/{version}" if version else uri
 
 
 def _key_authorities(config: StackConfig) -> list[KeyAuthority]:

@@ -1,5 +1,5 @@
-"""Reading stack config: from a `stacks/Pulumi.<stack>.yaml` file (offline plan) or from the Pulumi
-runtime (`pulumi up`). Both hand `parse_stack_config` the same raw mapping."""
+"""Reading stack config: from a `stacks/Pulumi.<stack>.yaml` file (offline plan) or from the config map
+the Pulumi runtime holds (`pulumi up`). Both hand `parse_stack_config` the same raw mapping."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, ConfigError, Problem, StackConfig, parse_stack_config
+from components.model import yaml_io
+from components.model.config.errors import ConfigError, Problem
+from components.model.contract import PROJECT
 
 SECRET_PLACEHOLDER = "[secret]"
 """What a `secure:` value reads as offline: the plan has no key to decrypt it, and must not try."""
@@ -60,7 +62,7 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     """Read `path` (a `Pulumi.<stack>.yaml`); the stack name defaults to the one in the file name."""
     name = stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml_io.load(path.read_text())
     except OSError as exc:
         raise ConfigError([Problem(str(path), f"cannot read the stack file ({exc.strerror})")], str(path)) from None
     except yaml.YAMLError as exc:
@@ -82,12 +84,6 @@ def read_stack_file(path: Path, stack: str | None = None) -> StackFile:
     return StackFile(stack=name, raw=raw, secret_keys=secret_keys, other=other)
 
 
-def load_stack_file(path: Path) -> tuple[StackFile, StackConfig]:
-    """Read and validate a stack file; `ConfigError` names every problem."""
-    stack_file = read_stack_file(path)
-    return stack_file, parse_stack_config(stack_file.raw, source=str(path))
-
-
 def _decode(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("{", "["):
         try:
@@ -101,14 +97,3 @@ def raw_from_runtime(config: Mapping[str, Any]) -> dict[str, Any]:
     """Project keys from a runtime config map (`supply-chain:x` → JSON string or scalar)."""
     prefix = f"{PROJECT}:"
     return {k.removeprefix(prefix): _decode(v) for k, v in config.items() if k.startswith(prefix)}
-
-
-def load_from_pulumi() -> StackConfig:
-    """Validate the running stack's config (inside a Pulumi program: `pulumi up` or the mocks)."""
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    # All keys, not just the ones the model asks for: an unknown top-level key is a typo to report.
-    merged: dict[str, Any] = dict(runtime_config.get_config_env())
-    merged.update(runtime_config.CONFIG.get())
-    return parse_stack_config(raw_from_runtime(merged), source=f"stack {pulumi.get_stack()!r} config")

@@ -1,0 +1,188 @@
+"""Field types and checks shared by the config sections: networks, names, URLs, identity patterns,
+public keys, and the base model every section derives from."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
+from pydantic.alias_generators import to_camel
+
+
+def _strict_network(value: Any) -> ipaddress.IPv4Network:
+    if isinstance(value, ipaddress.IPv4Network):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an IPv4 CIDR string such as 10.40.0.0/16, got {value!r}")
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR; write it as a.b.c.d/nn, e.g. 10.40.0.0/16") from None
+    if not isinstance(network, ipaddress.IPv4Network):
+        raise ValueError(f"{value!r} is IPv6; this project plans IPv4 address space only")
+    if "/" not in value:
+        raise ValueError(f"{value!r} has no prefix length; write {network}")
+    if str(network) != value.strip():
+        raise ValueError(f"{value!r} has host bits set; the network is {network}")
+    return network
+
+
+Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_network)]
+"""An IPv4 network written exactly as a.b.c.d/nn, host bits clear (so the plan shows what was meant)."""
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOST_PORT = re.compile(
+    r"^(localhost|([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+    r"|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$"
+)
+_ARM_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resource[gG]roups/[^/]+/providers/[^/]+/[^/]+/[^/]+$")
+
+
+def _namespace_name(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)"
+        )
+    return value
+
+
+def _fqdn(value: str) -> str:
+    if "*" in value:
+        raise ValueError(
+            f"{value!r} is a wildcard; egress rules name exact hosts so reviewers see what agents can reach"
+        )
+    if not _FQDN.match(value):
+        raise ValueError(f"{value!r} is not a lower-case fully qualified domain name such as pypi.org")
+    return value
+
+
+def _https_url(value: str) -> str:
+    if not re.match(r"^https://[a-z0-9.-]+(:\d+)?(/\S*)?$", value):
+        raise ValueError(f"{value!r} must be an https:// URL")
+    return value
+
+
+NamespaceName = Annotated[str, AfterValidator(_namespace_name)]
+Fqdn = Annotated[str, AfterValidator(_fqdn)]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+def _workspace_id(value: str) -> str:
+    if not _ARM_ID.match(value):
+        raise ValueError(
+            "must be a resource id /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+            "Microsoft.OperationalInsights/workspaces/<name>"
+        )
+    return value
+
+
+WorkspaceId = Annotated[str, AfterValidator(_workspace_id)]
+
+
+class ConfigModel(BaseModel):
+    """Base of every config section: camelCase keys as written in stack YAML, unknown keys refused
+    (a typo silently ignored is a security setting silently dropped), immutable once validated."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=False,
+        validate_default=True,
+    )
+
+
+_MATCH_ALL = re.compile(r"^\^?(\.[*+]|\(\.[*+]\))\$?$")
+_PINNED_URL_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+/[^/]+/")
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The literal text a regex must start with (after `^`), unescaping `\\.` and friends."""
+    out: list[str] = []
+    i = 1 if pattern.startswith("^") else 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern) and not pattern[i + 1].isalnum():
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        if ch in ".^$*+?{}[]()|\\":
+            # a quantifier makes the previous literal optional: drop it from the prefix
+            if ch in "*?{" and out:
+                out.pop()
+            break
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def identity_pattern_problems(pattern: str) -> list[str]:
+    """Why a keyless subject regex would trust more than one organisation's workflows, if it does.
+
+    The engines match the whole certificate identity against this pattern, so it must be anchored
+    at both ends and start with a literal `scheme://host/<owner>/` (or end with a literal
+    `@domain` for e-mail identities); otherwise someone else's workflow can satisfy it.
+    """
+    if not pattern.strip():
+        return ["is empty; write an anchored pattern such as ^https://github\\.com/contoso/.+@refs/heads/main$"]
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return [f"does not compile ({exc})"]
+    if _MATCH_ALL.match(pattern):
+        return [f"{pattern!r} matches every identity (anyone with an OIDC token could sign); pin the org and workflow"]
+    problems: list[str] = []
+    if not pattern.startswith("^") or not pattern.endswith("$") or pattern.endswith("\\$"):
+        problems.append(
+            f"{pattern!r} is not anchored; start it with ^ and end it with $ so it cannot match inside "
+            "a longer identity"
+        )
+    prefix = _literal_prefix(pattern)
+    email_suffix = re.search(r"@([a-z0-9-]+\\\.)+[a-z]{2,}\$$", pattern)
+    if not _PINNED_URL_PREFIX.match(prefix) and not email_suffix:
+        problems.append(
+            f"{pattern!r} does not pin an owner: it must begin with a literal https://<host>/<owner>/ "
+            "(dots escaped) or end with a literal @<domain>$"
+        )
+    return problems
+
+
+def public_key_problems(pem: str) -> list[str]:
+    """Why `pem` is not an acceptable verification key (EC P-256/P-384 or RSA >= 2048), if it is not."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        return [f"is not a PEM public key (-----BEGIN PUBLIC KEY-----): {exc}"]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in ("secp256r1", "secp384r1"):
+            return [f"EC curve {key.curve.name} is not supported by the engines; use P-256 or P-384"]
+        return []
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            return [f"RSA key of {key.key_size} bits is too weak; use at least 2048"]
+        return []
+    return [f"{type(key).__name__} keys are not supported; use EC P-256/P-384 or RSA >= 2048"]
+
+
+KEY_NAME = r"^[0-9a-zA-Z-]{1,127}$"
+
+
+def pem_blocks(value: str, kind: str) -> str:
+    """`value` if it holds PEM blocks of `kind` (CERTIFICATE, ...); a value error otherwise."""
+    if f"-----BEGIN {kind}-----" not in value or f"-----END {kind}-----" not in value:
+        raise ValueError(f"must be PEM ({kind}) text")
+    return value
+
+
+def today_of(info: ValidationInfo) -> date:
+    """The date rules compare deadlines with: the parse context's `today`, else the real date."""
+    context = info.context or {}
+    today = context.get("today")
+    return today if isinstance(today, date) else datetime.now(UTC).date()

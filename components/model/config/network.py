@@ -1,0 +1,119 @@
+"""Config sections of the Azure placement and the build network."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from components.model.config.errors import RuleViolation, raise_violations
+from components.model.config.fields import Cidr, ConfigModel, Fqdn, WorkspaceId
+
+
+class AzureConfig(ConfigModel):
+    """Where the Azure resources go (absent for the `local` stack)."""
+
+    location: str = Field(description="Azure region, e.g. `westeurope`.", pattern=r"^[a-z][a-z0-9]+$")
+    resource_group_name: str = Field(
+        description="Resource group created for the stack (1-90 letters, digits, `-_.()`).",
+        pattern=r"^[-\w.()]{0,89}[-\w()]$",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Tags put on every Azure resource (owner, cost centre, ...)."
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in tags if not k or len(k) > 512 or re.search(r"[<>%&\\?/]", k)]
+        if bad:
+            raise ValueError(f"tag names {bad} are invalid in Azure (1-512 chars, none of <>%&\\?/)")
+        long_values = [k for k, v in tags.items() if len(v) > 256]
+        if long_values:
+            raise ValueError(f"tag values of {long_values} exceed Azure's 256 characters")
+        return tags
+
+
+class SubnetsConfig(ConfigModel):
+    """Subnet prefixes inside `network.addressSpace`."""
+
+    agents: Cidr = Field(description="Build agents (no public IPs, egress via the firewall).")
+    endpoints: Cidr = Field(description="Private endpoints (registry, Key Vault).")
+    firewall: Cidr = Field(description="`AzureFirewallSubnet`; Azure requires /26 or larger.")
+
+
+class EgressConfig(ConfigModel):
+    """How build agents reach the Internet."""
+
+    mode: Literal["firewall", "nsg-only"] = Field(
+        default="firewall",
+        description=(
+            "`firewall`: Azure Firewall application rules by FQDN (Sigstore, the CI service, extras). "
+            "`nsg-only`: service tags only; cannot restrict Sigstore or GitHub by name (flagged by review)."
+        ),
+    )
+    extra_allowed_fqdns: list[Fqdn] = Field(
+        default_factory=list,
+        description="Exact hosts agents may reach besides Sigstore and the CI service (no wildcards).",
+    )
+
+
+class NetworkConfig(ConfigModel):
+    """The build network (Azure stacks)."""
+
+    address_space: Cidr = Field(description="VNet address space, e.g. `10.40.0.0/16`.")
+    subnets: SubnetsConfig
+    egress: EgressConfig = Field(default_factory=EgressConfig)
+    endpoint_client_ranges: list[Cidr] = Field(
+        default_factory=list,
+        description=(
+            "Private ranges besides the agents (e.g. the AKS cluster's peered VNet) allowed to reach the private "
+            "endpoints on 443; nothing else may."
+        ),
+    )
+    log_analytics_workspace_id: WorkspaceId | None = Field(
+        default=None, description="Resource id of a Log Analytics workspace for the firewall's diagnostic logs."
+    )
+
+    @field_validator("endpoint_client_ranges")
+    @classmethod
+    def _private_clients(cls, ranges: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        problems = [
+            (f"[{i}]", f"{net} is not a private range; private endpoints are reached over private networks only")
+            for i, net in enumerate(ranges)
+            if not net.is_private or net.prefixlen == 0
+        ]
+        raise_violations(problems)
+        return ranges
+
+    @model_validator(mode="after")
+    def _workspace_needs_firewall(self) -> NetworkConfig:
+        if self.log_analytics_workspace_id is not None and self.egress.mode != "firewall":
+            raise RuleViolation(
+                [("logAnalyticsWorkspaceId", "collects firewall logs, and nsg-only mode has no firewall; remove it")]
+            )
+        return self
+
+    @field_validator("subnets")
+    @classmethod
+    def _subnets_fit(cls, subnets: SubnetsConfig, info: ValidationInfo) -> SubnetsConfig:
+        # a field validator (not a model one) so these run even when `egress` is broken
+        problems: list[tuple[str, str]] = []
+        space = info.data.get("address_space")
+        named = [("agents", subnets.agents), ("endpoints", subnets.endpoints), ("firewall", subnets.firewall)]
+        for name, net in named:
+            if space is not None and not net.subnet_of(space):
+                problems.append((name, f"{net} lies outside addressSpace {space}; pick a prefix inside it"))
+        for i, (name_a, net_a) in enumerate(named):
+            for name_b, net_b in named[i + 1 :]:
+                if net_a.overlaps(net_b):
+                    problems.append((name_b, f"{net_b} overlaps subnets.{name_a} ({net_a}); subnets must be disjoint"))
+        if subnets.firewall.prefixlen > 26:
+            problems.append(("firewall", f"{subnets.firewall} is too small; AzureFirewallSubnet needs /26 or larger"))
+        for name, net in named[:2]:
+            if net.prefixlen > 29:
+                problems.append((name, f"{net} is too small; Azure subnets need /29 or larger"))
+        raise_violations(problems)
+        return subnets

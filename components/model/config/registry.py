@@ -1,0 +1,130 @@
+"""Config section of the container registry."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from components.model.config.errors import raise_violations
+from components.model.config.fields import HOST_PORT, Cidr, ConfigModel, WorkspaceId
+
+
+class RegistryConfig(ConfigModel):
+    """The container registry: an ACR the stack creates (`name`) or an existing one (`loginServer`)."""
+
+    name: str | None = Field(
+        default=None,
+        description="ACR to create: 5-50 letters and digits, globally unique (login server `<name>.azurecr.io`).",
+    )
+    login_server: str | None = Field(
+        default=None,
+        description="An existing registry's host[:port] (the `local` stack's registry); nothing is created.",
+    )
+    public_network_access_enabled: bool = Field(
+        default=False,
+        description="Open the public endpoint to `allowedIpRanges` only. Refused in prod; flagged by review.",
+    )
+    allowed_ip_ranges: list[Cidr] = Field(
+        default_factory=list, description="Public CIDRs allowed when public access is enabled."
+    )
+    azure_services_bypass_enabled: bool = Field(
+        default=False,
+        description="Let trusted Azure services bypass the network rules (`AzureServices`). Flagged by review.",
+    )
+    retention_days: int = Field(
+        default=7, ge=0, le=365, description="Days untagged manifests are kept before ACR deletes them (0-365)."
+    )
+    log_analytics_workspace_id: WorkspaceId | None = Field(
+        default=None, description="Resource id of a Log Analytics workspace for registry diagnostic logs."
+    )
+    plain_http_enabled: bool = Field(
+        default=False,
+        description="Let the engines read the registry over plain HTTP (a kind-local registry). `local` only.",
+    )
+    puller_principal_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Existing identities (label: Entra object id) that get AcrPull besides the admission identity and the "
+            "AKS kubelet, e.g. another cluster's kubelet. Nothing else can pull."
+        ),
+    )
+    pull_secret_name: str | None = Field(
+        default=None,
+        description=(
+            "`local` only: an existing docker-registry Secret in the `kyverno` namespace the engines read the "
+            "registry with (Azure stacks use workload identity instead)."
+        ),
+    )
+
+    @field_validator("puller_principal_ids")
+    @classmethod
+    def _principals(cls, principals: dict[str, str]) -> dict[str, str]:
+        problems: list[tuple[str, str]] = []
+        for label, object_id in principals.items():
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", label):
+                problems.append((label, f"{label!r} is not a short lowercase label (a-z, 0-9, '-')"))
+            elif label in ("admission", "kubelet", "build-agents"):
+                problems.append((label, f"{label!r} is the name of a built-in principal; pick another label"))
+            if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", object_id):
+                problems.append((label, f"{object_id!r} is not an Entra object id (a lowercase GUID)"))
+        raise_violations(problems)
+        return principals
+
+    @field_validator("pull_secret_name")
+    @classmethod
+    def _secret_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
+            raise ValueError(f"{value!r} is not a Kubernetes Secret name")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _acr_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9]{5,50}", name):
+            raise ValueError(f"{name!r} is not a valid ACR name: 5-50 letters and digits, no '-' or '.'")
+        return name
+
+    @field_validator("login_server")
+    @classmethod
+    def _host_port(cls, login_server: str | None) -> str | None:
+        if login_server is not None and not HOST_PORT.match(login_server):
+            raise ValueError(f"{login_server!r} is not a host[:port] such as kind-registry:5000")
+        return login_server
+
+    @field_validator("allowed_ip_ranges")
+    @classmethod
+    def _public_ranges(cls, ranges: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        problems: list[tuple[str, str]] = []
+        for i, net in enumerate(ranges):
+            if net.prefixlen == 0:
+                problems.append((f"[{i}]", "0.0.0.0/0 admits the whole Internet; list your egress ranges"))
+            elif net.is_private:
+                problems.append(
+                    (
+                        f"[{i}]",
+                        f"{net} is private; ACR IP rules take public ranges (private clients use the private endpoint)",
+                    )
+                )
+        raise_violations(problems)
+        return ranges
+
+    @model_validator(mode="after")
+    def _access_rules(self) -> RegistryConfig:
+        problems: list[tuple[str, str]] = []
+        if (self.name is None) == (self.login_server is None):
+            problems.append(
+                ("name", "set exactly one of `name` (create an ACR) or `loginServer` (use an existing registry)")
+            )
+        if self.allowed_ip_ranges and not self.public_network_access_enabled:
+            problems.append(("allowedIpRanges", "has no effect while publicNetworkAccessEnabled is false; remove it"))
+        if self.public_network_access_enabled and not self.allowed_ip_ranges:
+            problems.append(
+                (
+                    "allowedIpRanges",
+                    "public access is enabled but no range is allowed; list the CIDRs that may reach the registry",
+                )
+            )
+        raise_violations(problems)
+        return self

@@ -1,0 +1,320 @@
+"""Rules that relate two or more config sections, as a list of small named rule objects.
+
+Each rule names the sections it reads and runs only when all of them validated on their own: a
+broken section reports its own problems, and the rules still run over the rest, so a reviewer sees
+every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from components.model.config.errors import Problem, config_key
+from components.model.config.signing import AzureKeyVaultKey, GeneratedKey
+from components.model.contract import is_public_good
+
+INVALID = object()
+"""Stands for a section that failed its own validation."""
+
+
+@dataclass(frozen=True)
+class Sections:
+    """Top-level sections by field name; a section that failed its own validation is `INVALID`."""
+
+    values: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, cfg: BaseModel) -> Sections:
+        """The sections of a validated stack config."""
+        return cls({name: getattr(cfg, name) for name in type(cfg).model_fields})
+
+    def usable(self, *names: str) -> bool:
+        """Whether every named section validated (absent optional sections count as valid)."""
+        return all(self.values.get(n, None) is not INVALID for n in names)
+
+    def __getattr__(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One cross-section rule: its name, the sections it reads, and the check that yields problems."""
+
+    name: str
+    reads: tuple[str, ...]
+    check: Callable[[Sections], Iterable[Problem]]
+
+
+def _placement(s: Sections) -> Iterator[Problem]:
+    env = s.environment
+    if env == "local":
+        for section, key in (("azure", "azure"), ("network", "network"), ("build_agents", "buildAgents")):
+            if s.values.get(section) is not None:
+                yield Problem(config_key(key), "the local stack is Kubernetes only; remove this section")
+        if s.registry is not None and s.registry.name is not None:
+            yield Problem(
+                config_key("registry.name"),
+                "the local stack uses an existing registry; set registry.loginServer instead",
+            )
+        if s.cluster is None or s.cluster.kubeconfig_context is None:
+            yield Problem(
+                config_key("cluster.kubeconfigContext"),
+                "the local stack needs the kubeconfig context of its cluster (e.g. kind-supply-chain)",
+            )
+    elif env is not None:
+        if s.azure is None:
+            yield Problem(
+                config_key("azure"), f"the {env} stack deploys to Azure; add azure.location and azure.resourceGroupName"
+            )
+        if s.network is None:
+            yield Problem(config_key("network"), f"the {env} stack needs a build network (addressSpace, subnets)")
+        if s.registry is not None and s.registry.name is None:
+            yield Problem(
+                config_key("registry.name"),
+                "Azure stacks create their registry; set registry.name (5-50 letters and digits)",
+            )
+
+
+def _agents_need_network(s: Sections) -> Iterator[Problem]:
+    if s.build_agents is not None and s.network is None:
+        yield Problem(config_key("network"), "buildAgents run in the build network; add the network section")
+
+
+def _prod_registry(s: Sections) -> Iterator[Problem]:
+    env = s.environment
+    if env == "prod" and s.registry.public_network_access_enabled:
+        yield Problem(
+            config_key("registry.publicNetworkAccessEnabled"),
+            "prod registries are private (private endpoint only); set it to false",
+        )
+
+
+def _prod_audit(s: Sections) -> Iterator[Problem]:
+    env = s.environment
+    if env != "prod" or s.admission is None:
+        return
+    for ns, cfg in s.admission.namespaces.items():
+        if cfg.mode == "audit" and cfg.audit_until is None:
+            yield Problem(
+                config_key(f"admission.namespaces.{ns}.auditUntil"),
+                "audit mode in prod needs a migration deadline (YYYY-MM-DD) after which it must enforce",
+            )
+
+
+def _authority(s: Sections) -> Iterator[Problem]:
+    if s.admission is None or s.signing.has_authority:
+        return
+    modes = {cfg.mode for cfg in s.admission.namespaces.values()}
+    if "enforce" in modes:
+        yield Problem(
+            config_key("signing"),
+            "namespaces enforce signatures but no authority is trusted; add signing.keyless or signing.keys",
+        )
+    else:
+        yield Problem(
+            config_key("signing"),
+            "admission is configured but no authority is trusted; add signing.keyless or signing.keys",
+        )
+
+
+def _key_kinds(s: Sections) -> Iterator[Problem]:
+    env = s.environment
+    for i, key in enumerate(s.signing.keys):
+        if isinstance(key, GeneratedKey) and env != "local":
+            yield Problem(
+                config_key(f"signing.keys[{i}].kind"),
+                "generated keys are for the local stack; use azure-key-vault or public-key",
+            )
+        if isinstance(key, AzureKeyVaultKey):
+            if s.azure is None:
+                yield Problem(
+                    config_key(f"signing.keys[{i}].kind"),
+                    "azure-key-vault keys need an Azure stack; use generated (local) or public-key",
+                )
+            if env == "prod" and key.hsm_enabled is False:
+                yield Problem(
+                    config_key(f"signing.keys[{i}].hsmEnabled"),
+                    "prod signing keys are HSM-backed; remove hsmEnabled: false",
+                )
+        if env == "prod" and not key.transparency_log_required:
+            yield Problem(
+                config_key(f"signing.keys[{i}].transparencyLogRequired"),
+                "prod signatures must be in the transparency log (tamper-evident, revocable); remove it",
+            )
+
+
+def _pull_secret(s: Sections) -> Iterator[Problem]:
+    env = s.environment
+    if s.registry.pull_secret_name is not None and env != "local":
+        yield Problem(
+            config_key("registry.pullSecretName"),
+            "Azure stacks read the registry with workload identity (no stored secret); remove it",
+        )
+
+
+def _plain_http(s: Sections) -> Iterator[Problem]:
+    env = s.environment
+    if s.registry.plain_http_enabled and env != "local":
+        yield Problem(
+            config_key("registry.plainHttpEnabled"),
+            "plain HTTP lets anyone on the path swap images and signatures; it is for the local stack only",
+        )
+
+
+def _engine_capabilities(s: Sections) -> Iterator[Problem]:
+    if s.admission is None or "policy-controller" not in s.admission.engines:
+        return
+    kyverno = "kyverno" in s.admission.engines
+    if not kyverno:
+        for ns, cfg in s.admission.namespaces.items():
+            if cfg.mode == "audit":
+                yield Problem(
+                    config_key(f"admission.namespaces.{ns}.mode"),
+                    "audit mode needs kyverno (Policy Controller policies cannot be scoped to one namespace); "
+                    "add kyverno to admission.engines",
+                )
+        for ns in s.admission.attestations:
+            yield Problem(
+                config_key(f"admission.attestations.{ns}"),
+                "per-namespace attestations need kyverno (Policy Controller policies apply cluster-wide); "
+                "add kyverno to admission.engines",
+            )
+    for i, exc in enumerate(s.admission.exceptions):
+        ns_cfg = s.admission.namespaces.get(exc.namespace)
+        if ns_cfg is not None and ns_cfg.mode == "enforce":
+            yield Problem(
+                config_key(f"admission.exceptions[{i}]"),
+                "Policy Controller has no exceptions and would still deny these images in an enforce "
+                "namespace; drop policy-controller from admission.engines or remove the exception",
+            )
+
+
+def _signature_format(s: Sections) -> Iterator[Problem]:
+    if s.admission is None:
+        return
+    sig = s.signing.sigstore
+    if s.signing.signature_format != "bundle":
+        return
+    if "policy-controller" in s.admission.engines and s.signing.keys:
+        yield Problem(
+            config_key("signing.signatureFormat"),
+            "Policy Controller verifies bundle-format signatures from keyless identities only, so signing.keys "
+            "would be refused; set legacy (sign with --new-bundle-format=false) or drop policy-controller",
+        )
+    if (
+        "kyverno" in s.admission.engines
+        and not is_public_good(sig.rekor_url, sig.tuf_mirror, sig.fulcio_roots)
+        and sig.tuf_mirror is None
+    ):
+        yield Problem(
+            config_key("signing.sigstore.tufMirror"),
+            "Kyverno verifies bundles against a TUF-served trusted root; give the private instance's "
+            "tufMirror + tufRoot, or set signing.signatureFormat: legacy",
+        )
+
+
+def _admission_needs_cluster(s: Sections) -> Iterator[Problem]:
+    if s.admission is not None and s.cluster is None:
+        yield Problem(
+            config_key("cluster"),
+            "admission is configured but no cluster is; add cluster.kubeconfigContext or cluster.aksClusterId",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "placement",
+        (
+            "environment",
+            "azure",
+            "network",
+            "build_agents",
+            "registry",
+            "cluster",
+        ),
+        _placement,
+    ),
+    Rule(
+        "agents-need-network",
+        (
+            "build_agents",
+            "network",
+        ),
+        _agents_need_network,
+    ),
+    Rule(
+        "prod-registry",
+        (
+            "environment",
+            "registry",
+        ),
+        _prod_registry,
+    ),
+    Rule(
+        "prod-audit",
+        (
+            "environment",
+            "admission",
+        ),
+        _prod_audit,
+    ),
+    Rule(
+        "authority",
+        (
+            "signing",
+            "admission",
+        ),
+        _authority,
+    ),
+    Rule(
+        "key-kinds",
+        (
+            "environment",
+            "signing",
+            "azure",
+        ),
+        _key_kinds,
+    ),
+    Rule(
+        "pull-secret",
+        (
+            "environment",
+            "registry",
+        ),
+        _pull_secret,
+    ),
+    Rule(
+        "plain-http",
+        (
+            "environment",
+            "registry",
+        ),
+        _plain_http,
+    ),
+    Rule("engine-capabilities", ("admission",), _engine_capabilities),
+    Rule(
+        "signature-format",
+        (
+            "signing",
+            "admission",
+        ),
+        _signature_format,
+    ),
+    Rule(
+        "admission-needs-cluster",
+        (
+            "admission",
+            "cluster",
+        ),
+        _admission_needs_cluster,
+    ),
+)
+
+
+def cross_section_problems(sections: Sections) -> list[Problem]:
+    """The problems of every rule whose sections are usable, in rule order."""
+    return [problem for rule in RULES if sections.usable(*rule.reads) for problem in rule.check(sections)]

@@ -1,0 +1,218 @@
+"""Config section of the trust roots: keyless identities, signing keys and the Sigstore instance."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.model.config.errors import raise_violations
+from components.model.config.fields import (
+    KEY_NAME,
+    ConfigModel,
+    HttpsUrl,
+    identity_pattern_problems,
+    pem_blocks,
+    public_key_problems,
+)
+
+
+class KeylessIdentity(ConfigModel):
+    """A Fulcio certificate identity: exact OIDC issuer plus exact subject or anchored subject regex."""
+
+    issuer: HttpsUrl = Field(description="OIDC issuer, exact (e.g. `https://token.actions.githubusercontent.com`).")
+    subject: str | None = Field(default=None, description="Exact certificate identity (SAN).")
+    subject_reg_exp: str | None = Field(
+        default=None, description="Anchored regex over the identity, pinned to one owner (never `.*`)."
+    )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> KeylessIdentity:
+        problems: list[tuple[str, str]] = []
+        if self.subject is None and self.subject_reg_exp is None:
+            problems.append(("subject", "set `subject` (exact identity) or `subjectRegExp` (anchored pattern)"))
+        if self.subject is not None and self.subject_reg_exp is not None:
+            problems.append(("subjectRegExp", "set only one of `subject` and `subjectRegExp`"))
+        if self.subject is not None and not self.subject.strip():
+            problems.append(
+                ("subject", "is empty; an empty identity would trust nothing or, in some engines, anything")
+            )
+        if self.subject_reg_exp is not None:
+            problems += [("subjectRegExp", p) for p in identity_pattern_problems(self.subject_reg_exp)]
+        raise_violations(problems)
+        return self
+
+
+class AzureKeyVaultKey(ConfigModel):
+    """An EC P-256 signing key the stack creates in its Key Vault, referenced by KMS URI."""
+
+    kind: Literal["azure-key-vault"]
+    name: str = Field(pattern=KEY_NAME, description="Key name in the vault.")
+    hsm_enabled: bool | None = Field(default=None, description="HSM-backed key (default: true in prod).")
+    rotation_days: int = Field(default=180, ge=30, le=730, description="Rotate the key after this many days.")
+    previous_versions: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Key versions (32 hex) still trusted after a rotation, until images signed with them are rebuilt; "
+            "the current version is always trusted."
+        ),
+    )
+    public_key: str | None = Field(
+        default=None,
+        description=(
+            "Pinned public key PEM of the current version. The engines then verify with it offline (no call "
+            "to the vault); the post-deploy checks compare it with the vault's key."
+        ),
+    )
+    transparency_log_required: bool = Field(
+        default=True, description="Require a Rekor entry for signatures by this key. `false` is refused in prod."
+    )
+
+    @field_validator("previous_versions")
+    @classmethod
+    def _versions(cls, versions: list[str]) -> list[str]:
+        for version in versions:
+            if not re.fullmatch(r"[0-9a-f]{32}", version):
+                raise ValueError(f"{version!r} is not a Key Vault key version (32 lowercase hex characters)")
+        return versions
+
+    @field_validator("public_key")
+    @classmethod
+    def _pem(cls, pem: str | None) -> str | None:
+        if pem is not None and (problems := public_key_problems(pem)):
+            raise ValueError(problems[0])
+        return pem
+
+
+class PublicKeyAuthority(ConfigModel):
+    """A signing key held elsewhere; only its public half is trusted."""
+
+    kind: Literal["public-key"]
+    name: str = Field(pattern=KEY_NAME, description="Name of this authority in policies.")
+    pem: str = Field(description="PEM public key: EC P-256/P-384 or RSA >= 2048.")
+    transparency_log_required: bool = Field(
+        default=True, description="Require a Rekor entry for signatures by this key. `false` is refused in prod."
+    )
+
+    @field_validator("pem")
+    @classmethod
+    def _pem(cls, pem: str) -> str:
+        if problems := public_key_problems(pem):
+            raise ValueError(problems[0])
+        return pem
+
+
+class GeneratedKey(ConfigModel):
+    """A key the `local` stack generates; its private half is a secret stack output."""
+
+    kind: Literal["generated"]
+    name: str = Field(pattern=KEY_NAME, description="Name of the generated key.")
+    transparency_log_required: bool = Field(
+        default=True,
+        description="Require a Rekor entry; set `false` to sign offline (`cosign sign --tlog-upload=false`).",
+    )
+
+
+class SigstoreConfig(ConfigModel):
+    """The Sigstore instance signatures are checked against. Empty means the public-good instance
+    (Fulcio and Rekor at sigstore.dev, trust material from its TUF repository)."""
+
+    rekor_url: HttpsUrl | None = Field(default=None, description="Rekor of a private instance.")
+    rekor_public_key: str | None = Field(default=None, description="PEM public key of that Rekor.")
+    ct_log_url: HttpsUrl | None = Field(default=None, description="Its certificate transparency log.")
+    ct_log_public_key: str | None = Field(
+        default=None, description="PEM public key of its certificate transparency log."
+    )
+    fulcio_url: HttpsUrl | None = Field(default=None, description="Its Fulcio (certificate authority).")
+    fulcio_roots: str | None = Field(default=None, description="PEM certificate chain of its Fulcio.")
+    tsa_url: HttpsUrl | None = Field(default=None, description="Its timestamp authority.")
+    tsa_cert_chain: str | None = Field(default=None, description="PEM certificate chain of its timestamp authority.")
+    tuf_mirror: HttpsUrl | None = Field(default=None, description="TUF mirror serving its trust material.")
+    tuf_root: str | None = Field(default=None, description="Base64 of the TUF root.json for `tufMirror`.")
+
+    @field_validator("rekor_public_key", "ct_log_public_key")
+    @classmethod
+    def _key(cls, pem: str | None) -> str | None:
+        if pem is not None and (problems := public_key_problems(pem)):
+            raise ValueError(problems[0])
+        return pem
+
+    @field_validator("fulcio_roots", "tsa_cert_chain")
+    @classmethod
+    def _certs(cls, pem: str | None) -> str | None:
+        return None if pem is None else pem_blocks(pem, "CERTIFICATE")
+
+    @model_validator(mode="after")
+    def _complete(self) -> SigstoreConfig:
+        problems: list[tuple[str, str]] = []
+        for url, material, url_key in (
+            (self.fulcio_url, self.fulcio_roots, "fulcioUrl"),
+            (self.ct_log_url, self.ct_log_public_key, "ctLogUrl"),
+            (self.tsa_url, self.tsa_cert_chain, "tsaUrl"),
+        ):
+            if (url is None) != (material is None):
+                problems.append((url_key, "set the URL together with its key or certificate chain (both, or neither)"))
+        if (self.tuf_mirror is None) != (self.tuf_root is None):
+            problems.append(("tufRoot", "set tufMirror and tufRoot together (the root is how the mirror is trusted)"))
+        if self.rekor_url is not None and self.rekor_public_key is None and self.tuf_mirror is None:
+            problems.append(
+                ("rekorPublicKey", "a private Rekor needs its public key (or a tufMirror + tufRoot that serve it)")
+            )
+        raise_violations(problems)
+        return self
+
+
+SigningKey = Annotated[AzureKeyVaultKey | PublicKeyAuthority | GeneratedKey, Field(discriminator="kind")]
+
+
+class SigningConfig(ConfigModel):
+    """Who may sign: keyless identities and keys. An image needs a signature from any one of them."""
+
+    keyless: list[KeylessIdentity] = Field(
+        default_factory=list, description="Keyless (Fulcio certificate) identities allowed to sign."
+    )
+    keys: list[SigningKey] = Field(
+        default_factory=list, description="Signing keys, each by `kind`: azure-key-vault, public-key or generated."
+    )
+    sigstore: SigstoreConfig = Field(
+        default_factory=SigstoreConfig, description="Sigstore instance (default: public good)."
+    )
+    signature_format: Literal["bundle", "legacy"] = Field(
+        default="bundle",
+        description=(
+            "How signers store signatures: `bundle` (Sigstore bundles as OCI referrers, cosign v3's default) or "
+            "`legacy` (`.sig`/`.att` tags, `--new-bundle-format=false`). Kyverno reads either; Policy Controller "
+            "is told which."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _roots_and_unique_names(self) -> SigningConfig:
+        raise_violations(self._missing_fulcio_roots() + self._duplicate_key_names())
+        return self
+
+    def _missing_fulcio_roots(self) -> list[tuple[str, str]]:
+        sig = self.sigstore
+        if self.keyless and sig.rekor_url is not None and sig.tuf_mirror is None and sig.fulcio_roots is None:
+            return [
+                (
+                    "sigstore.fulcioRoots",
+                    "keyless identities of a private Sigstore need its Fulcio roots (or a tufMirror + tufRoot)",
+                )
+            ]
+        return []
+
+    def _duplicate_key_names(self) -> list[tuple[str, str]]:
+        seen: dict[str, int] = {}
+        problems: list[tuple[str, str]] = []
+        for i, key in enumerate(self.keys):
+            if key.name in seen:
+                problems.append((f"keys[{i}].name", f"{key.name!r} is already used by keys[{seen[key.name]}]"))
+            seen.setdefault(key.name, i)
+        return problems
+
+    @property
+    def has_authority(self) -> bool:
+        """Whether anyone at all may sign (a keyless identity or a key)."""
+        return bool(self.keyless or self.keys)

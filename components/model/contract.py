@@ -1,0 +1,242 @@
+"""Every name two sides of the chain must agree on, written once.
+
+The program writes these names into Azure, the cluster and the stack outputs; the renderers put them
+into policies; the post-deploy checks and the review look for them there. A fact written twice drifts,
+so each lives here: labels and the namespaces admission never matches, policy names, how the registry
+login server, the signing vault and its KMS URIs are derived, what each SBOM format is called where,
+and the typed stack outputs (the contract between `pulumi up` and the checks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+PROJECT = "supply-chain"
+"""The Pulumi project name, and so the namespace of every config key (`supply-chain:<key>`)."""
+
+Mode = Literal["audit", "enforce"]
+Engine = Literal["kyverno", "policy-controller"]
+SbomKind = Literal["spdx", "cyclonedx"]
+
+# --- namespaces and labels ------------------------------------------------------------------------
+
+KYVERNO_NAMESPACE = "kyverno"
+POLICY_CONTROLLER_NAMESPACE = "cosign-system"
+NEVER_MATCHED = ("kube-system", KYVERNO_NAMESPACE, POLICY_CONTROLLER_NAMESPACE)
+"""Namespaces every webhook and policy excludes again, whatever the config says."""
+RESERVED_NAMESPACES = frozenset({*NEVER_MATCHED, "kube-public", "kube-node-lease"})
+"""Namespaces the config refuses to list: policing them can lock the cluster or the engines out (a
+webhook that cannot start cannot admit its own pods)."""
+
+ADMISSION_MODE_LABEL = "supply-chain/admission-mode"
+"""On every namespace under admission: `audit` or `enforce`. Post-deploy checks compare it with config."""
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "pulumi-supply-chain"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+POLICY_CONTROLLER_INCLUDE_LABEL = "policy.sigstore.dev/include"
+"""Policy Controller checks only namespaces carrying this label with the value "true"."""
+
+
+def managed_labels() -> dict[str, str]:
+    """Labels on every Kubernetes object the project renders."""
+    return {MANAGED_BY_LABEL: MANAGED_BY, PART_OF_LABEL: PROJECT}
+
+
+def namespace_labels(mode: Mode, *, policy_controller: bool = False) -> dict[str, str]:
+    """Labels of a namespace under admission. Policy Controller's ClusterImagePolicies cannot be
+    scoped per namespace, so only enforce namespaces opt in to it; audit stays Kyverno's."""
+    labels = {ADMISSION_MODE_LABEL: mode, MANAGED_BY_LABEL: MANAGED_BY}
+    if policy_controller and mode == "enforce":
+        labels[POLICY_CONTROLLER_INCLUDE_LABEL] = "true"
+    return labels
+
+
+# --- policy names ---------------------------------------------------------------------------------
+
+
+def signature_policy_name(mode: Mode) -> str:
+    """Kyverno's signature policy for every namespace in `mode`."""
+    return f"verify-image-signatures-{mode}"
+
+
+def registry_policy_name(mode: Mode) -> str:
+    """Kyverno's registry (and digest) policy for every namespace in `mode`."""
+    return f"restrict-image-registries-{mode}"
+
+
+def sbom_policy_name(namespace: str) -> str:
+    """Kyverno's SBOM policy of one namespace."""
+    return f"require-sbom-{namespace}"
+
+
+def provenance_policy_name(namespace: str) -> str:
+    """Kyverno's provenance policy of one namespace."""
+    return f"require-provenance-{namespace}"
+
+
+def kyverno_policies_for(namespace: str, mode: Mode) -> frozenset[str]:
+    """Every Kyverno policy name that can match `namespace` (an exception must name each one)."""
+    return frozenset(
+        {
+            signature_policy_name(mode),
+            registry_policy_name(mode),
+            sbom_policy_name(namespace),
+            provenance_policy_name(namespace),
+        }
+    )
+
+
+POLICY_CONTROLLER_SIGNATURE_POLICY = "verify-image-signatures"
+POLICY_CONTROLLER_TRUST_ROOT = "supply-chain"
+
+
+def allowed_registry_policy_name(registry: str) -> str:
+    """Policy Controller's pass-through policy for one extra allowed registry."""
+    return "allow-registry-" + re.sub(r"[^a-z0-9]+", "-", registry.lower()).strip("-")
+
+
+# --- Azure names ----------------------------------------------------------------------------------
+
+ACR_DOMAIN = "azurecr.io"
+
+
+def acr_login_server(registry_name: str) -> str:
+    """The login server of an ACR the stack creates: `<name>.azurecr.io`, lower case."""
+    return f"{registry_name.lower()}.{ACR_DOMAIN}"
+
+
+def acr_name(login_server: str) -> str | None:
+    """The ACR name of a login server, or None for a registry that is not an ACR."""
+    host = login_server.lower()
+    return host.removesuffix(f".{ACR_DOMAIN}") if host.endswith(f".{ACR_DOMAIN}") else None
+
+
+def vault_name_for(registry_name: str) -> str:
+    """The signing vault's name, derived from the registry's (3-24 letters, digits and '-', globally unique)."""
+    return f"kv-{registry_name.lower()}"[:24].rstrip("-")
+
+
+def kms_uri(vault_name: str, key_name: str, version: str | None = None) -> str:
+    """The sigstore KMS reference of a Key Vault key (optionally one version of it)."""
+    uri = f"azurekms://{vault_name}.vault.azure.net/{key_name}"
+    return f"{uri}/{version}" if version else uri
+
+
+_KMS_URI = re.compile(
+    r"azurekms://(?P<vault>[a-z0-9-]+)\.vault\.azure\.net/(?P<key>[0-9A-Za-z-]+)(/(?P<version>[0-9a-f]{32}))?"
+)
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    """An `azurekms://` reference taken apart: the vault's data-plane URL, the key and its version."""
+
+    vault_url: str
+    key_name: str
+    version: str | None
+
+
+def parse_kms_uri(uri: str) -> KmsKey | None:
+    """The parts of a `kms_uri`, or None when `uri` is not one."""
+    match = _KMS_URI.fullmatch(uri)
+    if match is None:
+        return None
+    return KmsKey(f"https://{match['vault']}.vault.azure.net", match["key"], match["version"])
+
+
+# --- Sigstore and attestation facts ---------------------------------------------------------------
+
+PUBLIC_GOOD_REKOR = "https://rekor.sigstore.dev"
+
+
+def is_public_good(rekor_url: str | None, tuf_mirror: str | None, fulcio_roots: str | None) -> bool:
+    """Whether a Sigstore instance is the public-good one (no private Rekor, TUF mirror or Fulcio)."""
+    return rekor_url in (None, PUBLIC_GOOD_REKOR) and tuf_mirror is None and fulcio_roots is None
+
+
+@dataclass(frozen=True)
+class SbomFormat:
+    """One SBOM format as each side names it: config, cosign, in-toto and the document itself."""
+
+    kind: SbomKind
+    title: str
+    predicate_type: str
+    """The in-toto predicate type `cosign attest --type <cosign_type>` writes."""
+    cosign_type: str
+    list_field: str
+    """The predicate's list of what the image contains; empty means the SBOM says nothing."""
+
+    @property
+    def item(self) -> str:
+        """One entry of `list_field` (package, component)."""
+        return self.list_field.removesuffix("s")
+
+
+SBOM_FORMATS: Mapping[SbomKind, SbomFormat] = {
+    "spdx": SbomFormat("spdx", "SPDX", "https://spdx.dev/Document", "spdxjson", "packages"),
+    "cyclonedx": SbomFormat("cyclonedx", "CycloneDX", "https://cyclonedx.org/bom", "cyclonedx", "components"),
+}
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
+SLSA_PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02)
+
+# --- workload identity ----------------------------------------------------------------------------
+
+WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
+WORKLOAD_IDENTITY_USE_LABEL = "azure.workload.identity/use"
+
+
+def service_account_subject(namespace: str, service_account: str) -> str:
+    """The token subject Kubernetes issues for a service account (federated credential subject)."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+# --- stack outputs --------------------------------------------------------------------------------
+
+
+class StackOutputs(BaseModel):
+    """The stack outputs: what `pulumi up` exports and `pulumi stack output --json` shows.
+
+    The program builds it with `exported(...)` (values may still be Pulumi outputs) and exports each
+    key; the checks read it back with `model_validate`. Keys are camelCase in the stack.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    environment: str
+    namespaces: dict[str, Mode] = Field(default_factory=dict)
+    registry_login_server: str
+    trust_model: dict[str, Any]
+    kyverno_policies: list[str] = Field(default_factory=list)
+    policy_controller_policies: list[str] = Field(default_factory=list)
+    signing_key_uris: dict[str, str] = Field(default_factory=dict)
+    vault_uri: str | None = None
+    vault_private_ips: list[str] = Field(default_factory=list)
+    signing_public_keys_pem: dict[str, str] = Field(default_factory=dict)
+    signing_private_keys_pem: dict[str, str] | None = None
+    """Local stacks only, and only with `--show-secrets`: the generated key that signs test images."""
+    resource_group_name: str | None = None
+    registry_id: str | None = None
+    registry_name: str | None = None
+    registry_private_ips: list[str] = Field(default_factory=list)
+    agents_subnet_id: str | None = None
+    endpoints_subnet_id: str | None = None
+    build_agents_client_id: str | None = None
+    admission_client_id: str | None = None
+    firewall_private_ip: str | None = None
+
+    @classmethod
+    def exported(cls, **values: Any) -> dict[str, Any]:
+        """The stack's exports, keyed as the stack shows them: `values` by field name, unvalidated
+        (they may be Pulumi outputs). A name that is not a field here is a programming error."""
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise TypeError(f"not stack outputs: {unknown}; declare them in StackOutputs")
+        return {to_camel(name): value for name, value in values.items()}
