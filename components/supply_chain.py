@@ -1,78 +1,104 @@
-"""The top component: builds the stack's pieces from one validated `StackConfig`."""
+"""The top component: builds the stack's pieces from one validated `StackConfig` and names its outputs."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import authorization, containerservice, managedidentity, resources
 
-from components.admission.kyverno_values import ADMISSION_SERVICE_ACCOUNT, REPORTS_SERVICE_ACCOUNT
-from components.admission.policy_controller_values import SERVICE_ACCOUNT as POLICY_CONTROLLER_SERVICE_ACCOUNT
-from components.cluster import aks_parts, kubernetes_provider
-from components.identities import ChainIdentities
-from components.key_vault import SigningKeyVault
-from components.kyverno import KyvernoAdmission
-from components.labels import azure_tags
+from components.azure.identities import ChainIdentities
+from components.azure.key_vault import SigningKeyVault
+from components.azure.network import BuildNetwork
+from components.azure.registry import ContainerRegistry
+from components.azure.roles import ACR_PULL, ACR_PUSH
+from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, azure_tags, built_in_role
+from components.azure.signing_keys import VaultSigningKeys
+from components.cluster.admission_engine import AdmissionEngine
+from components.cluster.namespaces import AdmissionNamespaces
+from components.cluster.provider import aks_parts, kubernetes_provider
+from components.generated_key import GeneratedSigningKey
 from components.model.config import AzureKeyVaultKey, GeneratedKey, StackConfig
 from components.model.contract import (
-    KYVERNO_NAMESPACE,
-    POLICY_CONTROLLER_NAMESPACE,
     WORKLOAD_IDENTITY_AUDIENCE,
+    StackOutputs,
     kms_uri,
     service_account_subject,
     vault_name_for,
 )
 from components.model.trust import TrustModel, trust_model
-from components.namespaces import AdmissionNamespaces
-from components.network import BuildNetwork
-from components.policy_controller import PolicyControllerAdmission
-from components.registry import ContainerRegistry
-from components.signing_keys import GeneratedSigningKey, VaultSigningKeys
+from components.render.engines import ENGINES
+
+
+@dataclass(frozen=True)
+class _AzureParts:
+    """What the Azure half hands the rest: its outputs, and the identity the engines sign in as."""
+
+    outputs: dict[str, Any]
+    workload_identity_client_id: pulumi.Output[str] | None = None
+
+
+@dataclass(frozen=True)
+class _GeneratedKeys:
+    """The local stack's generated keys: public halves for the engines, private ones as a secret."""
+
+    public: pulumi.Output[dict[str, str]] | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 class SupplyChain(pulumi.ComponentResource):
     """The sign-and-admit chain for one stack. Children are created only for the sections the
     stack configures: Azure resources for Azure stacks, Kubernetes ones when a cluster is set."""
 
-    outputs: dict[str, pulumi.Input[object]]
+    outputs: dict[str, pulumi.Input[Any]]
+    """The stack outputs, keyed as `StackOutputs` names them."""
 
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("supply-chain:index:SupplyChain", name, {}, opts)
-        stack = pulumi.get_stack()
-        child = pulumi.ResourceOptions(parent=self)
-        modes: dict[str, str] = (
-            {ns: cfg.mode for ns, cfg in config.admission.namespaces.items()} if config.admission else {}
-        )
-        self.outputs = {"environment": config.environment, "namespaces": modes}
-        self._workload_identity_client_id: pulumi.Output[str] | None = None
         model = trust_model(config)
+        namespaces = {ns: cfg.mode for ns, cfg in config.admission.namespaces.items()} if config.admission else {}
+        values: dict[str, Any] = {"environment": config.environment, "namespaces": namespaces}
 
-        if config.azure is not None and config.network is not None and config.registry.name is not None:
-            self._azure(name, config, stack, child)
-        elif config.registry.login_server is not None:
-            self.outputs["registryLoginServer"] = config.registry.login_server
+        azure = self._azure(name, config) if config.azure is not None else None
+        if azure is not None:
+            values.update(azure.outputs)
+        else:
+            values["registry_login_server"] = config.registry.login_server
 
-        generated = [k for k in config.signing.keys if isinstance(k, GeneratedKey)]
-        public_keys: pulumi.Output[dict[str, str]] | None = None
-        if generated:
-            keys = {k.name: GeneratedSigningKey(f"{name}-key", k, opts=child) for k in generated}
-            public_keys = pulumi.Output.all(**{n: k.public_key_pem for n, k in keys.items()}).apply(dict)
-            # Secret: for signing local test images; never shown without --show-secrets.
-            private: pulumi.Output[dict[str, str]] = pulumi.Output.all(
-                **{n: k.private_key_pem for n, k in keys.items()}
-            ).apply(dict)
-            secret_private: pulumi.Output[dict[str, str]] = pulumi.Output.secret(private)
-            self.outputs["signingPrivateKeysPem"] = secret_private
-            self.outputs["signingPublicKeysPem"] = public_keys
-        self.outputs["trustModel"] = (
-            public_keys.apply(lambda pems: model.with_public_keys(pems).to_json())
-            if public_keys is not None
+        keys = self._generated_keys(name, config)
+        values.update(keys.outputs)
+        values["trust_model"] = (
+            keys.public.apply(lambda pems: model.with_public_keys(pems).to_json())
+            if keys.public is not None
             else model.to_json()
         )
 
         if config.cluster is not None and config.admission is not None:
-            self._admission(name, config, model, public_keys, child)
+            client_id = azure.workload_identity_client_id if azure is not None else None
+            values.update(self._admission(name, config, model, keys.public, client_id))
 
+        self.outputs = StackOutputs.exported(**values)
         self.register_outputs(dict(self.outputs))
+
+    def _generated_keys(self, name: str, config: StackConfig) -> _GeneratedKeys:
+        generated = [k for k in config.signing.keys if isinstance(k, GeneratedKey)]
+        if not generated:
+            return _GeneratedKeys()
+        child = pulumi.ResourceOptions(parent=self)
+        keys = {k.name: GeneratedSigningKey(f"{name}-key", k, opts=child) for k in generated}
+        public: pulumi.Output[dict[str, str]] = pulumi.Output.all(
+            **{n: k.public_key_pem for n, k in keys.items()}
+        ).apply(dict)
+        private: pulumi.Output[dict[str, str]] = pulumi.Output.all(
+            **{n: k.private_key_pem for n, k in keys.items()}
+        ).apply(dict)
+        # Secret: for signing local test images; never shown without --show-secrets.
+        return _GeneratedKeys(
+            public,
+            {"signing_private_keys_pem": pulumi.Output.secret(private), "signing_public_keys_pem": public},
+        )
 
     def _admission(
         self,
@@ -80,10 +106,11 @@ class SupplyChain(pulumi.ComponentResource):
         config: StackConfig,
         model: TrustModel,
         public_keys: pulumi.Output[dict[str, str]] | None,
-        child: pulumi.ResourceOptions,
-    ) -> None:
+        workload_identity_client_id: pulumi.Output[str] | None,
+    ) -> dict[str, Any]:
         assert config.cluster is not None
         assert config.admission is not None
+        child = pulumi.ResourceOptions(parent=self)
         provider = kubernetes_provider(f"{name}-k8s", config.cluster, parent=self)
         engines = config.admission.engines
         namespaces = AdmissionNamespaces(
@@ -93,35 +120,28 @@ class SupplyChain(pulumi.ComponentResource):
             policy_controller="policy-controller" in engines,
             opts=child,
         )
-        if "kyverno" in engines:
-            kyverno = KyvernoAdmission(
-                f"{name}-kyverno",
+        outputs: dict[str, Any] = {}
+        for engine in engines:
+            admission = AdmissionEngine(
+                f"{name}-{engine}",
+                ENGINES[engine],
                 model,
                 provider,
-                workload_identity_client_id=self._workload_identity_client_id,
+                workload_identity_client_id=workload_identity_client_id,
                 generated_public_keys=public_keys,
                 depends_on=[namespaces],
                 opts=child,
             )
-            self.outputs["kyvernoPolicies"] = kyverno.policy_names
-        if "policy-controller" in engines:
-            controller = PolicyControllerAdmission(
-                f"{name}-policy-controller",
-                model,
-                provider,
-                workload_identity_client_id=self._workload_identity_client_id,
-                generated_public_keys=public_keys,
-                depends_on=[namespaces],
-                opts=child,
-            )
-            self.outputs["policyControllerPolicies"] = controller.policy_names
+            outputs[f"{engine.replace('-', '_')}_policies"] = admission.policy_names
+        return outputs
 
-    def _azure(self, name: str, config: StackConfig, stack: str, child: pulumi.ResourceOptions) -> None:
+    def _azure(self, name: str, config: StackConfig) -> _AzureParts:
         assert config.azure is not None
         assert config.network is not None
         assert config.registry.name is not None
-        tags = azure_tags(config, stack)
+        child = pulumi.ResourceOptions(parent=self)
         location = config.azure.location
+        tags = azure_tags(config, pulumi.get_stack())
         group = resources.ResourceGroup(
             f"{name}-rg",
             resource_group_name=config.azure.resource_group_name,
@@ -129,19 +149,20 @@ class SupplyChain(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        placement = Placement(group.name, location, tags)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
         net = BuildNetwork(
             f"{name}-net",
             config.network,
             config.build_agents.runner if config.build_agents else None,
-            resource_group_name=group.name,
-            location=location,
-            tags=tags,
+            placement=placement,
             opts=child,
         )
-        identities = ChainIdentities(f"{name}-id", group.name, location, tags, opts=child)
+        private_network = PrivateNetwork(net.endpoints_subnet_id, net.vnet_id)
+        identities = ChainIdentities(f"{name}-id", placement=placement, opts=child)
         pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
         pullers.update(config.registry.puller_principal_ids)
+        workload_identity_client_id: pulumi.Output[str] | None = None
         if config.cluster is not None and config.cluster.aks_cluster_id is not None:
             aks_group, aks_name = aks_parts(config.cluster.aks_cluster_id)
             cluster = containerservice.get_managed_cluster_output(
@@ -150,86 +171,99 @@ class SupplyChain(pulumi.ComponentResource):
             pullers["kubelet"] = cluster.identity_profile.apply(
                 lambda profile: profile["kubeletidentity"].object_id if profile else ""
             )
-            # The engines' service accounts sign in as the admission identity (workload identity).
             issuer = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p and p.issuer_url else "")
-            engines = config.admission.engines if config.admission else []
-            accounts = []
-            if "kyverno" in engines:
-                accounts += [
-                    ("kyverno-admission", KYVERNO_NAMESPACE, ADMISSION_SERVICE_ACCOUNT),
-                    ("kyverno-reports", KYVERNO_NAMESPACE, REPORTS_SERVICE_ACCOUNT),
-                ]
-            if "policy-controller" in engines:
-                accounts.append(("policy-controller", POLICY_CONTROLLER_NAMESPACE, POLICY_CONTROLLER_SERVICE_ACCOUNT))
-            for label, namespace, account in accounts:
-                managedidentity.FederatedIdentityCredential(
-                    f"{name}-fic-{label}",
-                    resource_name_=identities.admission_identity_name,
-                    federated_identity_credential_resource_name=label,
-                    resource_group_name=group.name,
-                    issuer=issuer,
-                    subject=service_account_subject(namespace, account),
-                    audiences=[WORKLOAD_IDENTITY_AUDIENCE],
-                    opts=child,
-                )
-            self._workload_identity_client_id = identities.admission_client_id
+            self._federate_engines(name, config, identities, group.name, issuer)
+            workload_identity_client_id = identities.admission_client_id
+        registry_workspace = config.registry.log_analytics_workspace_id
         registry = ContainerRegistry(
             f"{name}-registry",
             config.registry,
             zone_redundant=config.environment == "prod",
-            resource_group_name=group.name,
-            location=location,
-            tags=tags,
-            endpoints_subnet_id=net.endpoints_subnet_id,
-            vnet_id=net.vnet_id,
-            subscription_id=client.subscription_id,
-            pushers={"build-agents": identities.build_agents_principal_id},
-            pullers=pullers,
+            placement=placement,
+            private_network=private_network,
+            role_grants=[
+                RoleGrant(
+                    "acrpush-build-agents",
+                    built_in_role(client.subscription_id, ACR_PUSH),
+                    identities.build_agents_principal_id,
+                ),
+                *(
+                    RoleGrant(f"acrpull-{label}", built_in_role(client.subscription_id, ACR_PULL), principal)
+                    for label, principal in pullers.items()
+                ),
+            ],
+            diagnostics=Diagnostics(registry_workspace) if registry_workspace is not None else None,
             opts=child,
         )
-        self.outputs.update(
-            resourceGroupName=group.name,
-            registryId=registry.registry_id,
-            registryName=registry.registry_name,
-            registryLoginServer=registry.login_server,
-            registryPrivateIps=registry.private_ips,
-            agentsSubnetId=net.agents_subnet_id,
-            endpointsSubnetId=net.endpoints_subnet_id,
-            buildAgentsClientId=identities.build_agents_client_id,
-            admissionClientId=identities.admission_client_id,
-        )
+        outputs: dict[str, Any] = {
+            "resource_group_name": group.name,
+            "registry_id": registry.registry_id,
+            "registry_name": registry.registry_name,
+            "registry_login_server": registry.login_server,
+            "registry_private_ips": registry.private_ips,
+            "agents_subnet_id": net.agents_subnet_id,
+            "endpoints_subnet_id": net.endpoints_subnet_id,
+            "build_agents_client_id": identities.build_agents_client_id,
+            "admission_client_id": identities.admission_client_id,
+        }
         if net.firewall_private_ip is not None:
-            self.outputs["firewallPrivateIp"] = net.firewall_private_ip
+            outputs["firewall_private_ip"] = net.firewall_private_ip
 
         vault_keys = [k for k in config.signing.keys if isinstance(k, AzureKeyVaultKey)]
         if vault_keys:
+            vault_name = vault_name_for(config.registry.name)
+            vault_workspace = config.signing.log_analytics_workspace_id
             vault = SigningKeyVault(
                 f"{name}-signing",
-                vault_name=vault_name_for(config.registry.name),
+                vault_name=vault_name,
                 hsm_required=any(config.hsm_enabled(k) for k in vault_keys),
                 tenant_id=client.tenant_id,
-                resource_group_name=group.name,
-                location=location,
-                tags=tags,
-                endpoints_subnet_id=net.endpoints_subnet_id,
-                vnet_id=net.vnet_id,
+                placement=placement,
+                private_network=private_network,
+                diagnostics=Diagnostics(vault_workspace) if vault_workspace is not None else None,
                 opts=child,
             )
-            vault_name = vault_name_for(config.registry.name)
             VaultSigningKeys(
                 f"{name}-keys",
                 [(k, config.hsm_enabled(k)) for k in vault_keys],
                 vault_id=vault.vault_id,
                 vault_name=vault.vault_name,
-                resource_group_name=group.name,
+                placement=placement,
                 subscription_id=client.subscription_id,
                 signers={"build-agents": identities.build_agents_principal_id},
                 verifiers={"admission": identities.admission_principal_id},
-                tags=tags,
                 opts=child,
             )
-            self.outputs.update(
-                vaultUri=vault.vault_uri,
-                vaultPrivateIps=vault.private_ips,
-                signingKeyUris={k.name: kms_uri(vault_name, k.name) for k in vault_keys},
+            outputs.update(
+                vault_uri=vault.vault_uri,
+                vault_private_ips=vault.private_ips,
+                signing_key_uris={k.name: kms_uri(vault_name, k.name) for k in vault_keys},
+            )
+        return _AzureParts(outputs, workload_identity_client_id)
+
+    def _federate_engines(
+        self,
+        name: str,
+        config: StackConfig,
+        identities: ChainIdentities,
+        resource_group_name: pulumi.Input[str],
+        issuer: pulumi.Input[str],
+    ) -> None:
+        """The engines' service accounts sign in as the admission identity (workload identity)."""
+        engines = config.admission.engines if config.admission else []
+        accounts: Mapping[str, tuple[str, str]] = {
+            account.label: (ENGINES[engine].namespace, account.service_account)
+            for engine in engines
+            for account in ENGINES[engine].federated_accounts
+        }
+        for label, (namespace, service_account) in accounts.items():
+            managedidentity.FederatedIdentityCredential(
+                f"{name}-fic-{label}",
+                resource_name_=identities.admission_identity_name,
+                federated_identity_credential_resource_name=label,
+                resource_group_name=resource_group_name,
+                issuer=issuer,
+                subject=service_account_subject(namespace, service_account),
+                audiences=[WORKLOAD_IDENTITY_AUDIENCE],
+                opts=pulumi.ResourceOptions(parent=self),
             )

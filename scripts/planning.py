@@ -372,7 +372,10 @@ def manifest_file_name(index: int, resource: PlannedResource) -> str:
 def kubernetes_manifests(plan: Plan) -> list[tuple[str, dict[str, Any]]]:
     """Every Kubernetes object the program registers, as (file name, object), in registration order."""
     out: list[tuple[str, dict[str, Any]]] = []
-    for resource in (r for r in plan.resources if r.is_kubernetes_object):
+    objects = [r for r in plan.resources if r.is_kubernetes_object]
+    # namespaces first, as they are applied; then the engines' documents
+    objects.sort(key=lambda r: not r.type.startswith("kubernetes:core/v1:Namespace"))
+    for resource in objects:
         document: dict[str, Any] = {
             k: resource.inputs[k] for k in ("apiVersion", "kind", "metadata") if k in resource.inputs
         }

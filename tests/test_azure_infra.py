@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
+from components.azure.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
 from components.model.config import parse_stack_config
-from components.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
+from components.render.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
 from scripts.planning import Plan, PlannedResource
 from tests.conftest import stack_raw
 
@@ -260,8 +260,11 @@ def test_diagnostics_only_where_a_workspace_is_configured(plan_of: Callable[[str
     prod = plan_of("prod")
     settings = {s.inputs["resourceUri"]: s.inputs for s in prod.of_type("azure-native:monitor:DiagnosticSetting")}
     firewall = prod.one("azure-native:network:AzureFirewall").outputs["id"]
-    assert set(settings) == {prod.outputs["registryId"], firewall}
+    vault = prod.one("azure-native:keyvault:Vault").outputs["id"]
+    assert set(settings) == {prod.outputs["registryId"], firewall, vault}
     assert settings[prod.outputs["registryId"]]["workspaceId"] == prod.config.registry.log_analytics_workspace_id
+    assert settings[vault]["workspaceId"] == prod.config.signing.log_analytics_workspace_id
+    assert settings[vault]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}], "AuditEvent: every sign"
     assert prod.config.network is not None
     assert settings[firewall]["workspaceId"] == prod.config.network.log_analytics_workspace_id
     assert settings[firewall]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]

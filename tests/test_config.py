@@ -345,6 +345,21 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "network.logAnalyticsWorkspaceId",
     ),
     (
+        "vault logs without a vault key",
+        "prod",
+        _set(
+            "signing.keys",
+            [{"kind": "public-key", "name": "ext", "pem": _pem(ec.generate_private_key(ec.SECP256R1()))}],
+        ),
+        "signing.logAnalyticsWorkspaceId",
+    ),
+    (
+        "vault logs to something that is not a workspace id",
+        "prod",
+        _set("signing.logAnalyticsWorkspaceId", "law-security"),
+        "signing.logAnalyticsWorkspaceId",
+    ),
+    (
         "puller with a non-GUID id",
         "dev",
         _set("registry.pullerPrincipalIds", {"dr": "not-a-guid"}),

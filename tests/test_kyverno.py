@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components.admission.kyverno_policies import glob_regex, kyverno_policies
-from components.admission.kyverno_values import CHART_VERSION, kyverno_values
 from components.model.config import parse_stack_config
 from components.model.contract import NEVER_MATCHED, SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from components.model.trust import TrustModel, trust_model
+from components.render.cel import glob_regex
+from components.render.kyverno_policies import kyverno_policies
+from components.render.kyverno_values import CHART_VERSION, kyverno_values
 from scripts.planning import Plan, kubernetes_manifests
 from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
 from tests.conftest import SHIPPED_STACKS, stack_raw

@@ -14,10 +14,11 @@ import jsonschema
 import pytest
 import yaml
 
-from components.admission.policy_controller_policies import INCLUDE_LABEL, policy_controller_policies
-from components.admission.policy_controller_values import CHART_VERSION, policy_controller_values
 from components.model.config import parse_stack_config
+from components.model.contract import POLICY_CONTROLLER_INCLUDE_LABEL as INCLUDE_LABEL
 from components.model.trust import TrustModel, trust_model
+from components.render.policy_controller_policies import policy_controller_policies
+from components.render.policy_controller_values import CHART_VERSION, policy_controller_values
 from scripts.planning import Plan, kubernetes_manifests
 from tests.conftest import SHIPPED_STACKS, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values

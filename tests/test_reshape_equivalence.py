@@ -23,11 +23,60 @@ from tests.conftest import ROOT
 REFERENCE = Path(__file__).resolve().parent / "reshape_reference"
 STACKS = ("local", "dev", "prod")
 
-RENAMED_TYPES: dict[str, str] = {}
+RENAMED_TYPES: dict[str, str] = {
+    # one admission-engine component driven by an engine descriptor replaces one class per engine
+    "supply-chain:kubernetes:KyvernoAdmission": "supply-chain:kubernetes:AdmissionEngine",
+    "supply-chain:kubernetes:PolicyControllerAdmission": "supply-chain:kubernetes:AdmissionEngine",
+}
 """Component type tokens renamed by the reshaping (old → new); each new type aliases the old one."""
 
-ADDED: dict[str, set[tuple[str, str]]] = {}
+_FIREWALL = "supply-chain:azure:EgressFirewall::supply-chain-net-firewall"
+MOVED: dict[tuple[str, str], tuple[str, str]] = {
+    # the firewall became a child component of the network (each moved resource aliases its old place)
+    ("azure-native:network:PublicIPAddress", "supply-chain-net-firewall-pip"): (
+        "supply-chain-net-firewall-pip",
+        _FIREWALL,
+    ),
+    ("azure-native:network:FirewallPolicy", "supply-chain-net-firewall-policy"): (
+        "supply-chain-net-firewall-policy",
+        _FIREWALL,
+    ),
+    ("azure-native:network:FirewallPolicyRuleCollectionGroup", "supply-chain-net-egress-allowlist"): (
+        "supply-chain-net-firewall-allowlist",
+        _FIREWALL,
+    ),
+    ("azure-native:network:AzureFirewall", "supply-chain-net-firewall"): ("supply-chain-net-firewall", _FIREWALL),
+    ("azure-native:monitor:DiagnosticSetting", "supply-chain-net-firewall-diagnostics"): (
+        "supply-chain-net-firewall-diagnostics",
+        _FIREWALL,
+    ),
+}
+"""Resources the reshaping moved on purpose: (type, old name) → (new name, new parent)."""
+
+ADDED: dict[str, set[tuple[str, str]]] = {
+    "dev": {("supply-chain:azure:EgressFirewall", "supply-chain-net-firewall")},
+    "prod": {
+        ("supply-chain:azure:EgressFirewall", "supply-chain-net-firewall"),
+        # the Key Vault has diagnostics like the registry and the firewall (signing.logAnalyticsWorkspaceId)
+        ("azure-native:monitor:DiagnosticSetting", "supply-chain-signing-diagnostics"),
+    },
+}
 """Resources the reshaping adds on purpose, per stack: (type, name)."""
+
+
+def _moved(resource: dict[str, Any]) -> dict[str, Any]:
+    """A reference resource where the reshaping put it: renamed types, moved resources."""
+    parent = resource["parent"]
+    if parent is not None:
+        parent_type, _, parent_name = parent.partition("::")
+        parent = f"{RENAMED_TYPES.get(parent_type, parent_type)}::{parent_name}"
+    resource = {**resource, "type": RENAMED_TYPES.get(resource["type"], resource["type"]), "parent": parent}
+    key = (resource["type"], resource["name"])
+    if key not in MOVED:
+        return resource
+    name, parent = MOVED[key]
+    return {**resource, "name": name, "parent": parent}
+
 
 _PEM = re.compile(r"-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s\\n]+?-----END PUBLIC KEY-----(\\n|\n)?")
 
@@ -91,7 +140,7 @@ def test_the_reshaped_program_plans_what_the_previous_one_did(stack: str, tmp_pa
     added = ADDED.get(stack, set())
     now_resources = [r for r in now["resources"] if (r["type"], r["name"]) not in added]
     assert {(r["type"], r["name"]) for r in now["resources"]} >= added, "an intended addition is missing"
-    before = {(r["type"], r["name"]): r for r in reference["resources"]}
+    before = {(r["type"], r["name"]): r for r in map(_moved, reference["resources"])}
     after = {(r["type"], r["name"]): r for r in now_resources}
     assert sorted(after.keys() - before.keys()) == [], "resources the reshaping added"
     assert sorted(before.keys() - after.keys()) == [], "resources the reshaping dropped"

@@ -12,6 +12,7 @@ from components.model.config.fields import (
     KEY_NAME,
     ConfigModel,
     HttpsUrl,
+    WorkspaceId,
     identity_pattern_problems,
     pem_blocks,
     public_key_problems,
@@ -186,10 +187,17 @@ class SigningConfig(ConfigModel):
             "is told which."
         ),
     )
+    log_analytics_workspace_id: WorkspaceId | None = Field(
+        default=None,
+        description=(
+            "Resource id of a Log Analytics workspace for the signing Key Vault's audit logs (every key read and "
+            "signature). Needs an azure-key-vault key."
+        ),
+    )
 
     @model_validator(mode="after")
     def _roots_and_unique_names(self) -> SigningConfig:
-        raise_violations(self._missing_fulcio_roots() + self._duplicate_key_names())
+        raise_violations(self._missing_fulcio_roots() + self._duplicate_key_names() + self._workspace_without_vault())
         return self
 
     def _missing_fulcio_roots(self) -> list[tuple[str, str]]:
@@ -202,6 +210,17 @@ class SigningConfig(ConfigModel):
                 )
             ]
         return []
+
+    def _workspace_without_vault(self) -> list[tuple[str, str]]:
+        if self.log_analytics_workspace_id is None or any(isinstance(k, AzureKeyVaultKey) for k in self.keys):
+            return []
+        return [
+            (
+                "logAnalyticsWorkspaceId",
+                "collects the signing Key Vault's logs, and no signing key is azure-key-vault (no vault is created); "
+                "remove it",
+            )
+        ]
 
     def _duplicate_key_names(self) -> list[tuple[str, str]]:
         seen: dict[str, int] = {}

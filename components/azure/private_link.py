@@ -5,10 +5,12 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import network, privatedns
 
+from components.azure.shared import Placement, PrivateNetwork
+
 
 class PrivateLink(pulumi.ComponentResource):
-    """Reach `target_id` (group `group_id`) at a private IP in `subnet_id`, resolvable by its normal
-    name inside the VNet through `zone_name` (e.g. privatelink.azurecr.io)."""
+    """Reach `target_id` (group `group_id`) at a private IP in the private network's subnet, resolvable
+    by its normal name inside the VNet through `zone_name` (e.g. privatelink.azurecr.io)."""
 
     private_ips: pulumi.Output[list[str]]
 
@@ -19,11 +21,8 @@ class PrivateLink(pulumi.ComponentResource):
         target_id: pulumi.Input[str],
         group_id: str,
         zone_name: str,
-        subnet_id: pulumi.Input[str],
-        vnet_id: pulumi.Input[str],
-        resource_group_name: pulumi.Input[str],
-        location: str,
-        tags: dict[str, str],
+        private_network: PrivateNetwork,
+        placement: Placement,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:PrivateLink", name, {}, opts)
@@ -31,32 +30,32 @@ class PrivateLink(pulumi.ComponentResource):
         endpoint = network.PrivateEndpoint(
             f"{name}-pe",
             private_endpoint_name=f"pe-{name}",
-            subnet={"id": subnet_id},
+            subnet={"id": private_network.subnet_id},
             private_link_service_connections=[
                 {"name": f"{name}-{group_id}", "private_link_service_id": target_id, "group_ids": [group_id]}
             ],
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
         )
         zone = privatedns.PrivateZone(
             f"{name}-zone",
             private_zone_name=zone_name,
             location="global",
-            resource_group_name=resource_group_name,
-            tags=tags,
+            resource_group_name=placement.resource_group_name,
+            tags=placement.tags,
             opts=child,
         )
         privatedns.VirtualNetworkLink(
             f"{name}-zone-link",
             private_zone_name=zone.name,
             virtual_network_link_name=f"link-{name}",
-            virtual_network={"id": vnet_id},
+            virtual_network={"id": private_network.vnet_id},
             registration_enabled=False,
             location="global",
-            resource_group_name=resource_group_name,
-            tags=tags,
+            resource_group_name=placement.resource_group_name,
+            tags=placement.tags,
             opts=child,
         )
         network.PrivateDnsZoneGroup(
@@ -64,7 +63,7 @@ class PrivateLink(pulumi.ComponentResource):
             private_endpoint_name=endpoint.name,
             private_dns_zone_group_name="default",
             private_dns_zone_configs=[{"name": zone_name.replace(".", "-"), "private_dns_zone_id": zone.id}],
-            resource_group_name=resource_group_name,
+            resource_group_name=placement.resource_group_name,
             opts=child,
         )
         self.private_ips = endpoint.custom_dns_configs.apply(

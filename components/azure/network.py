@@ -1,13 +1,15 @@
-"""The build network: VNet, subnets, the agent NSG, and (firewall mode) Azure Firewall with an
-FQDN allowlist and a route table forcing all agent egress through it."""
+"""The build network: VNet, subnets, the agents' and endpoints' NSGs, and (firewall mode) the egress
+firewall with a route table forcing all agent egress through it."""
 
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import monitor, network
+from pulumi_azure_native import network
 
-from components.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules
+from components.azure.firewall import EgressFirewall
+from components.azure.shared import Diagnostics, Placement
 from components.model.config import NetworkConfig, RunnerConfig
+from components.render.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules
 
 FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
 
@@ -26,9 +28,8 @@ class BuildNetwork(pulumi.ComponentResource):
         name: str,
         config: NetworkConfig,
         runner: RunnerConfig | None,
-        resource_group_name: pulumi.Input[str],
-        location: str,
-        tags: dict[str, str],
+        *,
+        placement: Placement,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:BuildNetwork", name, {}, opts)
@@ -38,28 +39,28 @@ class BuildNetwork(pulumi.ComponentResource):
             f"{name}-vnet",
             virtual_network_name=f"vnet-{name}",
             address_space={"address_prefixes": [str(config.address_space)]},
-            location=location,
-            tags=tags,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
-            resource_group_name=resource_group_name,
+            resource_group_name=placement.resource_group_name,
         )
         nsg = network.NetworkSecurityGroup(
             f"{name}-agents-nsg",
             network_security_group_name=f"nsg-{name}-agents",
             security_rules=[network.SecurityRuleArgs(**rule) for rule in agent_nsg_rules(config)],
-            location=location,
-            tags=tags,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
-            resource_group_name=resource_group_name,
+            resource_group_name=placement.resource_group_name,
         )
         endpoints_nsg = network.NetworkSecurityGroup(
             f"{name}-endpoints-nsg",
             network_security_group_name=f"nsg-{name}-endpoints",
             security_rules=[network.SecurityRuleArgs(**rule) for rule in endpoint_nsg_rules(config)],
-            location=location,
-            tags=tags,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
-            resource_group_name=resource_group_name,
+            resource_group_name=placement.resource_group_name,
         )
         subnet_opts = pulumi.ResourceOptions(parent=self, depends_on=[vnet])
         endpoints = network.Subnet(
@@ -71,7 +72,7 @@ class BuildNetwork(pulumi.ComponentResource):
             network_security_group={"id": endpoints_nsg.id},
             private_endpoint_network_policies="Enabled",  # NSGs and UDRs apply to the endpoints too
             opts=subnet_opts,
-            resource_group_name=resource_group_name,
+            resource_group_name=placement.resource_group_name,
         )
 
         route_table_id: pulumi.Output[str] | None = None
@@ -83,83 +84,22 @@ class BuildNetwork(pulumi.ComponentResource):
                 virtual_network_name=vnet.name,
                 address_prefix=str(config.subnets.firewall),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoints]),  # one subnet write at a time
-                resource_group_name=resource_group_name,
+                resource_group_name=placement.resource_group_name,
             )
-            public_ip = network.PublicIPAddress(
-                f"{name}-firewall-pip",
-                public_ip_address_name=f"pip-{name}-firewall",
-                sku={"name": "Standard", "tier": "Regional"},
-                public_ip_allocation_method="Static",
-                location=location,
-                tags=tags,
-                opts=child,
-                resource_group_name=resource_group_name,
-            )
-            policy = network.FirewallPolicy(
-                f"{name}-firewall-policy",
-                firewall_policy_name=f"afwp-{name}",
-                sku={"tier": "Standard"},
-                threat_intel_mode="Deny",
-                location=location,
-                tags=tags,
-                opts=child,
-                resource_group_name=resource_group_name,
-            )
-            rules = [
-                network.ApplicationRuleArgs(
-                    rule_type="ApplicationRule",
-                    name=rule.name,
-                    description=rule.description,
-                    source_addresses=[str(config.subnets.agents)],
-                    protocols=[network.FirewallPolicyRuleApplicationProtocolArgs(protocol_type="Https", port=443)],
-                    target_fqdns=list(rule.fqdns),
-                )
-                for rule in egress_rules(config, runner)
-            ]
-            group = network.FirewallPolicyRuleCollectionGroup(
-                f"{name}-egress-allowlist",
-                firewall_policy_name=policy.name,
-                rule_collection_group_name="agent-egress",
-                priority=100,
-                rule_collections=[
-                    network.FirewallPolicyFilterRuleCollectionArgs(
-                        rule_collection_type="FirewallPolicyFilterRuleCollection",
-                        name="allow-agent-https",
-                        priority=100,
-                        action=network.FirewallPolicyFilterRuleCollectionActionArgs(type="Allow"),
-                        rules=rules,
-                    )
-                ],
-                resource_group_name=resource_group_name,
-                opts=child,
-            )
-            firewall = network.AzureFirewall(
+            firewall = EgressFirewall(
                 f"{name}-firewall",
-                azure_firewall_name=f"afw-{name}",
-                sku={"name": "AZFW_VNet", "tier": "Standard"},
-                firewall_policy={"id": policy.id},
-                ip_configurations=[
-                    {"name": "egress", "subnet": {"id": firewall_subnet.id}, "public_ip_address": {"id": public_ip.id}}
-                ],
-                location=location,
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[group]),
-                resource_group_name=resource_group_name,
+                network_name=name,
+                rules=egress_rules(config, runner),
+                source_prefix=str(config.subnets.agents),
+                subnet_id=firewall_subnet.id,
+                placement=placement,
+                diagnostics=Diagnostics(config.log_analytics_workspace_id, dedicated_tables=True)
+                if config.log_analytics_workspace_id is not None
+                else None,
+                moved_from=self,
+                opts=child,
             )
-            if config.log_analytics_workspace_id is not None:
-                monitor.DiagnosticSetting(
-                    f"{name}-firewall-diagnostics",
-                    name="firewall-to-log-analytics",
-                    resource_uri=firewall.id,
-                    workspace_id=config.log_analytics_workspace_id,
-                    log_analytics_destination_type="Dedicated",  # resource-specific tables (AZFW*)
-                    logs=[{"category_group": "allLogs", "enabled": True}],
-                    metrics=[{"category": "AllMetrics", "enabled": True}],
-                    opts=child,
-                )
-            self.firewall_private_ip = firewall.ip_configurations.apply(
-                lambda configs: (configs[0].private_ip_address or "") if configs else ""
-            )
+            self.firewall_private_ip = firewall.private_ip
             route_table = network.RouteTable(
                 f"{name}-agents-routes",
                 route_table_name=f"rt-{name}-agents",
@@ -172,10 +112,10 @@ class BuildNetwork(pulumi.ComponentResource):
                         "next_hop_ip_address": self.firewall_private_ip,
                     }
                 ],
-                location=location,
-                tags=tags,
+                location=placement.location,
+                tags=placement.tags,
                 opts=child,
-                resource_group_name=resource_group_name,
+                resource_group_name=placement.resource_group_name,
             )
             route_table_id = route_table.id
             agents_after: list[pulumi.Resource] = [firewall_subnet]
@@ -191,7 +131,7 @@ class BuildNetwork(pulumi.ComponentResource):
             network_security_group={"id": nsg.id},
             route_table={"id": route_table_id} if route_table_id is not None else None,
             opts=pulumi.ResourceOptions(parent=self, depends_on=agents_after),
-            resource_group_name=resource_group_name,
+            resource_group_name=placement.resource_group_name,
         )
 
         self.vnet_id = vnet.id

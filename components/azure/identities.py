@@ -5,6 +5,8 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import managedidentity
 
+from components.azure.shared import Placement
+
 
 class ChainIdentities(pulumi.ComponentResource):
     """`build_agents` pushes and signs; `admission` pulls and verifies (Kyverno, Policy Controller)."""
@@ -18,9 +20,8 @@ class ChainIdentities(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        resource_group_name: pulumi.Input[str],
-        location: str,
-        tags: dict[str, str],
+        *,
+        placement: Placement,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:ChainIdentities", name, {}, opts)
@@ -30,9 +31,9 @@ class ChainIdentities(pulumi.ComponentResource):
             return managedidentity.UserAssignedIdentity(
                 f"{name}-{role}",
                 resource_name_=f"id-{name}-{role}",
-                resource_group_name=resource_group_name,
-                location=location,
-                tags=tags,
+                resource_group_name=placement.resource_group_name,
+                location=placement.location,
+                tags=placement.tags,
                 opts=child,
             )
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.admission.policy_controller_policies import INCLUDE_LABEL
-from components.model.contract import NEVER_MATCHED
+from components.model.contract import (
+    NEVER_MATCHED,
+    POLICY_CONTROLLER_INCLUDE_LABEL,
+    WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
+    WORKLOAD_IDENTITY_USE_LABEL,
+)
 
 CHART = "policy-controller"
 CHART_VERSION = "0.10.6"  # app 0.13.1; bump together with the schemas the tests validate against
@@ -26,7 +30,7 @@ def policy_controller_values(*, workload_identity_client_id: str | None = None) 
         "configData": {"no-match-policy": "deny"},
         "namespaceSelector": {
             "matchExpressions": [
-                {"key": INCLUDE_LABEL, "operator": "In", "values": ["true"]},
+                {"key": POLICY_CONTROLLER_INCLUDE_LABEL, "operator": "In", "values": ["true"]},
                 {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)},
             ]
         },
@@ -34,10 +38,10 @@ def policy_controller_values(*, workload_identity_client_id: str | None = None) 
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
     }
     if workload_identity_client_id is not None:
-        service_account["annotations"] = {"azure.workload.identity/client-id": workload_identity_client_id}
+        service_account["annotations"] = {WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION: workload_identity_client_id}
         # The chart prints customLabels unquoted (`key: value`), which would make "true" a YAML
         # boolean and the Deployment invalid; the quotes survive into the rendered manifest.
-        webhook["customLabels"] = {"azure.workload.identity/use": '"true"'}
+        webhook["customLabels"] = {WORKLOAD_IDENTITY_USE_LABEL: '"true"'}
     return {
         "cosign": {
             "webhookTimeoutSeconds": {"mutating": WEBHOOK_TIMEOUT_SECONDS, "validating": WEBHOOK_TIMEOUT_SECONDS}

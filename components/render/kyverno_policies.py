@@ -21,85 +21,26 @@ import re
 from typing import Any
 
 from components.model.contract import (
-    KYVERNO_NAMESPACE,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    NEVER_MATCHED,
     SLSA_PROVENANCE_V02,
     SLSA_PROVENANCE_V1,
     Mode,
+    provenance_policy_name,
+    registry_policy_name,
+    sbom_policy_name,
+    signature_policy_name,
 )
-from components.model.trust import Exemption, KeyAuthority, NamespacePolicy, TrustModel
-
-API_VERSION = "policies.kyverno.io/v1"
-MIN_VERSION = "1.19.0"
-CATEGORY = "Software Supply Chain Security"
-WEBHOOK_TIMEOUT_SECONDS = 15  # registry + Rekor round trips; the API server's limit is 30
-
-Manifest = dict[str, Any]
-
-# Every image of a pod, from the images Kyverno extracted for this policy (matchImageReferences).
-_POLICY_IMAGES = (
-    "images.containers"
-    " + ('initContainers' in images ? images.initContainers : [])"
-    " + ('ephemeralContainers' in images ? images.ephemeralContainers : [])"
+from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
+from components.render.cel import OBJECT_IMAGES, POLICY_IMAGES, cel_string
+from components.render.kyverno_common import (
+    API_VERSION,
+    WEBHOOK_TIMEOUT_SECONDS,
+    Manifest,
+    match_pods,
+    mode_settings,
+    policy_annotations,
 )
-# Every image of a pod, from the object itself (ValidatingPolicy and exceptions have no `images`).
-_OBJECT_IMAGES = (
-    "object.spec.containers.map(c, c.image)"
-    " + (has(object.spec.initContainers) ? object.spec.initContainers.map(c, c.image) : [])"
-    " + (has(object.spec.ephemeralContainers) ? object.spec.ephemeralContainers.map(c, c.image) : [])"
-)
-
-
-def cel_string(value: str) -> str:
-    """A CEL string literal for `value`."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def glob_regex(glob: str) -> str:
-    """An anchored RE2 pattern for an image glob (`*` matches any run of characters)."""
-    return "^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$"
-
-
-def _labels() -> dict[str, str]:
-    return {MANAGED_BY_LABEL: MANAGED_BY, "app.kubernetes.io/part-of": "supply-chain"}
-
-
-def _annotations(title: str, severity: str, description: str) -> dict[str, str]:
-    return {
-        "policies.kyverno.io/title": title,
-        "policies.kyverno.io/category": CATEGORY,
-        "policies.kyverno.io/severity": severity,
-        "policies.kyverno.io/subject": "Pod",
-        "policies.kyverno.io/minversion": MIN_VERSION,
-        "policies.kyverno.io/description": description,
-    }
-
-
-def _match(namespaces: list[str]) -> dict[str, Any]:
-    return {
-        "resourceRules": [
-            {
-                "apiGroups": [""],
-                "apiVersions": ["v1"],
-                "operations": ["CREATE", "UPDATE"],
-                "resources": ["pods", "pods/ephemeralcontainers"],
-            }
-        ],
-        "namespaceSelector": {
-            "matchExpressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(namespaces)},
-                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)},
-            ]
-        },
-    }
-
-
-def _mode_settings(mode: Mode) -> dict[str, Any]:
-    if mode == "enforce":
-        return {"validationActions": ["Deny"], "failurePolicy": "Fail"}
-    return {"validationActions": ["Audit"], "failurePolicy": "Ignore"}
+from components.render.kyverno_exceptions import exception_manifest
+from components.render.shared import has_authority, key_reference, keyless_identities, labels
 
 
 def _ident(name: str) -> str:
@@ -120,14 +61,6 @@ def _ctlog(model: TrustModel, key: KeyAuthority | None = None) -> dict[str, Any]
     return ctlog
 
 
-def keyless_identities(model: TrustModel) -> list[dict[str, str]]:
-    """The keyless identities as both engines spell them (`issuer` + `subject` or `subjectRegExp`)."""
-    return [
-        {"issuer": k.issuer, **({"subject": k.subject} if k.subject else {"subjectRegExp": k.subject_regexp or ""})}
-        for k in model.keyless
-    ]
-
-
 def attestors(model: TrustModel) -> list[dict[str, Any]]:
     """One cosign attestor for all keyless identities (any one of them), one per key."""
     sig = model.sigstore
@@ -139,8 +72,7 @@ def attestors(model: TrustModel) -> list[dict[str, Any]]:
         out.append({"name": "keyless", "cosign": {"keyless": keyless, "ctlog": _ctlog(model), **_tuf(model)}})
     for key in model.keys:
         # A pinned public key is verified offline; otherwise Kyverno reads the key from the vault.
-        ref = {"data": key.public_key_pem} if key.public_key_pem else {"kms": key.kms_uri or ""}
-        cosign = {"key": ref, "ctlog": _ctlog(model, key)}
+        cosign = {"key": key_reference(key), "ctlog": _ctlog(model, key)}
         if key.transparency_log_required:
             cosign.update(_tuf(model))
         out.append({"name": f"key_{_ident(key.name)}", "cosign": cosign})
@@ -182,10 +114,10 @@ def _image_policy(
     # then see the digest as drift (README). Audit never mutates.
     mutate = mode == "enforce" and not model.require_digest
     spec: dict[str, Any] = {
-        **_mode_settings(mode),
+        **mode_settings(mode),
         "webhookConfiguration": {"timeoutSeconds": WEBHOOK_TIMEOUT_SECONDS},
         "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
-        "matchConstraints": _match(namespaces),
+        "matchConstraints": match_pods(namespaces),
         "matchImageReferences": [{"glob": f"{registry}/*"} for registry in model.signed_registries],
         "validationConfigurations": {
             "mutateDigest": mutate,
@@ -193,7 +125,7 @@ def _image_policy(
             "required": True,
         },
         "attestors": attestors(model),
-        "variables": [{"name": "allImages", "expression": _POLICY_IMAGES}],
+        "variables": [{"name": "allImages", "expression": POLICY_IMAGES}],
         "validations": validations,
     }
     credentials: dict[str, Any] = {}
@@ -209,14 +141,15 @@ def _image_policy(
     return {
         "apiVersion": API_VERSION,
         "kind": "ImageValidatingPolicy",
-        "metadata": {"name": name, "labels": _labels(), "annotations": annotations},
+        "metadata": {"name": name, "labels": labels(), "annotations": annotations},
         "spec": spec,
     }
 
 
 def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
+    """Every image from the stack's registry signed by a trusted authority, in every `mode` namespace."""
     namespaces = [ns.name for ns in model.in_mode(mode)]
-    if not namespaces or not (model.keyless or model.keys):
+    if not namespaces or not has_authority(model):
         return None
     registries = ", ".join(model.signed_registries)
     description = (
@@ -227,10 +160,10 @@ def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
     )
     return _image_policy(
         model,
-        f"verify-image-signatures-{mode}",
+        signature_policy_name(mode),
         mode,
         namespaces,
-        _annotations("Verify image signatures", "high", description),
+        policy_annotations("Verify image signatures", "high", description),
         [],
         [
             {
@@ -244,7 +177,8 @@ def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
 
 
 def _sbom_check(ns: NamespacePolicy) -> str:
-    content = "packages" if ns.sbom == "spdx" else "components"
+    assert ns.sbom_format is not None
+    content = ns.sbom_format.list_field
     return (
         f"has(extractPayload(image, attestations.sbom).predicate.{content})"
         f" && size(extractPayload(image, attestations.sbom).predicate.{content}) > 0"
@@ -252,32 +186,32 @@ def _sbom_check(ns: NamespacePolicy) -> str:
 
 
 def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
-    if ns.sbom is None or not (model.keyless or model.keys):
+    """A signed SBOM of the namespace's format, listing something, on every image admitted there."""
+    sbom = ns.sbom_format
+    if sbom is None or not has_authority(model):
         return None
-    kind = "SPDX" if ns.sbom == "spdx" else "CycloneDX"
-    content = "packages" if ns.sbom == "spdx" else "components"
     description = (
         "Without an SBOM nobody can tell which vulnerable components run in this namespace. Every image "
-        f"admitted in {ns.name} must carry a {kind} SBOM attestation (predicate {ns.sbom_predicate}) signed by "
-        f"a trusted signer, listing at least one {content[:-1]}. Attest with `cosign attest --type "
-        f"{'spdxjson' if ns.sbom == 'spdx' else 'cyclonedx'}`."
+        f"admitted in {ns.name} must carry a {sbom.title} SBOM attestation (predicate {sbom.predicate_type}) signed "
+        f"by a trusted signer, listing at least one {sbom.item}. Attest with `cosign attest --type "
+        f"{sbom.cosign_type}`."
     )
     verify = _any_of(model, "verifyAttestationSignatures(image, attestations.sbom, {attestor})")
     return _image_policy(
         model,
-        f"require-sbom-{ns.name}",
+        sbom_policy_name(ns.name),
         ns.mode,
         [ns.name],
-        _annotations(f"Require a signed {kind} SBOM", "medium", description),
-        [{"name": "sbom", "intoto": {"type": ns.sbom_predicate}}],
+        policy_annotations(f"Require a signed {sbom.title} SBOM", "medium", description),
+        [{"name": "sbom", "intoto": {"type": sbom.predicate_type}}],
         [
             {
                 "expression": f"variables.allImages.all(image, {verify})",
-                "message": f"image has no {kind} SBOM attestation signed by a trusted signer",
+                "message": f"image has no {sbom.title} SBOM attestation signed by a trusted signer",
             },
             {
                 "expression": f"variables.allImages.all(image, {_sbom_check(ns)})",
-                "message": f"the image's {kind} SBOM lists no {content}",
+                "message": f"the image's {sbom.title} SBOM lists no {sbom.list_field}",
             },
         ],
     )
@@ -304,7 +238,8 @@ def _provenance_v02(ns: NamespacePolicy) -> str:
 
 
 def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
-    if ns.provenance is None or not (model.keyless or model.keys):
+    """Signed SLSA provenance naming the namespace's builder and source, on every image admitted there."""
+    if ns.provenance is None or not has_authority(model):
         return None
     p = ns.provenance
     ref = f" at {p.source_ref}" if p.source_ref else ""
@@ -318,10 +253,10 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
     v02 = _any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v02, {attestor})")
     return _image_policy(
         model,
-        f"require-provenance-{ns.name}",
+        provenance_policy_name(ns.name),
         ns.mode,
         [ns.name],
-        _annotations("Require signed SLSA provenance from the trusted builder", "high", description),
+        policy_annotations("Require signed SLSA provenance from the trusted builder", "high", description),
         [
             {"name": "slsa_v1", "intoto": {"type": SLSA_PROVENANCE_V1}},
             {"name": "slsa_v02", "intoto": {"type": SLSA_PROVENANCE_V02}},
@@ -344,6 +279,7 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
 
 
 def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
+    """Images only from allowed registries (and by digest, when required), in every `mode` namespace."""
     namespaces = [ns.name for ns in model.in_mode(mode)]
     if not namespaces:
         return None
@@ -372,65 +308,17 @@ def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
         "apiVersion": API_VERSION,
         "kind": "ValidatingPolicy",
         "metadata": {
-            "name": f"restrict-image-registries-{mode}",
-            "labels": _labels(),
-            "annotations": _annotations("Restrict image registries", "high", description),
+            "name": registry_policy_name(mode),
+            "labels": labels(),
+            "annotations": policy_annotations("Restrict image registries", "high", description),
         },
         "spec": {
-            **_mode_settings(mode),
+            **mode_settings(mode),
             "webhookConfiguration": {"timeoutSeconds": 10},
             "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
-            "matchConstraints": _match(namespaces),
-            "variables": [{"name": "allImages", "expression": _OBJECT_IMAGES}],
+            "matchConstraints": match_pods(namespaces),
+            "variables": [{"name": "allImages", "expression": OBJECT_IMAGES}],
             "validations": validations,
-        },
-    }
-
-
-def _policies_for(model: TrustModel, policies: list[Manifest], namespace: str) -> list[dict[str, str]]:
-    """The policies that match `namespace`: exceptions must name each one they exempt from."""
-    ns = model.namespace(namespace)
-    names = {
-        f"verify-image-signatures-{ns.mode}",
-        f"restrict-image-registries-{ns.mode}",
-        f"require-sbom-{ns.name}",
-        f"require-provenance-{ns.name}",
-    }
-    return [{"kind": p["kind"], "name": p["metadata"]["name"]} for p in policies if p["metadata"]["name"] in names]
-
-
-def exception_manifest(model: TrustModel, exemption: Exemption, policies: list[Manifest]) -> Manifest:
-    # Kyverno exempts a whole request, so the condition holds only when every image of the pod is
-    # one of the exempted ones: an exempted image cannot smuggle an unsigned sidecar in. Kyverno
-    # drops an exception past `expiresAt` at its next reconcile, not per request; the config
-    # refuses expired exceptions, so the next `pulumi up` removes it, and the checks report it.
-    exempted = " || ".join(f"image.matches({cel_string(glob_regex(g))})" for g in exemption.images)
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "PolicyException",
-        "metadata": {
-            "name": exemption.name,
-            "namespace": KYVERNO_NAMESPACE,
-            "labels": _labels(),
-            "annotations": {
-                "supply-chain/owner": exemption.owner,
-                "supply-chain/reason": exemption.reason,
-                "supply-chain/expires": exemption.expires.isoformat(),
-                "supply-chain/namespace": exemption.namespace,
-            },
-        },
-        "spec": {
-            # No `images` field: for a ValidatingPolicy it would turn this into a partial exception
-            # that only exposes the images to CEL; the condition below already names them.
-            "policyRefs": _policies_for(model, policies, exemption.namespace),
-            "expiresAt": f"{exemption.expires.isoformat()}T23:59:59Z",
-            "matchConditions": [
-                {
-                    "name": "only-exempted-images-in-namespace",
-                    "expression": f"request.namespace == {cel_string(exemption.namespace)}"
-                    f" && ({_OBJECT_IMAGES}).all(image, {exempted})",
-                }
-            ],
         },
     }
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.model.contract import KYVERNO_NAMESPACE, NEVER_MATCHED
+from components.model.contract import (
+    KYVERNO_NAMESPACE,
+    NEVER_MATCHED,
+    WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION,
+    WORKLOAD_IDENTITY_USE_LABEL,
+)
 
 CHART = "kyverno"
 CHART_VERSION = "3.9.0"  # app v1.19.0; bump together with the schemas the tests validate against
@@ -39,8 +44,8 @@ def kyverno_values(
     identity_sa: dict[str, Any] = {}
     identity_pod_labels: dict[str, str] = {}
     if workload_identity_client_id is not None:
-        identity_sa = {"annotations": {"azure.workload.identity/client-id": workload_identity_client_id}}
-        identity_pod_labels = {"azure.workload.identity/use": "true"}
+        identity_sa = {"annotations": {WORKLOAD_IDENTITY_CLIENT_ID_ANNOTATION: workload_identity_client_id}}
+        identity_pod_labels = {WORKLOAD_IDENTITY_USE_LABEL: "true"}
 
     admission: dict[str, Any] = {
         "replicas": 3,

@@ -3,15 +3,15 @@ with least-privilege role assignments (AcrPush for the build agents, AcrPull for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import authorization, containerregistry, monitor
+from pulumi_azure_native import containerregistry
 
+from components.azure.private_link import PrivateLink
+from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, assign_roles, send_diagnostics
 from components.model.config import RegistryConfig
-from components.private_link import PrivateLink
-from components.roles import ACR_PULL, ACR_PUSH, role_definition_id
 
 ACR_PRIVATE_DNS_ZONE = "privatelink.azurecr.io"
 
@@ -41,7 +41,8 @@ def registry_args(config: RegistryConfig, zone_redundant: bool) -> dict[str, Any
 
 
 class ContainerRegistry(pulumi.ComponentResource):
-    """ACR + private endpoint (+ DNS) + optional diagnostics + role assignments."""
+    """ACR + private endpoint (+ DNS) + optional diagnostics + role assignments (AcrPush for the
+    build agents, AcrPull for the pullers; nothing broader)."""
 
     registry_id: pulumi.Output[str]
     registry_name: pulumi.Output[str]
@@ -54,14 +55,10 @@ class ContainerRegistry(pulumi.ComponentResource):
         config: RegistryConfig,
         *,
         zone_redundant: bool,
-        resource_group_name: pulumi.Input[str],
-        location: str,
-        tags: dict[str, str],
-        endpoints_subnet_id: pulumi.Input[str],
-        vnet_id: pulumi.Input[str],
-        subscription_id: pulumi.Input[str],
-        pushers: Mapping[str, pulumi.Input[str]],
-        pullers: Mapping[str, pulumi.Input[str]],
+        placement: Placement,
+        private_network: PrivateNetwork,
+        role_grants: Sequence[RoleGrant],
+        diagnostics: Diagnostics | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:ContainerRegistry", name, {}, opts)
@@ -69,9 +66,9 @@ class ContainerRegistry(pulumi.ComponentResource):
         registry = containerregistry.Registry(
             f"{name}-acr",
             **registry_args(config, zone_redundant),
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
         )
         link = PrivateLink(
@@ -79,40 +76,12 @@ class ContainerRegistry(pulumi.ComponentResource):
             target_id=registry.id,
             group_id="registry",
             zone_name=ACR_PRIVATE_DNS_ZONE,
-            subnet_id=endpoints_subnet_id,
-            vnet_id=vnet_id,
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
+            private_network=private_network,
+            placement=placement,
             opts=child,
         )
-        if config.log_analytics_workspace_id is not None:
-            monitor.DiagnosticSetting(
-                f"{name}-diagnostics",
-                name="registry-to-log-analytics",
-                resource_uri=registry.id,
-                workspace_id=config.log_analytics_workspace_id,
-                logs=[{"category_group": "allLogs", "enabled": True}],
-                metrics=[{"category": "AllMetrics", "enabled": True}],
-                opts=child,
-            )
-
-        def assign(label: str, role: str, principal_id: pulumi.Input[str]) -> None:
-            authorization.RoleAssignment(
-                f"{name}-{label}",
-                scope=registry.id,
-                role_definition_id=pulumi.Output.from_input(subscription_id).apply(
-                    lambda sub: role_definition_id(sub, role)
-                ),
-                principal_id=principal_id,
-                principal_type="ServicePrincipal",
-                opts=child,
-            )
-
-        for label, principal in sorted(pushers.items()):
-            assign(f"acrpush-{label}", ACR_PUSH, principal)
-        for label, principal in sorted(pullers.items()):
-            assign(f"acrpull-{label}", ACR_PULL, principal)
+        send_diagnostics(name, "registry-to-log-analytics", registry.id, diagnostics, child)
+        assign_roles(name, registry.id, role_grants, child)
 
         self.registry_id = registry.id
         self.registry_name = registry.name

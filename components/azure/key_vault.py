@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import keyvault
 
-from components.private_link import PrivateLink
+from components.azure.private_link import PrivateLink
+from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, assign_roles, send_diagnostics
 
 VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
 
@@ -30,8 +32,9 @@ def vault_properties(tenant_id: pulumi.Input[str], hsm_required: bool) -> dict[s
 
 
 class SigningKeyVault(pulumi.ComponentResource):
-    """Vault for the chain's signing keys; the keys and their role assignments are added by the
-    trust root component."""
+    """Vault for the chain's signing keys, reachable only through its private endpoint; the keys and
+    their per-key role assignments are `VaultSigningKeys`. Its audit logs (every key read and sign)
+    go to the stack's workspace when one is named."""
 
     vault_id: pulumi.Output[str]
     vault_name: pulumi.Output[str]
@@ -45,11 +48,10 @@ class SigningKeyVault(pulumi.ComponentResource):
         vault_name: str,
         hsm_required: bool,
         tenant_id: pulumi.Input[str],
-        resource_group_name: pulumi.Input[str],
-        location: str,
-        tags: dict[str, str],
-        endpoints_subnet_id: pulumi.Input[str],
-        vnet_id: pulumi.Input[str],
+        placement: Placement,
+        private_network: PrivateNetwork,
+        role_grants: Sequence[RoleGrant] = (),
+        diagnostics: Diagnostics | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:SigningKeyVault", name, {}, opts)
@@ -58,9 +60,9 @@ class SigningKeyVault(pulumi.ComponentResource):
             f"{name}-kv",
             vault_name=vault_name,
             properties=keyvault.VaultPropertiesArgs(**vault_properties(tenant_id, hsm_required)),
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=placement.tags,
             opts=child,
         )
         link = PrivateLink(
@@ -68,13 +70,12 @@ class SigningKeyVault(pulumi.ComponentResource):
             target_id=vault.id,
             group_id="vault",
             zone_name=VAULT_PRIVATE_DNS_ZONE,
-            subnet_id=endpoints_subnet_id,
-            vnet_id=vnet_id,
-            resource_group_name=resource_group_name,
-            location=location,
-            tags=tags,
+            private_network=private_network,
+            placement=placement,
             opts=child,
         )
+        send_diagnostics(name, "vault-to-log-analytics", vault.id, diagnostics, child)
+        assign_roles(name, vault.id, role_grants, child)
         self.vault_id = vault.id
         self.vault_name = vault.name
         self.vault_uri = vault.properties.apply(lambda p: p.vault_uri or "")

@@ -20,14 +20,16 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from components.admission.kyverno_policies import keyless_identities
-from components.model.contract import MANAGED_BY, MANAGED_BY_LABEL, POLICY_CONTROLLER_INCLUDE_LABEL
+from components.model.contract import (
+    POLICY_CONTROLLER_SIGNATURE_POLICY,
+    POLICY_CONTROLLER_TRUST_ROOT,
+    allowed_registry_policy_name,
+)
 from components.model.trust import KeyAuthority, TrustModel
+from components.render.shared import has_authority, key_reference, keyless_identities, labels
 
 API_VERSION = "policy.sigstore.dev/v1beta1"
 TRUST_ROOT_API_VERSION = "policy.sigstore.dev/v1alpha1"
-INCLUDE_LABEL = POLICY_CONTROLLER_INCLUDE_LABEL
-TRUST_ROOT_NAME = "supply-chain"
 
 Manifest = dict[str, Any]
 
@@ -39,7 +41,7 @@ def _b64(text: str) -> str:
 def _metadata(name: str, title: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
-        "labels": {MANAGED_BY_LABEL: MANAGED_BY, "app.kubernetes.io/part-of": "supply-chain"},
+        "labels": labels(),
         "annotations": {"supply-chain/title": title, "supply-chain/description": description},
     }
 
@@ -92,7 +94,9 @@ def trust_root(model: TrustModel) -> Manifest | None:
         "apiVersion": TRUST_ROOT_API_VERSION,
         "kind": "TrustRoot",
         "metadata": _metadata(
-            TRUST_ROOT_NAME, "Private Sigstore trust root", f"Fulcio, Rekor and CT log keys of {sig.rekor_url}"
+            POLICY_CONTROLLER_TRUST_ROOT,
+            "Private Sigstore trust root",
+            f"Fulcio, Rekor and CT log keys of {sig.rekor_url}",
         ),
         "spec": spec,
     }
@@ -101,15 +105,14 @@ def trust_root(model: TrustModel) -> Manifest | None:
 def _ctlog(model: TrustModel) -> dict[str, Any]:
     ctlog: dict[str, Any] = {"url": model.sigstore.rekor_url}
     if uses_trust_root(model):
-        ctlog["trustRootRef"] = TRUST_ROOT_NAME
+        ctlog["trustRootRef"] = POLICY_CONTROLLER_TRUST_ROOT
     return ctlog
 
 
 def _key_authority(model: TrustModel, key: KeyAuthority) -> dict[str, Any]:
-    ref = {"data": key.public_key_pem} if key.public_key_pem else {"kms": key.kms_uri or ""}
     authority: dict[str, Any] = {
         "name": re.sub(r"[^a-z0-9-]", "-", f"key-{key.name}".lower()),
-        "key": {**ref, "hashAlgorithm": "sha256"},
+        "key": {**key_reference(key), "hashAlgorithm": "sha256"},
         "signatureFormat": model.signature_format,
     }
     if key.transparency_log_required:
@@ -123,7 +126,7 @@ def authorities(model: TrustModel) -> list[dict[str, Any]]:
     if model.keyless:
         keyless: dict[str, Any] = {"identities": keyless_identities(model)}
         if uses_trust_root(model):
-            keyless["trustRootRef"] = TRUST_ROOT_NAME
+            keyless["trustRootRef"] = POLICY_CONTROLLER_TRUST_ROOT
         out.append(
             {"name": "keyless", "keyless": keyless, "ctlog": _ctlog(model), "signatureFormat": model.signature_format}
         )
@@ -135,10 +138,6 @@ def _glob(registry: str) -> str:
     return f"{registry}/**"
 
 
-def _registry_slug(registry: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", registry.lower()).strip("-")
-
-
 def signature_policy(model: TrustModel) -> Manifest:
     registries = ", ".join(model.signed_registries)
     description = (
@@ -148,7 +147,7 @@ def signature_policy(model: TrustModel) -> Manifest:
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
-        "metadata": _metadata("verify-image-signatures", "Verify image signatures", description),
+        "metadata": _metadata(POLICY_CONTROLLER_SIGNATURE_POLICY, "Verify image signatures", description),
         "spec": {
             "mode": "enforce",
             "images": [{"glob": _glob(r)} for r in model.signed_registries],
@@ -165,7 +164,7 @@ def allowed_registry_policy(registry: str) -> Manifest:
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
-        "metadata": _metadata(f"allow-registry-{_registry_slug(registry)}", f"Allow {registry}", description),
+        "metadata": _metadata(allowed_registry_policy_name(registry), f"Allow {registry}", description),
         "spec": {
             "mode": "enforce",
             "images": [{"glob": _glob(registry)}],
@@ -176,7 +175,7 @@ def allowed_registry_policy(registry: str) -> Manifest:
 
 def policy_controller_policies(model: TrustModel) -> list[Manifest]:
     """Every Policy Controller document of the stack (nothing when no namespace enforces)."""
-    if not model.in_mode("enforce") or not (model.keyless or model.keys):
+    if not model.in_mode("enforce") or not has_authority(model):
         return []
     docs: list[Manifest | None] = [trust_root(model), signature_policy(model)]
     docs += [allowed_registry_policy(r) for r in model.allowed_registries if r not in model.signed_registries]

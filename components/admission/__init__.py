@@ -1,1 +1,0 @@
-"""Admission documents rendered from the trust model (pure functions)."""

@@ -1,0 +1,1 @@
+"""Azure components: one ComponentResource per file, all taking the same shapes from `shared`."""

@@ -1,0 +1,105 @@
+"""The shapes every Azure component takes, so a reader learns them once: where resources go
+(`Placement`), who gets which role on them (`RoleGrant`), where their logs go (`Diagnostics`), and
+which private network their endpoint lands in (`PrivateNetwork`); plus the helpers that create them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import authorization, monitor
+
+from components.model.config import StackConfig
+from components.model.contract import MANAGED_BY
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a component's resources go: the resource group, the region and the tags."""
+
+    resource_group_name: pulumi.Input[str]
+    location: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """One role for one principal on a component's resource; `label` names the assignment."""
+
+    label: str
+    role_definition_id: pulumi.Input[str]
+    principal_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Where a resource's logs and metrics go: a Log Analytics workspace, in resource-specific
+    tables (`dedicated_tables`) where the service offers them."""
+
+    workspace_id: str
+    dedicated_tables: bool = False
+
+
+@dataclass(frozen=True)
+class PrivateNetwork:
+    """Where a component's private endpoint lands and which VNet resolves its private DNS zone."""
+
+    subnet_id: pulumi.Input[str]
+    vnet_id: pulumi.Input[str]
+
+
+def azure_tags(config: StackConfig, stack: str) -> dict[str, str]:
+    """Tags for every Azure resource: the stack's own tags plus where the resource came from."""
+    tags = dict(config.azure.tags) if config.azure else {}
+    tags.setdefault("managed-by", MANAGED_BY)
+    tags.setdefault("pulumi-stack", stack)
+    return tags
+
+
+def built_in_role(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
+    """The full id of a built-in role definition (its GUID) in the deploying subscription."""
+    return pulumi.Output.from_input(subscription_id).apply(
+        lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+    )
+
+
+def assign_roles(
+    name: str, scope: pulumi.Input[str], grants: Sequence[RoleGrant], opts: pulumi.ResourceOptions
+) -> list[authorization.RoleAssignment]:
+    """Each grant as a role assignment on `scope` named `<name>-<label>` (service principals only)."""
+    return [
+        authorization.RoleAssignment(
+            f"{name}-{grant.label}",
+            scope=scope,
+            role_definition_id=grant.role_definition_id,
+            principal_id=grant.principal_id,
+            principal_type="ServicePrincipal",
+            opts=opts,
+        )
+        for grant in sorted(grants, key=lambda g: g.label)
+    ]
+
+
+def send_diagnostics(
+    name: str,
+    setting_name: str,
+    resource_uri: pulumi.Input[str],
+    diagnostics: Diagnostics | None,
+    opts: pulumi.ResourceOptions,
+) -> monitor.DiagnosticSetting | None:
+    """All logs and metrics of `resource_uri` to the workspace, as `<name>-diagnostics`; nothing
+    when the stack names no workspace."""
+    if diagnostics is None:
+        return None
+    dedicated = {"log_analytics_destination_type": "Dedicated"} if diagnostics.dedicated_tables else {}
+    return monitor.DiagnosticSetting(
+        f"{name}-diagnostics",
+        name=setting_name,
+        resource_uri=resource_uri,
+        workspace_id=diagnostics.workspace_id,
+        logs=[{"category_group": "allLogs", "enabled": True}],
+        metrics=[{"category": "AllMetrics", "enabled": True}],
+        opts=opts,
+        **dedicated,
+    )

@@ -1,0 +1,1 @@
+"""Kubernetes components: the cluster provider, namespaces under admission, the admission engines."""
