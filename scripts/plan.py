@@ -16,12 +16,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from components.model import yaml_io
 from components.model.config import ConfigError
 from components.model.config.stack_file import read_stack_file
 from scripts.planning import PROJECT_ROOT, Plan, PlannedResource, kubernetes_manifests, plan_stack
@@ -51,7 +51,7 @@ def write_plan(plan: Plan, out: Path) -> list[Path]:
     written = []
     for file_name, document in kubernetes_manifests(plan):
         path = manifests_dir / file_name
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        path.write_text(yaml_io.dump(document))
         written.append(path)
     for release in plan.of_type("kubernetes:helm.sh/v3:Release"):
         helm_dir.mkdir(exist_ok=True)
@@ -60,9 +60,7 @@ def write_plan(plan: Plan, out: Path) -> list[Path]:
         header = (
             f"# chart {inputs.get('chart')} {inputs.get('version')} from {inputs.get('repositoryOpts', {}).get('repo')}"
         )
-        body = yaml.safe_dump(
-            {"namespace": inputs.get("namespace"), "values": inputs.get("values", {})}, sort_keys=False
-        )
+        body = yaml_io.dump({"namespace": inputs.get("namespace"), "values": inputs.get("values", {})})
         path.write_text(f"{header}\n{body}")
         written.append(path)
     return written

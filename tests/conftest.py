@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from components.model.config.stack_file import read_stack_file
-from scripts.planning import Plan, plan_config, plan_stack
+from scripts.planning import Plan, PlannedResource, plan_config, plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -27,6 +27,13 @@ SHARED = ROOT.parent / "shared"
 def stack_raw(stack: str) -> dict[str, Any]:
     """A shipped stack's project config (keys without the prefix), safe to mutate."""
     return copy.deepcopy(read_stack_file(STACKS / f"Pulumi.{stack}.yaml").raw)
+
+
+def only(plan: Plan, type_token: str) -> PlannedResource:
+    """The one registration of `type_token` in `plan` (fails the test, naming what was found, otherwise)."""
+    found = plan.of_type(type_token)
+    assert len(found) == 1, f"expected one {type_token}, found {[r.urn for r in found]}"
+    return found[0]
 
 
 @pytest.fixture

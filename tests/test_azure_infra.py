@@ -12,13 +12,13 @@ from components.azure.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
 from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
 from scripts.planning import Plan, PlannedResource
-from tests.conftest import stack_raw
+from tests.conftest import only, stack_raw
 
 AZURE_STACKS = ["dev", "prod"]
 
 
 def _fqdns(plan: Plan) -> list[str]:
-    group = plan.one("azure-native:network:FirewallPolicyRuleCollectionGroup")
+    group = only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup")
     return [
         fqdn
         for collection in group.inputs["ruleCollections"]
@@ -97,7 +97,7 @@ def test_egress_allowlist_is_exact(plan_of: Callable[[str], Plan], stack: str) -
     network = plan.config.network
     assert network is not None
     assert set(fqdns) == set(SIGSTORE_HOSTS) | set(GITHUB_HOSTS) | set(network.egress.extra_allowed_fqdns)
-    group = plan.one("azure-native:network:FirewallPolicyRuleCollectionGroup")
+    group = only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup")
     for collection in group.inputs["ruleCollections"]:
         assert collection["action"]["type"] == "Allow"
         for rule in collection["rules"]:
@@ -116,7 +116,7 @@ def test_azure_devops_runner_gets_its_hosts_not_githubs(plan_raw: Callable[..., 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
 def test_default_route_goes_to_the_firewall(plan_of: Callable[[str], Plan], stack: str) -> None:
     plan = plan_of(stack)
-    table = plan.one("azure-native:network:RouteTable")
+    table = only(plan, "azure-native:network:RouteTable")
     (route,) = table.inputs["routes"]
     assert route["addressPrefix"] == "0.0.0.0/0"
     assert route["nextHopType"] == "VirtualAppliance"
@@ -147,7 +147,7 @@ def test_nsg_only_mode_has_no_firewall_and_uses_service_tags(plan_raw: Callable[
 @pytest.mark.parametrize("stack", AZURE_STACKS)
 def test_registry_is_private_premium_and_locked_down(plan_of: Callable[[str], Plan], stack: str) -> None:
     plan = plan_of(stack)
-    acr = plan.one("azure-native:containerregistry:Registry").inputs
+    acr = only(plan, "azure-native:containerregistry:Registry").inputs
     assert acr["sku"] == {"name": "Premium"}
     assert acr["adminUserEnabled"] is False
     assert acr["anonymousPullEnabled"] is False
@@ -166,7 +166,7 @@ def test_public_access_only_with_deny_default_and_allowlist(plan_raw: Callable[.
         publicNetworkAccessEnabled=True, allowedIpRanges=["52.174.10.0/24"], azureServicesBypassEnabled=True
     )
     plan = plan_raw(raw)
-    acr = plan.one("azure-native:containerregistry:Registry").inputs
+    acr = only(plan, "azure-native:containerregistry:Registry").inputs
     assert acr["publicNetworkAccess"] == "Enabled"
     assert acr["networkRuleSet"]["defaultAction"] == "Deny"
     assert [r["iPAddressOrRange"] for r in acr["networkRuleSet"]["ipRules"]] == ["52.174.10.0/24"]
@@ -228,7 +228,7 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
     assert len(kubelet_candidates) == 1, "one more principal: the AKS kubelet identity"
     (kubelet,) = kubelet_candidates
     (key,) = [k.outputs["id"] for k in plan.of_type("azure-native:keyvault:Key")]
-    reader = plan.one("azure-native:authorization:RoleDefinition")
+    reader = only(plan, "azure-native:authorization:RoleDefinition")
     assert _role_assignments(plan) == {
         (agents, ACR_PUSH, registry_id),
         (admission, ACR_PULL, registry_id),
@@ -237,7 +237,7 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
         (admission, reader.outputs["id"].rsplit("/", 1)[1], key),  # reads the public key, cannot sign
     }
     assert reader.inputs["permissions"] == [{"actions": [], "dataActions": ["Microsoft.KeyVault/vaults/keys/read"]}]
-    assert reader.inputs["assignableScopes"] == [plan.one("azure-native:keyvault:Vault").outputs["id"]]
+    assert reader.inputs["assignableScopes"] == [only(plan, "azure-native:keyvault:Vault").outputs["id"]]
     for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
         assert assignment.inputs["principalType"] == "ServicePrincipal", assignment.urn
 
@@ -245,7 +245,7 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
 @pytest.mark.parametrize(("stack", "sku"), [("dev", "standard"), ("prod", "premium")])
 def test_key_vault_is_rbac_purge_protected_and_private(plan_of: Callable[[str], Plan], stack: str, sku: str) -> None:
     plan = plan_of(stack)
-    props: dict[str, Any] = plan.one("azure-native:keyvault:Vault").inputs["properties"]
+    props: dict[str, Any] = only(plan, "azure-native:keyvault:Vault").inputs["properties"]
     assert props["enableRbacAuthorization"] is True
     assert props["enablePurgeProtection"] is True
     assert props["enableSoftDelete"] is True
@@ -259,8 +259,8 @@ def test_diagnostics_only_where_a_workspace_is_configured(plan_of: Callable[[str
     assert not plan_of("dev").of_type("azure-native:monitor:DiagnosticSetting")
     prod = plan_of("prod")
     settings = {s.inputs["resourceUri"]: s.inputs for s in prod.of_type("azure-native:monitor:DiagnosticSetting")}
-    firewall = prod.one("azure-native:network:AzureFirewall").outputs["id"]
-    vault = prod.one("azure-native:keyvault:Vault").outputs["id"]
+    firewall = only(prod, "azure-native:network:AzureFirewall").outputs["id"]
+    vault = only(prod, "azure-native:keyvault:Vault").outputs["id"]
     assert set(settings) == {prod.outputs["registryId"], firewall, vault}
     assert settings[prod.outputs["registryId"]]["workspaceId"] == prod.config.registry.log_analytics_workspace_id
     assert settings[vault]["workspaceId"] == prod.config.signing.log_analytics_workspace_id

@@ -18,7 +18,7 @@ from components.render.kyverno_policies import kyverno_policies
 from components.render.kyverno_values import CHART_VERSION, kyverno_values
 from scripts.planning import Plan, kubernetes_manifests
 from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
-from tests.conftest import SHIPPED_STACKS, stack_raw
+from tests.conftest import SHIPPED_STACKS, only, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values
 
 Manifest = dict[str, Any]
@@ -400,7 +400,7 @@ def test_plan_installs_pinned_kyverno_and_applies_policies_after_it(plan_of: Cal
     custom = plan.of_type("kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy")
     assert custom, "policies are applied"
     for resource in custom:
-        assert release.urn in resource.dependencies, f"{resource.urn} must wait for the Kyverno release"
+        assert release.urn in resource.depends_on, f"{resource.urn} must wait for the Kyverno release"
     applied = {
         doc["metadata"]["name"]: doc
         for _, doc in kubernetes_manifests(plan)
@@ -448,7 +448,7 @@ def test_local_stack_trusts_its_generated_key_and_keeps_the_private_half_secret(
 
 
 def test_azure_vault_key_is_ec_p256_rotating_and_hsm_in_prod(plan_of: Callable[[str], Plan]) -> None:
-    key = plan_of("prod").one("azure-native:keyvault:Key")
+    key = only(plan_of("prod"), "azure-native:keyvault:Key")
     props = key.inputs["properties"]
     assert props["kty"] == "EC-HSM"
     assert props["curveName"] == "P-256"

@@ -15,7 +15,7 @@ import yaml
 from components.model.contract import ADMISSION_MODE_LABEL
 from scripts import plan as plan_cli
 from scripts.planning import Plan
-from tests.conftest import ROOT, SHIPPED_STACKS, stack_raw
+from tests.conftest import ROOT, SHIPPED_STACKS, only, stack_raw
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -31,7 +31,7 @@ def test_every_shipped_stack_plans(plan_of: Callable[[str], Plan], stack: str) -
 
 def test_azure_stacks_get_a_tagged_resource_group(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
-    group = plan.one("azure-native:resources:ResourceGroup")
+    group = only(plan, "azure-native:resources:ResourceGroup")
     assert group.inputs["resourceGroupName"] == "rg-supplychain-prod"
     assert group.inputs["location"] == "westeurope"
     assert group.inputs["tags"]["owner"] == "platform-team@contoso.example"
@@ -53,7 +53,7 @@ def test_existing_namespaces_are_patched_not_owned(plan_raw: Callable[..., Plan]
     raw = stack_raw("local")
     raw["admission"]["namespaces"]["default"] = {"mode": "audit", "existing": True}
     plan = plan_raw(raw)
-    patch = plan.one("kubernetes:core/v1:NamespacePatch")
+    patch = only(plan, "kubernetes:core/v1:NamespacePatch")
     assert patch.inputs["metadata"] == {
         "name": "default",
         "labels": {ADMISSION_MODE_LABEL: "audit", "app.kubernetes.io/managed-by": "pulumi-supply-chain"},
@@ -62,9 +62,9 @@ def test_existing_namespaces_are_patched_not_owned(plan_raw: Callable[..., Plan]
 
 
 def test_kubernetes_provider_is_pinned_to_the_configured_cluster(plan_of: Callable[[str], Plan]) -> None:
-    local = plan_of("local").one("pulumi:providers:kubernetes")
+    local = only(plan_of("local"), "pulumi:providers:kubernetes")
     assert local.inputs["context"] == "kind-supply-chain"
-    aks = plan_of("dev").one("pulumi:providers:kubernetes")
+    aks = only(plan_of("dev"), "pulumi:providers:kubernetes")
     assert aks.inputs["kubeconfig"] == "[secret]", "AKS credentials never appear in the plan"
 
 
@@ -105,7 +105,21 @@ def test_cli_writes_plan_and_manifests(tmp_path: Path) -> None:
     assert set(plan) >= {"stack", "resources", "outputs"}
     assert plan["stack"] == "local"
     for resource in plan["resources"]:
-        assert set(resource) == {"urn", "type", "name", "parent", "inputs"}
+        assert (
+            {"urn", "type", "name", "parent", "inputs"}
+            <= set(resource)
+            <= {
+                "urn",
+                "type",
+                "name",
+                "parent",
+                "inputs",
+                "dependsOn",
+            }
+        )
+    policies = [r for r in plan["resources"] if r["type"] == "kubernetes:apiextensions.k8s.io:CustomResource"]
+    release = next(r["urn"] for r in plan["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release")
+    assert all(release in p["dependsOn"] for p in policies), "the plan shows each policy waits for its engine"
     manifests = sorted((tmp_path / "manifests").glob("*.yaml"))
     kinds = [yaml.safe_load(m.read_text())["kind"] for m in manifests]
     assert kinds[:2] == ["Namespace", "Namespace"]

@@ -208,7 +208,7 @@ def test_plan_installs_pinned_chart_and_labels_only_enforce_namespaces(plan_of: 
         "azure.workload.identity/client-id": plan.outputs["admissionClientId"]
     }
     for policy in plan.of_type("kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy"):
-        assert release.urn in policy.dependencies
+        assert release.urn in policy.depends_on
     labels = {
         doc["metadata"]["name"]: doc["metadata"]["labels"]
         for _, doc in kubernetes_manifests(plan)

@@ -1,0 +1,266 @@
+"""The offline plan's mock engine: plausible answers for what the program registers and invokes.
+
+Resources get ids and outputs shaped like the real providers' (ARM ids, a registry login server, private
+IPs inside the configured subnets, an AKS cluster's kubelet identity), so the program's `apply`s run as
+they would in a preview. What a type answers beyond its inputs is one entry of `AZURE_ANSWERS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+MOCK_TENANT = "11111111-1111-1111-1111-111111111111"
+
+ARM_TYPES: dict[str, str] = {
+    # type token → ARM provider/type path where it is not Microsoft.<Module>/<type>s
+    "azure-native:containerregistry:Registry": "Microsoft.ContainerRegistry/registries",
+    "azure-native:keyvault:Vault": "Microsoft.KeyVault/vaults",
+    "azure-native:network:VirtualNetwork": "Microsoft.Network/virtualNetworks",
+    "azure-native:network:NetworkSecurityGroup": "Microsoft.Network/networkSecurityGroups",
+    "azure-native:network:RouteTable": "Microsoft.Network/routeTables",
+    "azure-native:network:AzureFirewall": "Microsoft.Network/azureFirewalls",
+    "azure-native:network:FirewallPolicy": "Microsoft.Network/firewallPolicies",
+    "azure-native:network:PublicIPAddress": "Microsoft.Network/publicIPAddresses",
+    "azure-native:network:PrivateEndpoint": "Microsoft.Network/privateEndpoints",
+    "azure-native:privatedns:PrivateZone": "Microsoft.Network/privateDnsZones",
+    "azure-native:managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
+    "azure-native:compute:VirtualMachineScaleSet": "Microsoft.Compute/virtualMachineScaleSets",
+}
+
+
+def stable_guid(*parts: str) -> str:
+    """A GUID that is the same for the same parts on every run (plans are reproducible)."""
+    return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
+
+
+def _lower_camel(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _group_id(state: dict[str, Any]) -> str:
+    return f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{state.get('resourceGroupName', 'rg-mock')}"
+
+
+@dataclass
+class _Network:
+    """Subnets registered so far, so endpoints and firewalls get addresses inside them."""
+
+    subnet_prefixes: dict[str, str] = field(default_factory=dict)
+
+    def host_in(self, subnet_id: str | None, offset: int) -> str:
+        prefix = self.subnet_prefixes.get(subnet_id or "", "10.0.0.0/24")
+        return str(ipaddress.ip_network(prefix)[offset])  # Azure reserves the first four addresses
+
+
+Answer = Callable[[_Network, str, str, dict[str, Any]], dict[str, Any]]
+"""(network, logical name, Azure name, state) → what the provider adds to the state."""
+
+
+def _registry(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {"loginServer": f"{name.lower()}.azurecr.io"}
+
+
+def _subnet(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    name = state.get("subnetName", name)
+    vnet = state.get("virtualNetworkName")
+    arm_id = f"{_group_id(state)}/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{name}"
+    net.subnet_prefixes[arm_id] = str(state.get("addressPrefix", "10.0.0.0/24"))
+    return {"name": name, "id": arm_id}
+
+
+def _firewall(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    configs = [dict(c) for c in state.get("ipConfigurations") or []]
+    for c in configs:
+        c["privateIPAddress"] = net.host_in((c.get("subnet") or {}).get("id"), 4)
+    return {"ipConfigurations": configs}
+
+
+def _private_endpoint(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    # An address derived from the endpoint's name: the same on every run, whatever registers first.
+    offset = 5 + int(hashlib.sha256(logical.encode()).hexdigest(), 16) % 200
+    ip = net.host_in((state.get("subnet") or {}).get("id"), offset)
+    return {"customDnsConfigs": [{"fqdn": f"{name}.privatelink", "ipAddresses": [ip]}]}
+
+
+def _key(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    vault = state.get("vaultName")
+    uri = f"https://{vault}.vault.azure.net/keys/{name}"
+    return {
+        "id": f"{_group_id(state)}/providers/Microsoft.KeyVault/vaults/{vault}/keys/{name}",
+        "keyUri": uri,
+        "keyUriWithVersion": f"{uri}/{stable_guid('version', logical).replace('-', '')}",
+    }
+
+
+def _vault(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {**(state.get("properties") or {}), "vaultUri": f"https://{name}.vault.azure.net/"}}
+
+
+def _identity(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "principalId": stable_guid("principal", logical),
+        "clientId": stable_guid("client", logical),
+        "tenantId": MOCK_TENANT,
+    }
+
+
+AZURE_ANSWERS: dict[str, Answer] = {
+    "azure-native:containerregistry:Registry": _registry,
+    "azure-native:network:Subnet": _subnet,
+    "azure-native:network:AzureFirewall": _firewall,
+    "azure-native:network:PrivateEndpoint": _private_endpoint,
+    "azure-native:keyvault:Key": _key,
+    "azure-native:keyvault:Vault": _vault,
+    "azure-native:managedidentity:UserAssignedIdentity": _identity,
+}
+"""What each Azure type adds to its inputs (besides `name`, `id` and `azureApiVersion`)."""
+
+
+def _mock_kubeconfig(cluster: str) -> str:
+    return (
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: {cluster}\n  cluster:\n    server: https://{cluster}.hcp.westeurope.azmk8s.io:443\n"
+        f"contexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: clusterUser\n"
+        f"current-context: {cluster}\nusers:\n- name: clusterUser\n  user:\n    token: mock\n"
+    )
+
+
+def _cluster_credentials(args: dict[str, Any]) -> dict[str, Any]:
+    kubeconfig = _mock_kubeconfig(str(args.get("resourceName", "aks")))
+    return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+
+def _managed_cluster(args: dict[str, Any]) -> dict[str, Any]:
+    name = str(args.get("resourceName", "aks"))
+    return {
+        "name": name,
+        "identityProfile": {
+            "kubeletidentity": {
+                "clientId": stable_guid("kubelet-client", name),
+                "objectId": stable_guid("kubelet", name),
+                "resourceId": f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/MC_{name}/providers/"
+                f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}-agentpool",
+            }
+        },
+        "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://oidc.mock/{name}/"},
+    }
+
+
+def _client_config(args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "clientId": stable_guid("client"),
+        "objectId": stable_guid("deployer"),
+        "subscriptionId": MOCK_SUBSCRIPTION,
+        "tenantId": MOCK_TENANT,
+    }
+
+
+INVOKE_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "azure-native:containerservice:listManagedClusterUserCredentials": _cluster_credentials,
+    "azure-native:containerservice:getManagedCluster": _managed_cluster,
+    "azure-native:authorization:getClientConfig": _client_config,
+}
+"""The answer of each invoke (data source) the program calls."""
+
+
+def generated_key_pems(logical: str) -> dict[str, str]:
+    """A real EC P-256 key derived from the resource's name, so rendered policies carry a PEM the
+    engines would accept and plans are reproducible. The plan shows its public half only; the private
+    half is a secret output. Never a key to sign anything real with: anyone can derive it."""
+    scalar = int(hashlib.sha256(f"offline-plan-key/{logical}".encode()).hexdigest(), 16) % (2**255)
+    private = ec.derive_private_key(scalar or 1, ec.SECP256R1())
+    return {
+        "publicKeyPem": private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+        "privateKeyPem": private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+    }
+
+
+class PlanMocks(pulumi_mocks.Mocks):
+    """Answers registrations and invokes from the tables above."""
+
+    def __init__(self) -> None:
+        self.network = _Network()
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        """Id and state of one registered resource."""
+        if not args.custom:
+            return None, {}
+        state = dict(args.inputs)
+        token = args.typ
+        if token.startswith("pulumi:providers:"):
+            return stable_guid(token, args.name), state
+        if token.startswith("azure-native:"):
+            return self._azure(token, args.name, state)
+        if token.startswith("kubernetes:"):
+            return self._kubernetes(args.name, state)
+        if token == "tls:index/privateKey:PrivateKey":
+            return f"{args.name}-id", {**state, **generated_key_pems(args.name)}
+        return f"{args.name}-id", state
+
+    def _azure(self, token: str, logical: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        module, type_name = token.split(":")[1], token.split(":")[2]
+        name = str(state.get(f"{_lower_camel(type_name)}Name") or f"{logical}{stable_guid(logical)[:6]}")
+        if token == "azure-native:resources:ResourceGroup":
+            name = str(state.get("resourceGroupName", name))
+            arm_id = f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{name}"
+        else:
+            arm_type = ARM_TYPES.get(token, f"Microsoft.{module.capitalize()}/{_lower_camel(type_name)}s")
+            arm_id = f"{_group_id(state)}/providers/{arm_type}/{name}"
+        state.update({"name": name, "id": arm_id, "azureApiVersion": "mock"})
+        answer = AZURE_ANSWERS.get(token)
+        if answer is not None:
+            state.update(answer(self.network, logical, name, state))
+        return str(state["id"]), state
+
+    def _kubernetes(self, logical: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        metadata = dict(state.get("metadata") or {})
+        metadata.setdefault("name", logical)
+        metadata.setdefault("uid", stable_guid("uid", logical))
+        state["metadata"] = metadata
+        namespace = metadata.get("namespace")
+        return (f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])), state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        """The answer of one invoke; an invoke without an answer is a clear error, not a silent {}."""
+        answer = INVOKE_ANSWERS.get(args.token)
+        if answer is None:
+            raise NotImplementedError(
+                f"the offline plan has no mock for invoke {args.token}; "
+                "add one to INVOKE_ANSWERS in scripts/plan_mocks.py"
+            )
+        return answer(dict(args.args))
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock engine's monitor, also remembering each registration's parent, inputs and dependencies."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[tuple[str, str, str, str | None, dict[str, Any], bool]] = []
+        self.dependencies: dict[str, tuple[str, ...]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        """Register as the mock engine does, and record what was asked."""
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
+        self.registrations.append(
+            (response.urn, request.type, request.name, request.parent or None, inputs, bool(request.custom))
+        )
+        self.dependencies[response.urn] = tuple(request.dependencies)
+        return response
