@@ -22,9 +22,10 @@ plan: $(BIN)/.runtime  ## offline plan of STACK (default dev) → build/plan/$(S
 
 test: lint typecheck pytest  ## lint, type check and the test suite
 
-lint: $(BIN)/.dev
+lint: $(BIN)/.dev  ## ruff, and the layer contracts in pyproject.toml (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy

@@ -20,11 +20,14 @@ SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info":
 
 @dataclass(frozen=True)
 class Finding:
+    """An allowed but insecure (or noteworthy) choice in the stack config, for a reviewer."""
+
     severity: Severity
     key: str
     message: str
 
     def as_json(self) -> dict[str, str]:
+        """The finding as plan.json records it."""
         return {"severity": self.severity, "key": self.key, "message": self.message}
 
 

@@ -101,6 +101,7 @@ def _doc(tp: Any) -> str:
 
 
 def render() -> str:
+    """The README's config reference block, generated from the config model."""
     lines = [
         START,
         "",
@@ -117,11 +118,13 @@ def render() -> str:
 
 
 def replace_block(text: str, block: str) -> str:
+    """`text` with its config reference block replaced by `block`."""
     start, end = text.index(START), text.index(END) + len(END)
     return text[:start] + block + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI: print the reference, write it into a file, or check that the file's copy is current."""
     parser = argparse.ArgumentParser(prog="python -m scripts.config_reference")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", type=Path, help="replace the reference block in this file")

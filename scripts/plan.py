@@ -106,6 +106,7 @@ def _print(console: Console, plan: Plan, out: Path, manifests: list[Path], secon
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI: plan one stack, print it, write its files; the exit code says how it went."""
     args = _parser().parse_args(argv)
     console = Console(stderr=False, highlight=False)
     if not console.is_terminal:

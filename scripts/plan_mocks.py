@@ -60,6 +60,7 @@ class _Network:
     subnet_prefixes: dict[str, str] = field(default_factory=dict)
 
     def host_in(self, subnet_id: str | None, offset: int) -> str:
+        """The address at `offset` inside a registered subnet."""
         prefix = self.subnet_prefixes.get(subnet_id or "", "10.0.0.0/24")
         return str(ipaddress.ip_network(prefix)[offset])  # Azure reserves the first four addresses
 

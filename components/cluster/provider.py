@@ -12,6 +12,7 @@ from components.model.config import ClusterConfig
 
 
 def aks_parts(cluster_id: str) -> tuple[str, str]:
+    """The resource group and name of an AKS cluster, from its resource id."""
     parts = cluster_id.split("/")
     return parts[4], parts[8]  # resourceGroups/<rg> ... managedClusters/<name>
 

@@ -63,6 +63,7 @@ def _authority(uri: str, chain_pem: str) -> dict[str, Any]:
 
 
 def uses_trust_root(model: TrustModel) -> bool:
+    """Whether the policies need a TrustRoot (a private Sigstore instance; public good is built in)."""
     return not model.sigstore.public_good
 
 
@@ -139,6 +140,7 @@ def _glob(registry: str) -> str:
 
 
 def signature_policy(model: TrustModel) -> Manifest:
+    """Every image from the stack's registry signed by a trusted authority (enforce namespaces)."""
     registries = ", ".join(model.signed_registries)
     description = (
         f"Second, independent gate: every image from {registries} in enforce namespaces is signed by one of the "
@@ -157,6 +159,7 @@ def signature_policy(model: TrustModel) -> Manifest:
 
 
 def allowed_registry_policy(registry: str) -> Manifest:
+    """Images from an extra allowed registry pass (with no-match-policy deny, all others are refused)."""
     description = (
         f"Images from {registry} are admitted without a signature check (admission.allowedRegistries); with "
         "no-match-policy deny, images from any registry without a policy are refused."
