@@ -3,6 +3,8 @@ firewall with a route table forcing all agent egress through it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 from pulumi_azure_native import network
 
@@ -44,24 +46,20 @@ class BuildNetwork(pulumi.ComponentResource):
             opts=child,
             resource_group_name=placement.resource_group_name,
         )
-        nsg = network.NetworkSecurityGroup(
-            f"{name}-agents-nsg",
-            network_security_group_name=f"nsg-{name}-agents",
-            security_rules=[network.SecurityRuleArgs(**rule) for rule in agent_nsg_rules(config)],
-            location=placement.location,
-            tags=placement.tags,
-            opts=child,
-            resource_group_name=placement.resource_group_name,
-        )
-        endpoints_nsg = network.NetworkSecurityGroup(
-            f"{name}-endpoints-nsg",
-            network_security_group_name=f"nsg-{name}-endpoints",
-            security_rules=[network.SecurityRuleArgs(**rule) for rule in endpoint_nsg_rules(config)],
-            location=placement.location,
-            tags=placement.tags,
-            opts=child,
-            resource_group_name=placement.resource_group_name,
-        )
+
+        def security_group(subnet: str, rules: list[dict[str, Any]]) -> network.NetworkSecurityGroup:
+            return network.NetworkSecurityGroup(
+                f"{name}-{subnet}-nsg",
+                network_security_group_name=f"nsg-{name}-{subnet}",
+                security_rules=[network.SecurityRuleArgs(**rule) for rule in rules],
+                location=placement.location,
+                tags=placement.tags,
+                opts=child,
+                resource_group_name=placement.resource_group_name,
+            )
+
+        nsg = security_group("agents", agent_nsg_rules(config))
+        endpoints_nsg = security_group("endpoints", endpoint_nsg_rules(config))
         subnet_opts = pulumi.ResourceOptions(parent=self, depends_on=[vnet])
         endpoints = network.Subnet(
             f"{name}-endpoints",
