@@ -15,8 +15,6 @@ class AdmissionNamespaces(pulumi.ComponentResource):
     """Creates each configured namespace with its admission-mode label, or patches the label onto
     an existing one (`existing: true`) without taking ownership of the namespace itself."""
 
-    names: pulumi.Output[list[str]]
-
     def __init__(
         self,
         name: str,
@@ -28,22 +26,14 @@ class AdmissionNamespaces(pulumi.ComponentResource):
     ) -> None:
         super().__init__("supply-chain:kubernetes:AdmissionNamespaces", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        created: list[pulumi.Output[str]] = []
         for ns, cfg in sorted(namespaces.items()):
-            metadata = k8s.meta.v1.ObjectMetaArgs(
-                name=ns, labels=namespace_labels(cfg.mode, policy_controller=policy_controller)
-            )
+            labels = namespace_labels(cfg.mode, policy_controller=policy_controller)
             if cfg.existing:
-                patch = k8s.core.v1.NamespacePatch(
-                    f"{name}-{ns}",
-                    metadata=k8s.meta.v1.ObjectMetaPatchArgs(
-                        name=ns, labels=namespace_labels(cfg.mode, policy_controller=policy_controller)
-                    ),
-                    opts=child,
+                k8s.core.v1.NamespacePatch(
+                    f"{name}-{ns}", metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=ns, labels=labels), opts=child
                 )
-                created.append(patch.metadata.apply(lambda m: m.name if m and m.name else ""))
             else:
-                namespace = k8s.core.v1.Namespace(f"{name}-{ns}", metadata=metadata, opts=child)
-                created.append(namespace.metadata.apply(lambda m: m.name if m and m.name else ""))
-        self.names = pulumi.Output.all(*created).apply(list)
-        self.register_outputs({"names": self.names})
+                k8s.core.v1.Namespace(
+                    f"{name}-{ns}", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels), opts=child
+                )
+        self.register_outputs({})
