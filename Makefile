@@ -36,8 +36,8 @@ pytest: $(BIN)/.dev
 e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a reason when not reachable)
 	$(BIN)/python -m pytest -m e2e -rs tests/e2e
 
-benchmark: $(BIN)/.dev  ## performance figures (not a test): verifying 50 images on a loopback registry
-	$(BIN)/python -m pytest -m benchmark -s --benchmark-columns=min,mean,max tests/test_benchmarks.py
+benchmark: $(BIN)/.dev  ## performance figures (not a test): verifying 50 images; plan of 200 vs 2 namespaces
+	$(BIN)/python -m pytest -m benchmark -s --benchmark-columns=min,mean,max tests/test_benchmarks.py tests/test_plan_benchmark.py
 
 docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
 	$(BIN)/python -m scripts.config_reference --write README.md

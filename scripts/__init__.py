@@ -1,1 +1,1 @@
-"""Command-line jobs: the offline plan, the config reference, and (later) the post-deploy checks."""
+"""Command-line jobs: the offline plan, the post-deploy checks, the config reference."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
+
+from components.model.contract import acr_login_server
 
 MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT = "11111111-1111-1111-1111-111111111111"
@@ -70,7 +72,7 @@ Answer = Callable[[_Network, str, str, dict[str, Any]], dict[str, Any]]
 
 
 def _registry(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
-    return {"loginServer": f"{name.lower()}.azurecr.io"}
+    return {"loginServer": acr_login_server(name)}  # what Azure answers, derived as the program expects
 
 
 def _subnet(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -197,9 +199,12 @@ class PlanMocks(pulumi_mocks.Mocks):
 
     def __init__(self) -> None:
         self.network = _Network()
+        self.handling = threading.local()
+        """The inputs of the registration this thread is answering (the monitor records them)."""
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Id and state of one registered resource."""
+        self.handling.inputs = args.inputs
         if not args.custom:
             return None, {}
         state = dict(args.inputs)
@@ -251,15 +256,18 @@ class PlanMocks(pulumi_mocks.Mocks):
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock engine's monitor, also remembering each registration's parent, inputs and dependencies."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+    def __init__(self, mocks: PlanMocks) -> None:
         super().__init__(mocks)
+        self.plan_mocks = mocks
         self.registrations: list[tuple[str, str, str, str | None, dict[str, Any], bool]] = []
         self.dependencies: dict[str, tuple[str, ...]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         """Register as the mock engine does, and record what was asked."""
+        self.plan_mocks.handling.inputs = {}
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
+        # the inputs as the mock engine deserialized them for `new_resource`, on this same thread
+        inputs: dict[str, Any] = self.plan_mocks.handling.inputs
         self.registrations.append(
             (response.urn, request.type, request.name, request.parent or None, inputs, bool(request.custom))
         )

@@ -19,6 +19,7 @@ import runpy
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,8 @@ class PlannedResource:
     parent: str | None
     inputs: dict[str, Any]
     custom: bool
-    outputs: dict[str, Any] = field(default_factory=dict, compare=False)
-    """What the resource resolves to under the mock engine (ids, names, login servers), secrets
-    redacted: how one resource's reference to another is followed in the plan."""
+    state: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What the mock engine answered, as it answered it (see `outputs`)."""
     depends_on: tuple[str, ...] = field(default=(), compare=False)
     """URNs this resource waits for (explicit `depends_on`): the order `pulumi up` creates things in."""
 
@@ -66,6 +66,13 @@ class PlannedResource:
         if self.depends_on:
             record["dependsOn"] = sorted(self.depends_on)
         return record
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        """What the resource resolves to under the mock engine (ids, names, login servers), secrets
+        redacted: how one resource's reference to another is followed in the plan."""
+        redacted: dict[str, Any] = redact(self.state)
+        return redacted
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -161,7 +168,7 @@ def plan_stack(stack_file: StackFile) -> Plan:
             parent,
             redact(inputs),
             custom,
-            redact(states.get(urn, {})),
+            states.get(urn, {}),
             monitor.dependencies.get(urn, ()),
         )
         for urn, type_, name, parent, inputs, custom in monitor.registrations
