@@ -39,9 +39,9 @@ from scripts.checks.errors import CheckError, UsageError
 from scripts.checks.oci import Credentials, Registry
 from scripts.checks.outputs import StackOutputs, load_outputs_file, load_stack_outputs
 from scripts.checks.run import Options, public_access, run_all
+from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
-    Subject,
     load_public_key,
     trusted_root,
     verify_with_identity,

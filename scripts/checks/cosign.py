@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from scripts.checks.oci import OCI_MANIFEST, Registry, RegistryError, sha256_digest, tag_for
-from scripts.checks.verification import pae
+from scripts.checks.signed import DssePayload, pae
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
@@ -262,8 +262,14 @@ class Found:
     def annotation(self, key: str) -> str | None:
         return dict(self.annotations).get(key)
 
+    def content(self) -> bytes | DssePayload:
+        """What the signature signs: the simple-signing payload itself, or a DSSE payload (by its PAE)."""
+        return self.payload if self.payload_type is None else DssePayload(self.payload_type, self.payload)
+
     def signed_data(self) -> bytes:
-        return self.payload if self.payload_type is None else pae(self.payload_type, self.payload)
+        """The bytes the signature is over."""
+        content = self.content()
+        return content if isinstance(content, bytes) else content.pae()
 
     def names(self, image: ImageRef) -> bool:
         """Whether the signed payload is about `image`'s digest (not some other image's)."""
