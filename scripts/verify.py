@@ -33,11 +33,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from components.model.contract import StackOutputs
 from scripts.checks import evidence
 from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
 from scripts.checks.oci import Credentials, Registry
-from scripts.checks.outputs import StackOutputs, load_outputs_file, load_stack_outputs
+from scripts.checks.outputs import load_outputs_file, load_stack_outputs, read_trust_model
 from scripts.checks.run import Options, public_access, run_all
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
@@ -147,7 +148,7 @@ def check(args: argparse.Namespace) -> int:
         outputs = load_outputs_file(args.outputs)
     else:
         outputs = load_stack_outputs(args.stack, show_secrets=args.stack_signing_key)
-    model = outputs.model()
+    model = read_trust_model(outputs)
     if args.outside_network:
         registry = Registry(outputs.registry_login_server, plain_http=model.plain_http_registry, timeout=5)
         results = [public_access(registry)]

@@ -15,13 +15,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from components.model.contract import StackOutputs
 from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
 from scripts.checks import evidence
 from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import push_canary, sign_legacy
 from scripts.checks.images import check_image, requirement_problems
 from scripts.checks.oci import Registry
-from scripts.checks.outputs import StackOutputs, parse_outputs
+from scripts.checks.outputs import parse_outputs
 from scripts.checks.run import CANARY_REPOSITORY, FOREIGN_IMAGE, Options, parse_image, plan_cases, run_all
 from scripts.checks.verification import trusted_root
 from tests.fake_kube import FakeApi, serve

@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from components.model.contract import acr_name
 from scripts.checks.errors import CheckError, UnreachableError, UsageError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -67,9 +68,9 @@ class Credentials:
     def from_azure_cli(cls, registry: str, run: Any = subprocess.run) -> Credentials | None:
         """An ACR access token from `az acr login --expose-token` (Azure CLI login or workload
         identity through `az login --federated-token`), for `<name>.azurecr.io` registries."""
-        if not registry.endswith(".azurecr.io") or shutil.which("az") is None:
+        name = acr_name(registry)
+        if name is None or shutil.which("az") is None:
             return None
-        name = registry.removesuffix(".azurecr.io")
         command = ["az", "acr", "login", "--name", name, "--expose-token", "--output", "json"]
         try:
             result = run(command, capture_output=True, text=True, timeout=60, check=False)

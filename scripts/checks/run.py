@@ -30,6 +30,7 @@ from components.model.contract import (
     KYVERNO_NAMESPACE,
     NEVER_MATCHED,
     SLSA_PROVENANCE_V1,
+    StackOutputs,
 )
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cluster import Cluster, is_ready, pod_manifest
@@ -45,7 +46,7 @@ from scripts.checks.cosign import (
 from scripts.checks.errors import CheckError, UnreachableError, UsageError, VerificationFailedError
 from scripts.checks.images import check_image, encode_proof, requirement_problems
 from scripts.checks.oci import Credentials, Registry
-from scripts.checks.outputs import StackOutputs
+from scripts.checks.outputs import read_trust_model
 from scripts.checks.vault import azure_cli_token, split_kms_uri, vault_public_key
 from scripts.checks.verification import same_public_key
 
@@ -626,7 +627,7 @@ def run_all(
     """Every check, canaries cleaned up whatever happens. Raises UnreachableError (exit 3) when
     the cluster or the registry cannot be reached; check failures are results, not exceptions."""
     deadline = time.monotonic() + options.deadline_seconds
-    model = outputs.model()
+    model = read_trust_model(outputs)
     cases = plan_cases(model, options)
     wanted = {name for case in cases if not case.skip_reason for name in (*case.containers, *case.init)}
     images: dict[str, ImageRef] = {}  # filled as canaries are pushed: a failure halfway still cleans up
