@@ -48,6 +48,7 @@ class Proof:
     statement: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The proof as evidence details hold it."""
         return {
             "layout": self.layout,
             "kind": self.kind,
@@ -59,14 +60,18 @@ class Proof:
 
 @dataclass(frozen=True)
 class ImageReport:
+    """Every proof found on one image."""
+
     image: str
     proofs: tuple[Proof, ...]
 
     @property
     def signed(self) -> bool:
+        """Whether a trusted signer signed the image."""
         return any(p.kind == "signature" and p.verified_by for p in self.proofs)
 
     def statements(self, predicate_type: str) -> list[dict[str, Any]]:
+        """The in-toto statements of `predicate_type` that a trusted signer attested."""
         return [
             p.statement
             for p in self.proofs
@@ -101,6 +106,7 @@ def _keys(model: TrustModel) -> tuple[list[KeyAuthority], list[str]]:
 
 
 def verify_found(found: Found, image: ImageRef, model: TrustModel, root: TrustedRoot) -> Proof:
+    """Verify one signature or attestation against every trusted authority of its kind."""
     statement = json.loads(found.payload) if found.payload_type else None
     if not found.names(image):
         return Proof(found.layout, found.kind, found.predicate_type, None, "signs another image's digest")
@@ -155,6 +161,7 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
 
 
 def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: TrustedRoot) -> ImageReport:
+    """Every signature and attestation on `image`, each verified against the trust model."""
     return ImageReport(str(image), tuple(verify_found(f, image, model, root) for f in find(registry, image)))
 
 
