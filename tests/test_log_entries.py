@@ -250,7 +250,7 @@ def test_real_keyless_entries(cases: Path, name: str, tampered: str | None) -> N
 
 
 def test_every_keyless_path_asks_the_checker(cases: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The library's keyless paths and ours (intoto, legacy layers) all end in `check_log_entry`."""
+    """The library's keyless paths and ours (intoto, legacy keyless layers) all end in `check_log_entry`."""
     asked: list[str] = []
 
     def spy(body: dict[str, Any], signing: Signing) -> None:
@@ -265,7 +265,29 @@ def test_every_keyless_path_asks_the_checker(cases: Path, monkeypatch: pytest.Mo
         artifact = case / "artifact" if (case / "artifact").exists() else cases.parent / "a.txt"
         bundle = (case / "bundle.sigstore.json").read_bytes()
         verification.verify_with_identity(bundle, Subject.parse(str(artifact)), root, identity)
-    assert sorted(asked) == ["dsse 0.0.1", "hashedrekord 0.0.1", "intoto 0.0.2"]
+    # cosign's legacy `.sig` layer, rebuilt from a real bundle: payload, signature, certificate, promise
+    bundle = json.loads((cases / "happy-path-v0.3" / "bundle.sigstore.json").read_text())
+    material = bundle["verificationMaterial"]
+    entry = material["tlogEntries"][0]
+    certificate = x509.load_der_x509_certificate(base64.b64decode(material["certificate"]["rawBytes"]))
+    promise = {
+        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": int(entry["integratedTime"]),
+            "logIndex": int(entry["logIndex"]),
+            "logID": base64.b64decode(entry["logId"]["keyId"]).hex(),
+        },
+    }
+    verification.verify_legacy_keyless(
+        (cases.parent / "a.txt").read_bytes(),
+        base64.b64decode(bundle["messageSignature"]["signature"]),
+        certificate.public_bytes(serialization.Encoding.PEM),
+        json.dumps(promise).encode(),
+        trusted_root(),
+        identity,
+    )
+    assert sorted(asked) == ["dsse 0.0.1", "hashedrekord 0.0.1", "hashedrekord 0.0.1", "intoto 0.0.2"]
 
 
 # --- the checker's own edge cases -------------------------------------------------------------------
@@ -302,6 +324,11 @@ def test_unknown_malformed_or_other_hash_entries_are_refused(
     edit(body)
     with pytest.raises(VerificationFailedError, match=refusal):
         check_log_entry(body, _signing())
+
+
+def test_a_body_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(VerificationFailedError, match="malformed log entry: a JSON list"):
+        check_log_entry([], _signing())  # type: ignore[arg-type]
 
 
 def test_an_empty_claim_is_refused_on_purpose() -> None:

@@ -82,6 +82,8 @@ class _Recorded:
 
 
 def _read(body: Mapping[str, Any]) -> _Recorded:
+    if not isinstance(body, Mapping):
+        raise VerificationFailedError(f"malformed log entry: a JSON {type(body).__name__}, not an object")
     kind = f"{body.get('kind')} {body.get('apiVersion')}"
     reader = _READERS.get(kind)
     if reader is None:
@@ -102,7 +104,7 @@ def _check_digest(recorded: _Recorded, content: Content) -> None:
     if recorded.digest != expected:
         raise VerificationFailedError(
             f"the log entry records sha256:{recorded.digest.hex()}, not sha256:{expected.hex()} "
-            f"({'the signed artifact' if isinstance(content, Subject) else 'the envelope payload'})"
+            f"({'the signed artifact' if isinstance(content, Subject) else 'the signed envelope'})"
         )
 
 
@@ -113,7 +115,7 @@ def _check_signatures(recorded: _Recorded, signing: Signing) -> None:
             raise VerificationFailedError("the log entry records a different signature than the one that verified")
         signers = {signer for logged_signature, signer in recorded.signatures if logged_signature == signature}
         if signing.signer not in signers:
-            got = ", ".join(_fingerprint(s) for s in signers)
+            got = ", ".join(sorted(_fingerprint(s) for s in signers))
             raise VerificationFailedError(
                 f"the log entry records the signature by {got}, not by {_fingerprint(signing.signer)}"
             )

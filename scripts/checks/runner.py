@@ -189,7 +189,7 @@ def run_all(
     the cluster or the registry cannot be reached; check failures are results, not exceptions."""
     deadline = time.monotonic() + options.deadline_seconds
     model = read_trust_model(outputs)
-    cases = plan_cases(model, options)
+    cases = plan_cases(model, options)  # 1
     wanted = {name for case in cases if not case.skip_reason for name in (*case.containers, *case.init)}
     images: dict[str, ImageRef] = {}  # filled as canaries are pushed: a failure halfway still cleans up
     results: list[CheckResult] = []

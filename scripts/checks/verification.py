@@ -179,8 +179,14 @@ def _parse_bundle(bundle_json: bytes) -> BundleMessage:
 
 
 def _entry_body(message: BundleMessage) -> tuple[dict[str, Any], int]:
+    """The bundle's log entry: its canonicalized body, parsed, and its index."""
     entry = message.verification_material.tlog_entries[0]
-    body: dict[str, Any] = json.loads(entry.canonicalized_body)
+    try:
+        body = json.loads(entry.canonicalized_body)
+    except ValueError as exc:
+        raise VerificationFailedError(f"the log entry's body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise VerificationFailedError("the log entry's body is not a JSON object")
     return body, entry.log_index
 
 
