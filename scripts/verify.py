@@ -33,15 +33,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from components.model.contract import StackOutputs
 from scripts.checks import evidence
 from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
 from scripts.checks.oci import Credentials, Registry
-from scripts.checks.outputs import StackOutputs, load_outputs_file, load_stack_outputs
-from scripts.checks.run import Options, public_access, run_all
+from scripts.checks.options import Options
+from scripts.checks.outputs import load_outputs_file, load_stack_outputs, read_trust_model
+from scripts.checks.posture import public_access
+from scripts.checks.runner import run_all
+from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
-    Subject,
     load_public_key,
     trusted_root,
     verify_with_identity,
@@ -91,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def verify_bundle(args: argparse.Namespace) -> str:
+    """`verify-bundle`: one bundle against an identity or a key; the line to print when it verifies."""
     subject = Subject.parse(args.subject)
     root = trusted_root(args.trusted_root, staging=args.staging)
     try:
@@ -117,7 +121,8 @@ def verify_bundle(args: argparse.Namespace) -> str:
     return f"verified: {verified.kind} signed by {verified.signer}, log index {verified.log_index}"
 
 
-def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> tuple[ec.EllipticCurvePrivateKey | None, str]:
+def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> ec.EllipticCurvePrivateKey | None:
+    """The key to sign canaries with: --signing-key, the local stack's generated key, or none."""
     pem: bytes | None = None
     if args.signing_key is not None:
         try:
@@ -131,30 +136,31 @@ def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> tuple[ec.El
             )
         pem = next(iter(outputs.signing_private_keys_pem.values())).encode()
     if pem is None:
-        return None, ""
+        return None
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"the signing key is not an unencrypted PEM private key: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise UsageError("canaries are signed with EC keys; the signing key is not one")
-    return key, "given"
+    return key
 
 
 def check(args: argparse.Namespace) -> int:
+    """`check`: the post-deploy run (or only the outside-network probe); writes evidence, returns the exit code."""
     console = Console(stderr=True)
     if args.outputs is not None:
         outputs = load_outputs_file(args.outputs)
     else:
         outputs = load_stack_outputs(args.stack, show_secrets=args.stack_signing_key)
-    model = outputs.model()
+    model = read_trust_model(outputs)
     if args.outside_network:
         registry = Registry(outputs.registry_login_server, plain_http=model.plain_http_registry, timeout=5)
         results = [public_access(registry)]
         evidence.write(results, args.evidence, {"stack": args.stack or args.outputs.stem, "mode": "outside-network"})
         console.print(f"{results[0].status}: {escape(results[0].title)}: {escape(results[0].observed)}")
         return 0 if results[0].status == "pass" else 1
-    key, _ = _signing_key(args, outputs)
+    key = _signing_key(args, outputs)
     options = Options(known_good=args.known_good, signing_key=key, deadline_seconds=args.deadline, workers=args.workers)
     cluster = Cluster.from_kubeconfig(args.context)
     credentials = Credentials.discover(outputs.registry_login_server)
@@ -177,6 +183,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI: one line per outcome on stderr, never a traceback; the exit code of the docstring."""
     # the library announces offline TUF use at WARNING; the protocol wants one line per outcome
     logging.getLogger("sigstore").setLevel(logging.ERROR)
     arguments = list(sys.argv[1:] if argv is None else argv)

@@ -15,14 +15,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from components.model.contract import StackOutputs
 from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
 from scripts.checks import evidence
+from scripts.checks.canaries import CANARY_REPOSITORY
+from scripts.checks.cases import FOREIGN_IMAGE, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import push_canary, sign_legacy
 from scripts.checks.images import check_image, requirement_problems
 from scripts.checks.oci import Registry
-from scripts.checks.outputs import StackOutputs, parse_outputs
-from scripts.checks.run import CANARY_REPOSITORY, FOREIGN_IMAGE, Options, parse_image, plan_cases, run_all
+from scripts.checks.options import Options, parse_image
+from scripts.checks.outputs import parse_outputs
+from scripts.checks.runner import run_all
 from scripts.checks.verification import trusted_root
 from tests.fake_kube import FakeApi, serve
 
@@ -285,7 +289,7 @@ def test_pinned_key_is_compared_with_the_vaults_key() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from scripts.checks.run import pinned_keys
+    from scripts.checks.posture import pinned_keys
 
     vault_key = ec.generate_private_key(ec.SECP256R1())
     numbers = vault_key.public_key().public_numbers()
@@ -335,7 +339,7 @@ def test_pinned_key_is_compared_with_the_vaults_key() -> None:
 
 
 def test_unreachable_vault_is_a_skip_with_the_reason() -> None:
-    from scripts.checks.run import pinned_keys
+    from scripts.checks.posture import pinned_keys
 
     key = KeyAuthority(
         "image-signing",
@@ -375,7 +379,7 @@ def test_cli_exit_codes_unreachable_and_usage(
 
 
 def test_outside_network_probe(loopback_registry: str) -> None:
-    from scripts.checks.run import public_access
+    from scripts.checks.posture import public_access
 
     assert public_access(Registry("127.0.0.1:9", plain_http=True, timeout=1)).status == "pass"
     open_registry = public_access(Registry(loopback_registry, plain_http=True, timeout=5))
@@ -385,7 +389,7 @@ def test_outside_network_probe(loopback_registry: str) -> None:
 
 def test_malformed_attachments_fail_the_check_instead_of_crashing(loopback_registry: str) -> None:
     from scripts.checks.cosign import SIMPLE_SIGNING, _append_layer
-    from scripts.checks.run import verify_known_good
+    from scripts.checks.runner import verify_known_good
 
     key = ec.generate_private_key(ec.SECP256R1())
     registry = Registry(loopback_registry, plain_http=True, timeout=5)
@@ -399,8 +403,6 @@ def test_malformed_attachments_fail_the_check_instead_of_crashing(loopback_regis
         "annotations": {"dev.cosignproject.cosign/signature": "!!not base64!!"},
     }
     _append_layer(registry, image, "sig", layer)
-    (result,) = verify_known_good(
-        registry, _outputs(model, loopback_registry), model, trusted_root(), Options(known_good=str(image))
-    )
+    (result,) = verify_known_good(registry, model, trusted_root(), Options(known_good=str(image)))
     assert result.status == "fail"
     assert result.observed.startswith("could not be verified: ")

@@ -36,6 +36,8 @@ class Admission:
 
 @dataclass(frozen=True)
 class Webhook:
+    """One validating webhook of a configuration: what it receives and how it fails."""
+
     configuration: str
     name: str
     failure_policy: str
@@ -80,6 +82,7 @@ class Webhook:
 
 
 def pod_manifest(name: str, namespace: str, containers: list[str], init: list[str] | None = None) -> dict[str, Any]:
+    """A minimal Pod for a dry-run create: the images, no service-account token, never restarted."""
     spec: dict[str, Any] = {
         "containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(containers)],
         "restartPolicy": "Never",
@@ -96,6 +99,8 @@ def pod_manifest(name: str, namespace: str, containers: list[str], init: list[st
 
 
 class Cluster:
+    """The Kubernetes API, read-only except for dry-run Pod creates; every call has a timeout."""
+
     def __init__(self, api: client.ApiClient, *, timeout: float = 20.0) -> None:
         self.api = api
         self.timeout = timeout
@@ -105,6 +110,7 @@ class Cluster:
 
     @classmethod
     def from_kubeconfig(cls, context: str | None = None, *, timeout: float = 20.0) -> Cluster:
+        """The cluster of a kubeconfig context (default: the current one)."""
         try:
             # read KUBECONFIG now: the client library reads it once, at import
             api = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG") or None, context=context)
@@ -151,6 +157,7 @@ class Cluster:
     # -- posture -------------------------------------------------------------------------------
 
     def validating_webhooks(self) -> list[Webhook]:
+        """Every webhook of every ValidatingWebhookConfiguration."""
         items = self._read(
             "list validating webhook configurations", self.admission.list_validating_webhook_configuration
         )
@@ -171,6 +178,7 @@ class Cluster:
         ]
 
     def namespace_labels(self, name: str) -> dict[str, str] | None:
+        """A namespace's labels, or None when it does not exist."""
         namespace = self._read(f"read namespace {name}", self.core.read_namespace, name, missing_ok=True)
         return None if namespace is None else dict(namespace.metadata.labels or {})
 
@@ -184,6 +192,7 @@ class Cluster:
     def list_namespaced_objects(
         self, group: str, version: str, namespace: str, plural: str
     ) -> list[dict[str, Any]] | None:
+        """Custom objects in one namespace, or None when the API (CRD) does not exist."""
         found = self._read(
             f"list {plural}.{group} in {namespace}",
             self.custom.list_namespaced_custom_object,

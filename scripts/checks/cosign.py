@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from scripts.checks.oci import OCI_MANIFEST, Registry, RegistryError, sha256_digest, tag_for
-from scripts.checks.verification import pae
+from scripts.checks.signed import DssePayload, pae
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE_ENVELOPE = "application/vnd.dsse.envelope.v1+json"
@@ -44,6 +44,8 @@ BUNDLE_PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 
 @dataclass(frozen=True)
 class ImageRef:
+    """An image by registry, repository and digest (and the tag it was pushed as, if any)."""
+
     registry: str
     repository: str
     digest: str
@@ -54,6 +56,7 @@ class ImageRef:
 
     @property
     def tagged(self) -> str:
+        """The reference by tag (what a moved tag resolves through)."""
         return f"{self.registry}/{self.repository}:{self.tag}"
 
 
@@ -106,6 +109,7 @@ def push_canary(registry: Registry, repository: str, tag: str, nonce: str) -> Im
 
 
 def simple_signing_payload(image: ImageRef) -> bytes:
+    """cosign's simple-signing payload naming `image`'s digest (what a legacy signature signs)."""
     return json.dumps(
         {
             "critical": {
@@ -120,6 +124,7 @@ def simple_signing_payload(image: ImageRef) -> bytes:
 
 
 def statement(image: ImageRef, predicate_type: str, predicate: dict[str, Any]) -> dict[str, Any]:
+    """An in-toto v1 statement about `image`."""
     return {
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": f"{image.registry}/{image.repository}", "digest": {"sha256": image.digest[7:]}}],
@@ -133,6 +138,7 @@ def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
 
 
 def dsse_envelope(key: ec.EllipticCurvePrivateKey, statement_: dict[str, Any]) -> dict[str, Any]:
+    """A DSSE envelope around `statement_`, signed by `key`."""
     payload = json.dumps(statement_, separators=(",", ":")).encode()
     return {
         "payloadType": INTOTO_PAYLOAD,
@@ -185,6 +191,7 @@ def _append_layer(registry: Registry, image: ImageRef, suffix: str, layer: dict[
 
 
 def sign_legacy(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey) -> str:
+    """Sign `image` in cosign's legacy layout (a `.sig` layer); returns the `.sig` manifest digest."""
     payload = simple_signing_payload(image)
     signature = base64.b64encode(_sign(key, payload)).decode()
     layer = {
@@ -199,6 +206,7 @@ def sign_legacy(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivat
 def attest_legacy(
     registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey, predicate_type: str, predicate: dict[str, Any]
 ) -> str:
+    """Attest `image` in cosign's legacy layout (an `.att` layer); returns the `.att` manifest digest."""
     envelope = json.dumps(dsse_envelope(key, statement(image, predicate_type, predicate))).encode()
     layer = {
         "mediaType": DSSE_ENVELOPE,
@@ -232,6 +240,7 @@ def _write_bundle(registry: Registry, image: ImageRef, bundle: bytes, predicate_
 
 
 def sign_bundle(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey) -> str:
+    """Sign `image` as a Sigstore bundle referrer; returns the referrer's digest."""
     envelope = dsse_envelope(key, statement(image, COSIGN_SIGN_PREDICATE, {}))
     return _write_bundle(registry, image, key_bundle(key, envelope), COSIGN_SIGN_PREDICATE)
 
@@ -239,6 +248,7 @@ def sign_bundle(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivat
 def attest_bundle(
     registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey, predicate_type: str, predicate: dict[str, Any]
 ) -> str:
+    """Attest `image` as a Sigstore bundle referrer; returns the referrer's digest."""
     envelope = dsse_envelope(key, statement(image, predicate_type, predicate))
     return _write_bundle(registry, image, key_bundle(key, envelope), predicate_type)
 
@@ -260,10 +270,17 @@ class Found:
     annotations: tuple[tuple[str, str], ...] = ()  # legacy layer annotations (certificate, Rekor bundle)
 
     def annotation(self, key: str) -> str | None:
+        """A legacy layer annotation's value, if present."""
         return dict(self.annotations).get(key)
 
+    def content(self) -> bytes | DssePayload:
+        """What the signature signs: the simple-signing payload itself, or a DSSE payload (by its PAE)."""
+        return self.payload if self.payload_type is None else DssePayload(self.payload_type, self.payload)
+
     def signed_data(self) -> bytes:
-        return self.payload if self.payload_type is None else pae(self.payload_type, self.payload)
+        """The bytes the signature is over."""
+        content = self.content()
+        return content if isinstance(content, bytes) else content.pae()
 
     def names(self, image: ImageRef) -> bool:
         """Whether the signed payload is about `image`'s digest (not some other image's)."""
@@ -278,6 +295,7 @@ class Found:
         return any(s.get("digest", {}).get("sha256") == image.digest[7:] for s in document.get("subject", []))
 
     def verifies_with(self, key: ec.EllipticCurvePublicKey) -> bool:
+        """Whether the signature verifies with `key` (ECDSA, SHA-256)."""
         try:
             key.verify(self.signature, self.signed_data(), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:

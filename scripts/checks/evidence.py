@@ -9,19 +9,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.checks.run import CheckResult
+from scripts.checks.results import CheckResult
 
 
 def summary(results: Sequence[CheckResult]) -> dict[str, int]:
+    """How many checks passed, failed and were skipped, and the total."""
     counts = Counter(r.status for r in results)
     return {"pass": counts["pass"], "fail": counts["fail"], "skip": counts["skip"], "total": len(results)}
 
 
 def as_json(results: Sequence[CheckResult], context: dict[str, Any]) -> dict[str, Any]:
+    """evidence.json: the run's context, the summary and every result."""
     return {"context": context, "summary": summary(results), "checks": [r.as_json() for r in results]}
 
 
 def as_junit(results: Sequence[CheckResult], suite: str) -> bytes:
+    """junit.xml: one test case per check, for CI test reports."""
     counts = summary(results)
     root = ET.Element(
         "testsuite",
@@ -48,6 +51,7 @@ def _cell(text: str) -> str:
 
 
 def as_markdown(results: Sequence[CheckResult], title: str) -> str:
+    """summary.md: a table of every check, failures first (a CI step summary)."""
     counts = summary(results)
     icon = {"pass": "✅", "fail": "❌", "skip": "⏭️"}
     lines = [
@@ -65,6 +69,7 @@ def as_markdown(results: Sequence[CheckResult], title: str) -> str:
 
 
 def write(results: Sequence[CheckResult], folder: Path, context: dict[str, Any]) -> list[Path]:
+    """Write the three evidence files into `folder`; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     title = f"Supply chain checks: {context.get('stack', 'stack')}"
     files = {

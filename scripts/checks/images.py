@@ -13,6 +13,7 @@ from typing import Any
 
 from sigstore.models import TrustedRoot
 
+from components.model.contract import SLSA_PROVENANCE_TYPES, SLSA_PROVENANCE_V1
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cosign import (
     CERTIFICATE_ANNOTATION,
@@ -23,9 +24,9 @@ from scripts.checks.cosign import (
 )
 from scripts.checks.errors import CheckError
 from scripts.checks.oci import Registry
+from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
-    Subject,
     Verified,
     load_public_key,
     verify_legacy_key,
@@ -47,6 +48,7 @@ class Proof:
     statement: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The proof as evidence details hold it."""
         return {
             "layout": self.layout,
             "kind": self.kind,
@@ -58,14 +60,18 @@ class Proof:
 
 @dataclass(frozen=True)
 class ImageReport:
+    """Every proof found on one image."""
+
     image: str
     proofs: tuple[Proof, ...]
 
     @property
     def signed(self) -> bool:
+        """Whether a trusted signer signed the image."""
         return any(p.kind == "signature" and p.verified_by for p in self.proofs)
 
     def statements(self, predicate_type: str) -> list[dict[str, Any]]:
+        """The in-toto statements of `predicate_type` that a trusted signer attested."""
         return [
             p.statement
             for p in self.proofs
@@ -100,13 +106,14 @@ def _keys(model: TrustModel) -> tuple[list[KeyAuthority], list[str]]:
 
 
 def verify_found(found: Found, image: ImageRef, model: TrustModel, root: TrustedRoot) -> Proof:
+    """Verify one signature or attestation against every trusted authority of its kind."""
     statement = json.loads(found.payload) if found.payload_type else None
     if not found.names(image):
         return Proof(found.layout, found.kind, found.predicate_type, None, "signs another image's digest")
     subject = Subject(bytes.fromhex(image.digest.removeprefix("sha256:")))
     keys, skipped = _keys(model)
     attempts: list[tuple[str, Callable[[], Verified]]] = []
-    data, signature = found.signed_data(), found.signature
+    signed, signature = found.content(), found.signature
     if found.layout == "bundle" and found.bundle is not None:
         bundle = found.bundle
         material = json.loads(bundle).get("verificationMaterial", {})
@@ -120,27 +127,17 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 attempts.append((key.describe(), partial(verify_with_key, bundle, subject, root, public)))
             else:  # a bundle made offline: only a key that does not require the log can vouch for it
                 check = partial(
-                    verify_legacy_key,
-                    data,
-                    signature,
-                    public,
-                    root,
-                    None,
-                    log_required=key.transparency_log_required,
-                    dsse=True,
+                    verify_legacy_key, signed, signature, public, root, None, log_required=key.transparency_log_required
                 )
                 attempts.append((key.describe(), check))
     else:
         certificate = found.annotation(CERTIFICATE_ANNOTATION)
         rekor = found.annotation(REKOR_BUNDLE_ANNOTATION)
-        dsse = found.payload_type is not None
         if certificate and rekor:
             attempts += [
                 (
                     i.describe(),
-                    partial(
-                        verify_legacy_keyless, data, signature, certificate.encode(), rekor.encode(), root, i, dsse=dsse
-                    ),
+                    partial(verify_legacy_keyless, signed, signature, certificate.encode(), rekor.encode(), root, i),
                 )
                 for i in _identities(model)
             ]
@@ -149,13 +146,12 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 public = load_public_key((key.public_key_pem or "").encode())
                 check = partial(
                     verify_legacy_key,
-                    data,
+                    signed,
                     signature,
                     public,
                     root,
                     rekor.encode() if rekor else None,
                     log_required=key.transparency_log_required,
-                    dsse=dsse,
                 )
                 attempts.append((key.describe(), check))
     verified_by, reason = _first(attempts)
@@ -165,6 +161,7 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
 
 
 def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: TrustedRoot) -> ImageReport:
+    """Every signature and attestation on `image`, each verified against the trust model."""
     return ImageReport(str(image), tuple(verify_found(f, image, model, root) for f in find(registry, image)))
 
 
@@ -173,22 +170,20 @@ def requirement_problems(report: ImageReport, ns: NamespacePolicy) -> list[str]:
     problems = []
     if not report.signed:
         problems.append("no signature by a trusted signer")
-    if ns.sbom is not None and ns.sbom_predicate is not None:
-        content = "packages" if ns.sbom == "spdx" else "components"
-        sboms = report.statements(ns.sbom_predicate)
+    if (sbom := ns.sbom_format) is not None:
+        sboms = report.statements(sbom.predicate_type)
         if not sboms:
             problems.append(f"no {ns.sbom} SBOM attestation by a trusted signer")
-        elif not any(s.get("predicate", {}).get(content) for s in sboms):
-            problems.append(f"the {ns.sbom} SBOM lists no {content}")
-    if ns.provenance is not None and not any(_provenance_ok(ns, s) for t in _SLSA for s in report.statements(t)):
+        elif not any(s.get("predicate", {}).get(sbom.list_field) for s in sboms):
+            problems.append(f"the {ns.sbom} SBOM lists no {sbom.list_field}")
+    if ns.provenance is not None and not any(
+        _provenance_ok(ns, s) for t in SLSA_PROVENANCE_TYPES for s in report.statements(t)
+    ):
         problems.append(
             f"no SLSA provenance by a trusted signer naming builder {ns.provenance.builder_id} "
             f"and source {ns.provenance.source_uri}"
         )
     return problems
-
-
-_SLSA = ("https://slsa.dev/provenance/v1", "https://slsa.dev/provenance/v0.2")
 
 
 def _provenance_ok(ns: NamespacePolicy, statement: dict[str, Any]) -> bool:
@@ -199,7 +194,7 @@ def _provenance_ok(ns: NamespacePolicy, statement: dict[str, Any]) -> bool:
     def source_ok(uri: object) -> bool:
         return isinstance(uri, str) and (uri == p.source_uri if p.source_ref else uri.startswith(p.source_uri))
 
-    if statement.get("predicateType") == _SLSA[0]:
+    if statement.get("predicateType") == SLSA_PROVENANCE_V1:
         builder = predicate.get("runDetails", {}).get("builder", {}).get("id")
         dependencies = predicate.get("buildDefinition", {}).get("resolvedDependencies", [])
         return builder == p.builder_id and any(source_ok(d.get("uri")) for d in dependencies)

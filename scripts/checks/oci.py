@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from components.model.contract import acr_name
 from scripts.checks.errors import CheckError, UnreachableError, UsageError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -38,6 +39,8 @@ class RegistryError(CheckError):
 
 @dataclass(frozen=True)
 class Credentials:
+    """A registry user name and password (or token)."""
+
     username: str
     password: str
 
@@ -67,9 +70,9 @@ class Credentials:
     def from_azure_cli(cls, registry: str, run: Any = subprocess.run) -> Credentials | None:
         """An ACR access token from `az acr login --expose-token` (Azure CLI login or workload
         identity through `az login --federated-token`), for `<name>.azurecr.io` registries."""
-        if not registry.endswith(".azurecr.io") or shutil.which("az") is None:
+        name = acr_name(registry)
+        if name is None or shutil.which("az") is None:
             return None
-        name = registry.removesuffix(".azurecr.io")
         command = ["az", "acr", "login", "--name", name, "--expose-token", "--output", "json"]
         try:
             result = run(command, capture_output=True, text=True, timeout=60, check=False)
@@ -88,11 +91,14 @@ ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000"  # ACR's fixed user name
 
 
 def sha256_digest(data: bytes) -> str:
+    """The OCI digest of some content: `sha256:<hex>`."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
 class Descriptor:
+    """An OCI content descriptor."""
+
     media_type: str
     digest: str
     size: int
@@ -100,6 +106,7 @@ class Descriptor:
     artifact_type: str | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The descriptor as a manifest or index holds it."""
         out: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
         if self.artifact_type:
             out["artifactType"] = self.artifact_type
@@ -109,6 +116,7 @@ class Descriptor:
 
     @classmethod
     def of(cls, data: Mapping[str, Any]) -> Descriptor:
+        """A descriptor from its JSON form."""
         return cls(
             data["mediaType"],
             data["digest"],
@@ -120,11 +128,14 @@ class Descriptor:
 
 @dataclass(frozen=True)
 class Manifest:
+    """A manifest as the registry holds it: raw bytes, media type and digest."""
+
     raw: bytes
     media_type: str
     digest: str
 
     def json(self) -> dict[str, Any]:
+        """The manifest parsed."""
         data: dict[str, Any] = json.loads(self.raw)
         return data
 
@@ -222,6 +233,7 @@ class Registry:
             raise UnreachableError(f"registry {self.host}: {_reason(exc)}") from exc
 
     def get_manifest(self, repository: str, reference: str) -> Manifest | None:
+        """A manifest by tag or digest (checked against the digest), or None when absent."""
         url = f"{self.base}/{repository}/manifests/{reference}"
         response = self._request("GET", url, scope=self._scope(repository), headers={"Accept": ACCEPT})
         if response.status_code == 404:
@@ -234,6 +246,7 @@ class Registry:
         return Manifest(response.content, media_type, digest)
 
     def get_blob(self, repository: str, digest: str) -> bytes:
+        """A blob, checked against its digest."""
         url = f"{self.base}/{repository}/blobs/{digest}"
         response = self._check(
             self._request("GET", url, scope=self._scope(repository)), f"GET blob {repository}@{digest}", 200
@@ -243,6 +256,7 @@ class Registry:
         return response.content
 
     def list_tags(self, repository: str) -> list[str]:
+        """The repository's tags (none when the repository does not exist)."""
         url = f"{self.base}/{repository}/tags/list"
         response = self._request("GET", url, scope=self._scope(repository))
         if response.status_code == 404:
@@ -265,6 +279,7 @@ class Registry:
     # -- writes ------------------------------------------------------------------------------
 
     def put_blob(self, repository: str, data: bytes) -> str:
+        """Upload a blob unless it is there; returns its digest."""
         digest = sha256_digest(data)
         scope = self._scope(repository, push=True)
         head = self._request("HEAD", f"{self.base}/{repository}/blobs/{digest}", scope=scope)
@@ -293,6 +308,7 @@ class Registry:
         return digest
 
     def put_manifest(self, repository: str, reference: str, manifest: Mapping[str, Any]) -> Manifest:
+        """Push a manifest under a tag or digest."""
         raw = json.dumps(manifest, separators=(",", ":"), sort_keys=True).encode()
         media_type = str(manifest.get("mediaType", OCI_MANIFEST))
         url = f"{self.base}/{repository}/manifests/{reference}"
@@ -306,6 +322,7 @@ class Registry:
         return Manifest(raw, media_type, sha256_digest(raw))
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest by digest; whether the registry deleted it."""
         if not digest.startswith("sha256:"):
             raise UsageError(f"delete by digest only, not {digest!r}")
         url = f"{self.base}/{repository}/manifests/{digest}"

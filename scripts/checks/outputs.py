@@ -1,4 +1,5 @@
-"""The stack outputs the checks read: the contract between `pulumi up` and the checks."""
+"""Reading the stack outputs (`components.model.contract.StackOutputs`, the contract between
+`pulumi up` and the checks) from a file or a deployed stack, and the trust model they carry."""
 
 from __future__ import annotations
 
@@ -6,38 +7,16 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
 
+from components.model.contract import StackOutputs
 from components.model.trust import TrustModel
 from scripts.checks.errors import UsageError
 
 
-class StackOutputs(BaseModel):
-    """What `pulumi stack output --json` holds (only the keys the checks use; others are ignored)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
-
-    environment: str
-    namespaces: dict[str, Literal["audit", "enforce"]] = Field(default_factory=dict)
-    registry_login_server: str
-    trust_model: dict[str, Any]
-    kyverno_policies: list[str] = Field(default_factory=list)
-    policy_controller_policies: list[str] = Field(default_factory=list)
-    signing_key_uris: dict[str, str] = Field(default_factory=dict)
-    vault_uri: str | None = None
-    signing_private_keys_pem: dict[str, str] | None = None  # local stacks, with --show-secrets
-
-    def model(self) -> TrustModel:
-        try:
-            return TrustModel.from_json(self.trust_model)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"the trustModel output is not one this version understands: {exc}") from exc
-
-
 def parse_outputs(data: object, source: str) -> StackOutputs:
+    """The outputs from `pulumi stack output --json` data; a usage error naming the first bad key."""
     try:
         return StackOutputs.model_validate(data)
     except ValidationError as exc:
@@ -49,7 +28,16 @@ def parse_outputs(data: object, source: str) -> StackOutputs:
         ) from exc
 
 
+def read_trust_model(outputs: StackOutputs) -> TrustModel:
+    """The trust model the stack exported (`trustModel`); a usage error if this version cannot read it."""
+    try:
+        return TrustModel.from_json(outputs.trust_model)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"the trustModel output is not one this version understands: {exc}") from exc
+
+
 def load_outputs_file(path: Path) -> StackOutputs:
+    """Outputs saved with `pulumi stack output --json > FILE`."""
     try:
         data = json.loads(path.read_text())
     except OSError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 import shutil
 import subprocess
 
@@ -11,21 +10,19 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from components.model.contract import parse_kms_uri
 from scripts.checks.errors import UnreachableError, UsageError, VerificationFailedError
 
 API_VERSION = "7.4"
 _CURVES: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}
-_KMS = re.compile(
-    r"^azurekms://(?P<vault>[a-z0-9-]+)\.vault\.azure\.net/(?P<key>[0-9A-Za-z-]+)(/(?P<version>[0-9a-f]{32}))?$"
-)
 
 
 def split_kms_uri(uri: str) -> tuple[str, str, str | None]:
     """(vault base URL, key name, version) of an `azurekms://` reference."""
-    match = _KMS.match(uri)
-    if match is None:
+    key = parse_kms_uri(uri)
+    if key is None:
         raise UsageError(f"{uri!r} is not an azurekms://<vault>.vault.azure.net/<key>[/<version>] reference")
-    return f"https://{match['vault']}.vault.azure.net", match["key"], match["version"]
+    return key.vault_url, key.key_name, key.version
 
 
 def _b64url(value: str) -> int:
@@ -45,6 +42,7 @@ def jwk_to_pem(jwk: dict[str, str]) -> str:
 
 
 def azure_cli_token(resource: str = "https://vault.azure.net", timeout: float = 60) -> str:
+    """An access token for `resource` from the Azure CLI's login (az login, or workload identity)."""
     if shutil.which("az") is None:
         raise UsageError("reading Key Vault needs the az CLI (az login) or workload identity")
     result = subprocess.run(

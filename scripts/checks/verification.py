@@ -1,6 +1,9 @@
-"""Verify Sigstore bundles offline against a trusted root: keyless (certificate + identity) through
-the `sigstore` library, and managed-key bundles, which that library does not accept, with
-`cryptography` plus the library's own transparency-log verification.
+"""Verify Sigstore bundles and cosign's legacy signature layers offline, against a trusted root.
+
+Keyless bundles go through the `sigstore` library (certificate, identity, log entry); managed-key
+bundles, which that library does not accept, through `cryptography` plus the library's own log-entry
+verification. Whatever the path, the log entry must then record the very signing in hand
+(`log_entries.check_log_entry`). The library's private API is reached only through `sigstore_compat`.
 
 Identity matching uses the engines' semantics: an exact subject, or a regular expression searched
 in the certificate's identity (the config only admits anchored patterns, so search == full match).
@@ -32,52 +35,18 @@ from cryptography.x509 import (
     load_pem_x509_certificate,
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from sigstore._internal.sct import verify_sct
-from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
-from sigstore._internal.trust import KeyringPurpose
-from sigstore._utils import KeyID
 from sigstore.errors import Error as SigstoreError
-from sigstore.hashes import Hashed
-from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle, TransparencyLogEntry, TrustedRoot
-from sigstore.verify import Verifier, policy
+from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle, TrustedRoot
+from sigstore.verify import policy
 from sigstore_models.bundle.v1 import Bundle as BundleMessage
-from sigstore_models.common.v1 import HashAlgorithm
 
+from scripts.checks import sigstore_compat
 from scripts.checks.errors import UsageError, VerificationFailedError
+from scripts.checks.log_entries import Signing, check_log_entry, signer_der
+from scripts.checks.signed import DssePayload, Subject
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 _OTHERNAME_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")  # Sigstore's "other name" SAN type
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What was signed, by its SHA-256 digest (an image manifest digest or a file's)."""
-
-    sha256: bytes
-
-    @classmethod
-    def of_bytes(cls, data: bytes) -> Subject:
-        return cls(hashlib.sha256(data).digest())
-
-    @classmethod
-    def parse(cls, value: str) -> Subject:
-        """`sha256:<hex>` or a path to a file."""
-        if value.startswith("sha256:"):
-            digest = value.removeprefix("sha256:")
-            if not re.fullmatch(r"[0-9a-f]{64}", digest):
-                raise UsageError(f"{value!r} is not a sha256:<64 hex> digest")
-            return cls(bytes.fromhex(digest))
-        path = Path(value)
-        if not path.is_file():
-            raise UsageError(f"{value!r} is neither a sha256: digest nor a readable file")
-        return cls.of_bytes(path.read_bytes())
-
-    @property
-    def hex(self) -> str:
-        return self.sha256.hex()
-
-    def hashed(self) -> Hashed:
-        return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=self.sha256)
 
 
 @dataclass(frozen=True)
@@ -107,6 +76,7 @@ class IdentityPolicy:
             raise VerificationFailedError(f"certificate identity {sorted(sans)} does not match {self.subject_regexp}")
 
     def describe(self) -> str:
+        """The identity in a few words, for reports."""
         return f"{self.subject or self.subject_regexp} (issuer {self.issuer})"
 
 
@@ -147,93 +117,8 @@ def trusted_root(path: Path | None = None, *, staging: bool = False) -> TrustedR
     return config.trusted_root
 
 
-class _Verifier(Verifier):
-    """The library's verifier, also accepting the `intoto` 0.0.2 log entries that cosign's legacy
-    `cosign attest` writes (sigstore 4.5 verifies `dsse` and `hashedrekord` entries only). Every
-    other step (chain at the verified time, SCT, identity, inclusion proof, promise) is the
-    library's own; the library is pinned by hash, and the conformance fixtures cover this path."""
-
-    def _establish_time(self, bundle: Bundle) -> list[TimestampVerificationResult]:
-        entry = bundle.log_entry._inner
-        kind = entry.kind_version
-        if not (kind.kind == "intoto" and kind.version == "0.0.2"):
-            return super()._establish_time(bundle)
-        results = []
-        if bundle.verification_material.timestamp_verification_data:
-            results += self._verify_timestamp_authority(bundle)
-        if entry.integrated_time and entry.inclusion_promise:  # the promise (verified later) binds it
-            results.append(
-                TimestampVerificationResult(
-                    source=TimestampSource.TRANSPARENCY_SERVICE,
-                    time=datetime.fromtimestamp(entry.integrated_time, tz=UTC),
-                )
-            )
-        return results
-
-    def verify_intoto(self, bundle: Bundle, identity: IdentityPolicy) -> tuple[str, bytes]:
-        self._verify_common_signing_cert(bundle, identity)
-        envelope = bundle._dsse_envelope
-        if envelope is None:
-            raise VerificationFailedError("the bundle has no DSSE envelope")
-        key = bundle.signing_certificate.public_key()
-        if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-            raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
-        inner = envelope._inner
-        if not any(
-            _verify_signature(key, s.sig, pae(inner.payload_type, inner.payload), prehashed=False)
-            for s in inner.signatures
-        ):
-            raise VerificationFailedError("the DSSE signature does not verify with the certificate's key")
-        content = json.loads(bundle.log_entry._inner.canonicalized_body).get("spec", {}).get("content", {})
-        if content.get("payloadHash", {}).get("value") != hashlib.sha256(inner.payload).hexdigest():
-            raise VerificationFailedError("the log entry records a different payload than the envelope")
-        logged = {
-            base64.b64decode(s.get("sig", "")).decode() for s in content.get("envelope", {}).get("signatures", [])
-        }
-        if logged != {base64.b64encode(s.sig).decode() for s in inner.signatures}:
-            raise VerificationFailedError("the log entry records different signatures than the envelope")
-        cert_der = bundle.signing_certificate.public_bytes(serialization.Encoding.DER)
-        logged_certs = [
-            _certificate_der(base64.b64decode(s.get("publicKey", "")))
-            for s in content.get("envelope", {}).get("signatures", [])
-        ]
-        if cert_der not in logged_certs:
-            raise VerificationFailedError("the log entry records a different certificate than the bundle")
-        return inner.payload_type, inner.payload
-
-
-def _certificate_der(pem: bytes) -> bytes | None:
-    try:
-        return load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    except ValueError:
-        return None
-
-
-def verify_with_identity(bundle_json: bytes, subject: Subject, root: TrustedRoot, identity: IdentityPolicy) -> Verified:
-    """A keyless bundle: Fulcio chain, SCT, transparency log, identity, then the signature over
-    `subject` (message signature) or over an in-toto statement naming `subject` (DSSE)."""
-    try:
-        bundle = Bundle.from_json(bundle_json)
-    except (InvalidBundle, ValueError) as exc:
-        raise VerificationFailedError(f"not a valid Sigstore bundle: {exc}") from exc
-    verifier = _Verifier(trusted_root=root)
-    index = bundle.log_entry._inner.log_index
-    try:
-        if bundle._inner.message_signature is not None:
-            verifier.verify_artifact(subject.hashed(), bundle, identity)
-            return Verified("message", identity.describe(), index)
-        if bundle.log_entry._inner.kind_version.kind == "intoto":
-            payload_type, payload = verifier.verify_intoto(bundle, identity)
-        else:
-            payload_type, payload = verifier.verify_dsse(bundle, identity)
-    except SigstoreError as exc:
-        raise VerificationFailedError(str(exc)) from exc
-    verified = Verified("dsse", identity.describe(), index, payload_type, payload)
-    _require_subject(verified, subject)
-    return verified
-
-
 def load_public_key(pem: bytes) -> PublicKey:
+    """An EC or RSA public key from PEM (a usage error otherwise)."""
     try:
         key = serialization.load_pem_public_key(pem)
     except ValueError as exc:
@@ -261,37 +146,23 @@ def same_public_key(a: PublicKey | str | bytes, b: PublicKey | str | bytes) -> b
     return first is not None and first == der(b)
 
 
-def _verify_signature(key: PublicKey, signature: bytes, data: bytes, *, prehashed: bool) -> bool:
+def _verifies(key: PublicKey, signature: bytes, signed: Subject | DssePayload) -> bool:
+    """Whether `signature` over a message (by its digest) or over a DSSE payload's PAE verifies."""
+    prehashed = isinstance(signed, Subject)
+    data = signed.sha256 if isinstance(signed, Subject) else signed.pae()
+    algorithm = utils.Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256()
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            algorithm = utils.Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256()
             key.verify(signature, data, ec.ECDSA(algorithm))
         else:
-            rsa_algorithm = utils.Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256()
-            key.verify(signature, data, padding.PKCS1v15(), rsa_algorithm)
+            key.verify(signature, data, padding.PKCS1v15(), algorithm)
     except InvalidSignature:
         return False
     return True
 
 
-def _check_hashedrekord_v002(spec: dict[str, Any], subject: Subject, signature: bytes, key: PublicKey) -> None:
-    """A Rekor v2 entry records the digest, the signature and the verifier's DER key."""
-    entry = spec.get("hashedRekordV002", {})
-    if entry.get("data", {}).get("digest") != base64.b64encode(subject.sha256).decode():
-        raise VerificationFailedError(f"the log entry records another digest than sha256:{subject.hex}")
-    logged_signature = entry.get("signature", {})
-    if logged_signature.get("content") != base64.b64encode(signature).decode():
-        raise VerificationFailedError("the log entry records a different signature than the bundle")
-    raw = logged_signature.get("verifier", {}).get("publicKey", {}).get("rawBytes", "")
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    if base64.b64decode(raw) != der:
-        raise VerificationFailedError("the log entry records a different public key than the one given")
-
-
-def pae(payload_type: str, payload: bytes) -> bytes:
-    """DSSE pre-authentication encoding: what a DSSE signature signs."""
-    kind = payload_type.encode()
-    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+def _key_signer(key: PublicKey) -> str:
+    return "key " + hashlib.sha256(signer_der(key)).hexdigest()[:16]
 
 
 def _require_subject(verified: Verified, subject: Subject) -> None:
@@ -300,70 +171,104 @@ def _require_subject(verified: Verified, subject: Subject) -> None:
         raise VerificationFailedError(f"the statement's subjects {digests} do not include sha256:{subject.hex}")
 
 
-def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key: PublicKey) -> Verified:
-    """A managed-key bundle: the transparency-log entry (inclusion proof, checkpoint and promise,
-    by the root's Rekor keys), the entry's consistency with the bundle, then the signature."""
+def _parse_bundle(bundle_json: bytes) -> BundleMessage:
     try:
-        message = BundleMessage.from_json(bundle_json)
+        return BundleMessage.from_json(bundle_json)
     except ValueError as exc:
         raise VerificationFailedError(f"not a valid Sigstore bundle: {exc}") from exc
+
+
+def _entry_body(message: BundleMessage) -> tuple[dict[str, Any], int]:
+    """The bundle's log entry: its canonicalized body, parsed, and its index."""
+    entry = message.verification_material.tlog_entries[0]
+    try:
+        body = json.loads(entry.canonicalized_body)
+    except ValueError as exc:
+        raise VerificationFailedError(f"the log entry's body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise VerificationFailedError("the log entry's body is not a JSON object")
+    return body, entry.log_index
+
+
+def verify_with_identity(bundle_json: bytes, subject: Subject, root: TrustedRoot, identity: IdentityPolicy) -> Verified:
+    """A keyless bundle. Steps: (1) the library's checks of the certificate (Fulcio chain at the
+    logged time, SCT, `identity`) and of the log entry (inclusion proof, promise); (2) the signature
+    over `subject` (message signature) or over an in-toto statement naming `subject` (DSSE);
+    (3) the log entry records that signing."""
+    try:
+        bundle = Bundle.from_json(bundle_json)
+    except (InvalidBundle, ValueError) as exc:
+        raise VerificationFailedError(f"not a valid Sigstore bundle: {exc}") from exc
+    message = _parse_bundle(bundle_json)  # the same bundle's parts, through the public models
+    body, index = _entry_body(message)
+    certificate = bundle.signing_certificate
+    verifier = sigstore_compat.verifier(root)
+    try:
+        if message.message_signature is not None:
+            # (1) + (2), and the library's own entry check
+            verifier.verify_artifact(subject.hashed(), bundle, identity)
+            signing = Signing(subject, signer_der(certificate), (message.message_signature.signature,))
+            check_log_entry(body, signing)  # (3)
+            return Verified("message", identity.describe(), index)
+        envelope = message.dsse_envelope
+        if envelope is None:
+            raise VerificationFailedError("the bundle has neither a message signature nor a DSSE envelope")
+        if body.get("kind") == "intoto":  # cosign's legacy attestations: the library stops at step (1)
+            sigstore_compat.verify_signing_certificate(verifier, bundle, identity)
+        else:
+            verifier.verify_dsse(bundle, identity)
+    except SigstoreError as exc:
+        raise VerificationFailedError(str(exc)) from exc
+    key = certificate.public_key()
+    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
+        raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
+    payload = DssePayload(envelope.payload_type, envelope.payload)
+    signatures = tuple(s.sig for s in envelope.signatures)
+    verified_signatures = tuple(s for s in signatures if _verifies(key, s, payload))  # (2)
+    if not verified_signatures:
+        raise VerificationFailedError("the DSSE signature does not verify with the certificate's key")
+    check_log_entry(body, Signing(payload, signer_der(certificate), verified_signatures, signatures))  # (3)
+    verified = Verified("dsse", identity.describe(), index, payload.payload_type, payload.payload)
+    _require_subject(verified, subject)
+    return verified
+
+
+def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key: PublicKey) -> Verified:
+    """A managed-key bundle. Steps: (1) the transparency-log entry (inclusion proof, checkpoint and
+    promise, by the root's Rekor keys); (2) the signature over `subject`, or over an in-toto
+    statement naming `subject`; (3) the log entry records that signing."""
+    message = _parse_bundle(bundle_json)
     material = message.verification_material
     if material.public_key is None:
         raise VerificationFailedError("the bundle carries a certificate, not a key hint; verify it by identity")
     if not material.tlog_entries:
         raise VerificationFailedError("the bundle has no transparency-log entry")
-    try:
-        entry = TransparencyLogEntry(material.tlog_entries[0])
-        entry._verify(root.rekor_keyring(KeyringPurpose.VERIFY))
+    try:  # (1)
+        sigstore_compat.verify_log_entry(material.tlog_entries[0], root)
     except (SigstoreError, InvalidBundle, ValueError) as exc:
         raise VerificationFailedError(f"transparency log: {exc}") from exc
-    body: dict[str, Any] = json.loads(entry._inner.canonicalized_body)
-    log_index = entry._inner.log_index
-    signer = (
-        "key "
-        + hashlib.sha256(
-            key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        ).hexdigest()[:16]
-    )
+    body, log_index = _entry_body(message)
 
-    if message.message_signature is not None:
+    if message.message_signature is not None:  # (2)
         signature = message.message_signature.signature
         digest = message.message_signature.message_digest
         if digest is not None and digest.digest != subject.sha256:
             raise VerificationFailedError(f"the bundle signs sha256:{digest.digest.hex()}, not sha256:{subject.hex}")
-        if not _verify_signature(key, signature, subject.sha256, prehashed=True):
+        if not _verifies(key, signature, subject):
             raise VerificationFailedError("the signature does not verify with the given key")
-        spec = body.get("spec", {})
-        if body.get("kind") != "hashedrekord":
-            raise VerificationFailedError(f"expected a hashedrekord log entry, got {body.get('kind')}")
-        if body.get("apiVersion") == "0.0.2":  # Rekor v2
-            _check_hashedrekord_v002(spec, subject, signature, key)
-            return Verified("message", signer, log_index)
-        logged_hash = spec.get("data", {}).get("hash", {})
-        if logged_hash.get("algorithm") != "sha256" or logged_hash.get("value") != subject.hex:
-            raise VerificationFailedError(f"the log entry records {logged_hash}, not sha256:{subject.hex}")
-        if spec.get("signature", {}).get("content") != base64.b64encode(signature).decode():
-            raise VerificationFailedError("the log entry records a different signature than the bundle")
-        logged_key = base64.b64decode(spec.get("signature", {}).get("publicKey", {}).get("content", ""))
-        if not same_public_key(key, logged_key):
-            raise VerificationFailedError("the log entry records a different public key than the one given")
-        return Verified("message", signer, log_index)
+        check_log_entry(body, Signing(subject, signer_der(key), (signature,)))  # (3)
+        return Verified("message", _key_signer(key), log_index)
 
     envelope = message.dsse_envelope
     if envelope is None:
         raise VerificationFailedError("the bundle has neither a message signature nor a DSSE envelope")
-    signed = pae(envelope.payload_type, envelope.payload)
-    if not any(_verify_signature(key, s.sig, signed, prehashed=False) for s in envelope.signatures):
+    payload = DssePayload(envelope.payload_type, envelope.payload)
+    signatures = tuple(s.sig for s in envelope.signatures)
+    verified_signatures = tuple(s for s in signatures if _verifies(key, s, payload))  # (2)
+    if not verified_signatures:
         raise VerificationFailedError("no DSSE signature verifies with the given key")
-    if body.get("kind") != "dsse":
-        raise VerificationFailedError(f"expected a dsse log entry, got {body.get('kind')}")
-    payload_hash = body.get("spec", {}).get("payloadHash", {})
-    if payload_hash.get("value") != hashlib.sha256(envelope.payload).hexdigest():
-        raise VerificationFailedError("the log entry records a different payload than the envelope")
-    verifiers = [base64.b64decode(s.get("verifier", "")) for s in body.get("spec", {}).get("signatures", [])]
-    if not any(same_public_key(key, v) for v in verifiers):
-        raise VerificationFailedError("the log entry records a different public key than the one given")
-    verified = Verified("dsse", signer, log_index, envelope.payload_type, envelope.payload)
+    check_log_entry(body, Signing(payload, signer_der(key), verified_signatures, signatures))  # (3)
+    verified = Verified("dsse", _key_signer(key), log_index, payload.payload_type, payload.payload)
     _require_subject(verified, subject)
     return verified
 
@@ -383,77 +288,40 @@ def _verify_promise(rekor_bundle: bytes, root: TrustedRoot) -> tuple[dict[str, A
         )
         signature = base64.b64decode(promise["SignedEntryTimestamp"])
         body: dict[str, Any] = json.loads(base64.b64decode(entry["body"]))
-        key_id = KeyID(bytes.fromhex(entry["logID"]))
+        log_id = bytes.fromhex(entry["logID"])
     except (ValueError, KeyError, TypeError) as exc:
         raise VerificationFailedError(f"malformed Rekor bundle: {exc}") from exc
     try:
-        root.rekor_keyring(KeyringPurpose.VERIFY).verify(key_id=key_id, signature=signature, data=canonical)
+        sigstore_compat.verify_log_promise(root, log_id, signature, canonical)
     except SigstoreError as exc:
         raise VerificationFailedError(f"Rekor entry promise: {exc}") from exc
     return body, datetime.fromtimestamp(int(entry["integratedTime"]), tz=UTC), int(entry["logIndex"])
 
 
-def _check_logged(body: dict[str, Any], signed_data: bytes, signature: bytes, verifier_der: bytes, dsse: bool) -> None:
-    """The log entry records this signature, over this content, by this key or certificate."""
-    spec = body.get("spec", {})
-    kind = body.get("kind")
-    if kind == "hashedrekord" and not dsse:
-        if spec.get("data", {}).get("hash", {}).get("value") != hashlib.sha256(signed_data).hexdigest():
-            raise VerificationFailedError("the log entry records a different payload")
-        if spec.get("signature", {}).get("content") != base64.b64encode(signature).decode():
-            raise VerificationFailedError("the log entry records a different signature")
-        logged = [base64.b64decode(spec.get("signature", {}).get("publicKey", {}).get("content", ""))]
-    elif kind == "intoto" and dsse:  # cosign before v3
-        content = spec.get("content", {})
-        payload = signed_data.split(b" ", 4)[-1]  # the PAE's last field is the payload itself
-        if content.get("payloadHash", {}).get("value") != hashlib.sha256(payload).hexdigest():
-            raise VerificationFailedError("the log entry records a different attestation payload")
-        logged = [base64.b64decode(s.get("publicKey", "")) for s in content.get("envelope", {}).get("signatures", [])]
-    elif kind == "dsse" and dsse:  # cosign v3 legacy attestations (built through sigstore-go)
-        payload = signed_data.split(b" ", 4)[-1]
-        if spec.get("payloadHash", {}).get("value") != hashlib.sha256(payload).hexdigest():
-            raise VerificationFailedError("the log entry records a different attestation payload")
-        logged = [base64.b64decode(s.get("verifier", "")) for s in spec.get("signatures", [])]
-    else:
-        raise VerificationFailedError(f"unexpected {kind} log entry for this signature")
-    if verifier_der not in {_pem_der(pem) for pem in logged}:
-        raise VerificationFailedError("the log entry records a different key or certificate")
-
-
-def _pem_der(pem: bytes) -> bytes | None:
-    """DER of a PEM certificate or public key (how the log records who signed)."""
-    der = _certificate_der(pem)
-    if der is not None:
-        return der
-    try:
-        key = serialization.load_pem_public_key(pem)
-    except ValueError:
-        return None
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+def _legacy_content(signed: bytes | DssePayload) -> Subject | DssePayload:
+    return Subject.of_bytes(signed) if isinstance(signed, bytes) else signed
 
 
 def verify_legacy_keyless(
-    signed_data: bytes,
+    signed: bytes | DssePayload,
     signature: bytes,
     certificate_pem: bytes,
     rekor_bundle: bytes,
     root: TrustedRoot,
     identity: IdentityPolicy,
-    *,
-    dsse: bool = False,
 ) -> Verified:
-    """A keyless signature in cosign's legacy layout (`.sig` payload, or a `.att` DSSE envelope's
-    PAE with `dsse=True`), with its `dev.sigstore.cosign/certificate` and `.../bundle` annotations.
-    Legacy layers carry no inclusion proof: Rekor's signed promise binds the entry and its time."""
+    """A keyless signature in cosign's legacy layout: a `.sig` layer's payload (`signed` bytes) or
+    a `.att` DSSE envelope's payload, with its `dev.sigstore.cosign/certificate` and `.../bundle`
+    annotations. Legacy layers carry no inclusion proof: Rekor's signed promise binds the entry and
+    its time. Steps: (1) the promise; (2) the certificate at the logged time (chain, SCT, code
+    signing, `identity`); (3) the signature; (4) the log entry records that signing."""
     try:
         cert = load_pem_x509_certificate(certificate_pem)
     except ValueError as exc:
         raise VerificationFailedError(f"malformed certificate: {exc}") from exc
-    body, logged_at, index = _verify_promise(rekor_bundle, root)
-    signed_at = TimestampVerificationResult(source=TimestampSource.TRANSPARENCY_SERVICE, time=logged_at)
-    try:
-        chain = _Verifier(trusted_root=root)._verify_chain_at_time(cert, signed_at)
-        verify_sct(cert, chain, root.ct_keyring(KeyringPurpose.VERIFY))
+    body, logged_at, index = _verify_promise(rekor_bundle, root)  # (1)
+    try:  # (2)
+        sigstore_compat.verify_certificate_at(root, cert, logged_at)
     except SigstoreError as exc:
         raise VerificationFailedError(str(exc)) from exc
     if not cert.not_valid_before_utc <= logged_at <= cert.not_valid_after_utc:
@@ -464,31 +332,33 @@ def verify_legacy_keyless(
     key = cert.public_key()
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
         raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
-    if not _verify_signature(key, signature, signed_data, prehashed=False):
+    content = _legacy_content(signed)
+    if not _verifies(key, signature, content):  # (3)
         raise VerificationFailedError("the signature does not verify with the certificate's key")
-    _check_logged(body, signed_data, signature, cert.public_bytes(serialization.Encoding.DER), dsse)
-    return Verified("dsse" if dsse else "message", identity.describe(), index)
+    check_log_entry(body, Signing(content, signer_der(cert), (signature,)))  # (4)
+    return Verified("message" if isinstance(signed, bytes) else "dsse", identity.describe(), index)
 
 
 def verify_legacy_key(
-    signed_data: bytes,
+    signed: bytes | DssePayload,
     signature: bytes,
     key: PublicKey,
     root: TrustedRoot,
     rekor_bundle: bytes | None,
     *,
     log_required: bool,
-    dsse: bool = False,
 ) -> Verified:
-    """A key signature in cosign's legacy layout; its Rekor promise too when the key requires one."""
-    if not _verify_signature(key, signature, signed_data, prehashed=False):
+    """A key signature in cosign's legacy layout (or a bundle made offline, without a log entry).
+    Steps: (1) the signature; (2) when there is a Rekor promise, or the key requires one, the
+    promise; (3) the log entry records that signing."""
+    content = _legacy_content(signed)
+    kind: Literal["message", "dsse"] = "message" if isinstance(signed, bytes) else "dsse"
+    if not _verifies(key, signature, content):  # (1)
         raise VerificationFailedError("the signature does not verify with the trusted key")
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    signer = "key " + hashlib.sha256(der).hexdigest()[:16]
     if rekor_bundle is None:
         if log_required:
             raise VerificationFailedError("no transparency-log entry, and this key requires one")
-        return Verified("dsse" if dsse else "message", signer, -1)
-    body, _, index = _verify_promise(rekor_bundle, root)
-    _check_logged(body, signed_data, signature, der, dsse)
-    return Verified("dsse" if dsse else "message", signer, index)
+        return Verified(kind, _key_signer(key), -1)
+    body, _, index = _verify_promise(rekor_bundle, root)  # (2)
+    check_log_entry(body, Signing(content, signer_der(key), (signature,)))  # (3)
+    return Verified(kind, _key_signer(key), index)

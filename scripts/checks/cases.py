@@ -1,0 +1,108 @@
+"""The chain cases: which dry-run Pods prove admission in each namespace, planned from the trust
+model alone (pure). Every namespace under admission gets the same questions: is the known-good image
+admitted; are an unsigned canary, an untrusted signer, a foreign registry and a tag moved after
+signing refused (admitted in audit); and, where required, a missing SBOM or someone else's provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
+from scripts.checks.options import Options
+from scripts.checks.verification import same_public_key
+
+FOREIGN_IMAGE = "docker.io/library/busybox@sha256:" + "0" * 64  # never pulled: dry runs schedule nothing
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dry-run Pod: which images (by canary name or literal), and whether it must be admitted."""
+
+    id: str
+    title: str
+    namespace: str
+    containers: tuple[str, ...]
+    init: tuple[str, ...] = ()
+    admit: bool = False
+    skip_reason: str = ""
+
+    @property
+    def expected(self) -> str:
+        """What admission must answer, in the evidence's words."""
+        return "admitted" if self.admit else "denied by policy"
+
+
+def usable_signing_key(model: TrustModel, options: Options) -> tuple[KeyAuthority | None, str]:
+    """The trusted key canaries can be signed with, or why there is none. Canaries are signed
+    offline, so only a key that does not require transparency-log entries can vouch for them."""
+    if options.signing_key is None:
+        return None, "no trusted signing key given (--signing-key, or the local stack's generated key)"
+    public = options.signing_key.public_key()
+    for key in model.keys:
+        if key.public_key_pem and same_public_key(public, key.public_key_pem):
+            if key.transparency_log_required:
+                return None, f"key {key.name} requires Rekor entries; canaries are signed offline"
+            return key, ""
+    return None, "the given signing key is not one of the stack's trusted keys"
+
+
+def plan_cases(model: TrustModel, options: Options) -> list[Case]:
+    """Every chain case for every namespace under admission (pure)."""
+    trusted, why_not = usable_signing_key(model, options)
+    why_no_key = why_not if trusted is None else ""
+    cases: list[Case] = []
+    for ns in model.namespaces:
+        cases += _namespace_cases(ns, known_good=bool(options.known_good), why_no_key=why_no_key)
+    return cases
+
+
+def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str) -> list[Case]:
+    """The cases of one namespace; `why_no_key` says why no canary can be signed by a trusted key ("" if one can)."""
+    enforce = ns.mode == "enforce"
+    verdict = "denied" if enforce else "admitted (audit)"
+
+    def case(
+        name: str,
+        title: str,
+        containers: tuple[str, ...],
+        *,
+        init: tuple[str, ...] = (),
+        admit: bool = not enforce,
+        skip: str = "",
+    ) -> Case:
+        return Case(f"{ns.name}/{name}", title, ns.name, containers, init, admit, skip_reason=skip)
+
+    cases: list[Case] = []
+    if known_good:
+        cases.append(case("known-good", "known-good image is admitted", ("known-good",), admit=True))
+        cases.append(
+            case(
+                "unsigned-init-container",
+                f"known-good image with an unsigned init container is {verdict}",
+                ("known-good",),
+                init=("unsigned",),
+            )
+        )
+    else:
+        reason = "no known-good image given (--known-good IMAGE@DIGEST)"
+        cases.append(case("known-good", "known-good image is admitted", ("known-good",), admit=True, skip=reason))
+    cases.append(case("unsigned", f"unsigned canary is {verdict}", ("unsigned",)))
+    cases.append(case("untrusted-signer", f"canary signed by an untrusted key is {verdict}", ("untrusted",)))
+    cases.append(case("foreign-registry", f"image from a registry not allowed is {verdict}", (FOREIGN_IMAGE,)))
+    cases.append(
+        case(
+            "trusted-canary",
+            "canary signed and attested by a trusted key is admitted",
+            ("trusted",),
+            admit=True,
+            skip=why_no_key,
+        )
+    )
+    cases.append(case("tag-moved", f"tag moved after signing is {verdict}", ("moved-tag",), skip=why_no_key))
+    if ns.sbom:
+        title = f"signed canary without the required SBOM is {verdict}"
+        cases.append(case("missing-sbom", title, ("no-sbom",), skip=why_no_key))
+    if ns.provenance:
+        title = f"signed canary with another builder's provenance is {verdict}"
+        cases.append(case("foreign-provenance", title, ("bad-provenance",), skip=why_no_key))
+    return cases
