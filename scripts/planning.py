@@ -110,6 +110,13 @@ class Plan:
 
 def redact(value: Any) -> Any:
     """Plain JSON data from deserialized properties: secrets → `[secret]`, unknowns → `[unknown]`."""
+    kind = type(value)
+    if kind is str:  # most values: checked first, the plan of a large stack walks hundreds of thousands
+        return UNKNOWN if value == rpc.UNKNOWN else value
+    if kind is bool or kind is int or value is None:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() else value  # the wire format has only doubles
     if rpc.is_rpc_secret(value):
         return SECRET_PLACEHOLDER
     if isinstance(value, Mapping):
@@ -117,12 +124,6 @@ def redact(value: Any) -> Any:
         return {str(k): redact(v) for k, v in sorted(value.items(), key=lambda item: str(item[0]))}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
-    if value == rpc.UNKNOWN:
-        return UNKNOWN
-    if isinstance(value, float) and value.is_integer():
-        return int(value)  # the engine's wire format has only doubles; what was written was an integer
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
     return str(value)
 
 

@@ -3,14 +3,12 @@ legacy keyless layout on real public-good material."""
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -21,6 +19,7 @@ from scripts.checks.errors import VerificationFailedError
 from scripts.checks.images import check_image, requirement_problems
 from scripts.checks.oci import Registry
 from scripts.checks.verification import IdentityPolicy, trusted_root, verify_legacy_keyless
+from tests.legacy_layers import legacy_keyless_layer
 
 SPDX = "https://spdx.dev/Document"
 BUILDER = "https://github.com/contoso/workflows/.github/workflows/build.yml@refs/heads/main"
@@ -138,23 +137,8 @@ def test_a_kms_only_key_is_reported_as_not_checkable_here(
 def test_legacy_keyless_signature_on_real_public_good_material(shared_dir: Path) -> None:
     """cosign's legacy `.sig` layer carries the payload, the signature, the certificate and Rekor's
     promise: rebuilt here from a real conformance bundle (payload = the signed file)."""
-    cases = shared_dir / "fixtures/sigstore-conformance/bundle-verify"
-    bundle = json.loads((cases / "happy-path-v0.3/bundle.sigstore.json").read_text())
-    material = bundle["verificationMaterial"]
-    entry = material["tlogEntries"][0]
-    certificate = x509.load_der_x509_certificate(base64.b64decode(material["certificate"]["rawBytes"]))
-    promise = {
-        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
-        "Payload": {
-            "body": entry["canonicalizedBody"],
-            "integratedTime": int(entry["integratedTime"]),
-            "logIndex": int(entry["logIndex"]),
-            "logID": base64.b64decode(entry["logId"]["keyId"]).hex(),
-        },
-    }
-    payload = (cases.parent / "a.txt").read_bytes()
-    signature = base64.b64decode(bundle["messageSignature"]["signature"])
-    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    layer = legacy_keyless_layer(shared_dir / "fixtures/sigstore-conformance/bundle-verify")
+    payload, signature, pem, promise = layer.payload, layer.signature, layer.certificate_pem, layer.promise
     identity = IdentityPolicy(
         "https://token.actions.githubusercontent.com",
         subject_regexp=r"^https://github\.com/sigstore-conformance/.+@refs/heads/main$",

@@ -41,6 +41,7 @@ from tests.fake_rekor import (
     spki,
     statement_about,
 )
+from tests.legacy_layers import legacy_keyless_layer
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
@@ -266,26 +267,9 @@ def test_every_keyless_path_asks_the_checker(cases: Path, monkeypatch: pytest.Mo
         bundle = (case / "bundle.sigstore.json").read_bytes()
         verification.verify_with_identity(bundle, Subject.parse(str(artifact)), root, identity)
     # cosign's legacy `.sig` layer, rebuilt from a real bundle: payload, signature, certificate, promise
-    bundle = json.loads((cases / "happy-path-v0.3" / "bundle.sigstore.json").read_text())
-    material = bundle["verificationMaterial"]
-    entry = material["tlogEntries"][0]
-    certificate = x509.load_der_x509_certificate(base64.b64decode(material["certificate"]["rawBytes"]))
-    promise = {
-        "SignedEntryTimestamp": entry["inclusionPromise"]["signedEntryTimestamp"],
-        "Payload": {
-            "body": entry["canonicalizedBody"],
-            "integratedTime": int(entry["integratedTime"]),
-            "logIndex": int(entry["logIndex"]),
-            "logID": base64.b64decode(entry["logId"]["keyId"]).hex(),
-        },
-    }
+    layer = legacy_keyless_layer(cases)
     verification.verify_legacy_keyless(
-        (cases.parent / "a.txt").read_bytes(),
-        base64.b64decode(bundle["messageSignature"]["signature"]),
-        certificate.public_bytes(serialization.Encoding.PEM),
-        json.dumps(promise).encode(),
-        trusted_root(),
-        identity,
+        layer.payload, layer.signature, layer.certificate_pem, layer.promise_json, trusted_root(), identity
     )
     assert sorted(asked) == ["dsse 0.0.1", "hashedrekord 0.0.1", "hashedrekord 0.0.1", "intoto 0.0.2"]
 

@@ -39,6 +39,7 @@ from sigstore.errors import Error as SigstoreError
 from sigstore.models import Bundle, ClientTrustConfig, InvalidBundle, TrustedRoot
 from sigstore.verify import policy
 from sigstore_models.bundle.v1 import Bundle as BundleMessage
+from sigstore_models.intoto import Envelope
 
 from scripts.checks import sigstore_compat
 from scripts.checks.errors import UsageError, VerificationFailedError
@@ -222,15 +223,7 @@ def verify_with_identity(bundle_json: bytes, subject: Subject, root: TrustedRoot
     key = certificate.public_key()
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
         raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
-    payload = DssePayload(envelope.payload_type, envelope.payload)
-    signatures = tuple(s.sig for s in envelope.signatures)
-    verified_signatures = tuple(s for s in signatures if _verifies(key, s, payload))  # (2)
-    if not verified_signatures:
-        raise VerificationFailedError("the DSSE signature does not verify with the certificate's key")
-    check_log_entry(body, Signing(payload, signer_der(certificate), verified_signatures, signatures))  # (3)
-    verified = Verified("dsse", identity.describe(), index, payload.payload_type, payload.payload)
-    _require_subject(verified, subject)
-    return verified
+    return _verify_envelope(envelope, key, certificate, body, subject, identity.describe(), index)
 
 
 def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key: PublicKey) -> Verified:
@@ -262,13 +255,27 @@ def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key
     envelope = message.dsse_envelope
     if envelope is None:
         raise VerificationFailedError("the bundle has neither a message signature nor a DSSE envelope")
+    return _verify_envelope(envelope, key, key, body, subject, _key_signer(key), log_index)
+
+
+def _verify_envelope(
+    envelope: Envelope,
+    key: PublicKey,
+    signer: Certificate | PublicKey,
+    body: dict[str, Any],
+    subject: Subject,
+    described: str,
+    log_index: int,
+) -> Verified:
+    """Steps (2) and (3) for a DSSE envelope: a signature by `key`, logged as `signer`'s, over an
+    in-toto statement that names `subject`."""
     payload = DssePayload(envelope.payload_type, envelope.payload)
     signatures = tuple(s.sig for s in envelope.signatures)
     verified_signatures = tuple(s for s in signatures if _verifies(key, s, payload))  # (2)
     if not verified_signatures:
-        raise VerificationFailedError("no DSSE signature verifies with the given key")
-    check_log_entry(body, Signing(payload, signer_der(key), verified_signatures, signatures))  # (3)
-    verified = Verified("dsse", _key_signer(key), log_index, payload.payload_type, payload.payload)
+        raise VerificationFailedError("no DSSE signature verifies with the signer's key")
+    check_log_entry(body, Signing(payload, signer_der(signer), verified_signatures, signatures))  # (3)
+    verified = Verified("dsse", described, log_index, payload.payload_type, payload.payload)
     _require_subject(verified, subject)
     return verified
 
