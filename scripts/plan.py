@@ -111,17 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False, highlight=False)
     if not console.is_terminal:
         console.width = 160  # logs and CI: do not wrap the tree at 80 columns
-    errors = Console(stderr=True, highlight=False)
     path = args.config or PROJECT_ROOT / "stacks" / f"Pulumi.{args.stack or 'dev'}.yaml"
     started = time.perf_counter()
     try:
         stack_file = read_stack_file(path)
         plan = plan_stack(stack_file)
     except ConfigError as exc:
-        errors.print(str(exc), markup=False)
+        print(exc, file=sys.stderr)  # one problem per line, never wrapped: reviewers grep and diff these
         return EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - the CLI turns any failure into one line and exit 1
-        errors.print(f"plan failed: {type(exc).__name__}: {exc}", markup=False)
+        print(f"plan failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     seconds = time.perf_counter() - started
     out = args.out or PROJECT_ROOT / "build" / "plan" / plan.stack

@@ -77,17 +77,24 @@ def test_runtime_state_is_reset_between_plans(plan_of: Callable[[str], Plan]) ->
     assert [r.urn for r in dev_again.resources] == [r.urn for r in dev.resources]
 
 
-def test_secure_values_are_redacted(tmp_path: Path) -> None:
+def test_provider_secrets_are_redacted_and_project_keys_take_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     stack_file = tmp_path / "Pulumi.secretive.yaml"
     document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
-    document["config"]["supply-chain:azure"]["tags"]["approval"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+    document["config"]["azure-native:clientSecret"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
     stack_file.write_text(yaml.safe_dump(document))
     out = tmp_path / "out"
     assert plan_cli.main(["--config", str(stack_file), "--out", str(out), "--quiet"]) == 0
-    text = (out / "plan.json").read_text()
-    assert "c2VjcmV0LWNpcGhlcnRleHQ" not in text
-    group = next(r for r in json.loads(text)["resources"] if r["type"] == "azure-native:resources:ResourceGroup")
-    assert group["inputs"]["tags"]["approval"] == "[secret]"
+    assert "c2VjcmV0LWNpcGhlcnRleHQ" not in (out / "plan.json").read_text()
+
+    document["config"]["supply-chain:azure"]["tags"]["approval"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+    stack_file.write_text(yaml.safe_dump(document))
+    capsys.readouterr()
+    assert plan_cli.main(["--config", str(stack_file), "--out", str(tmp_path / "refused"), "--quiet"]) == 2
+    printed = capsys.readouterr()
+    assert "supply-chain:azure.tags.approval: holds a secure value" in printed.err
+    assert "c2VjcmV0LWNpcGhlcnRleHQ" not in printed.out + printed.err
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
