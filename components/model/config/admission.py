@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.model.config.errors import RuleViolation, raise_violations
 from components.model.config.fields import HOST_PORT, ConfigModel, NamespaceName, today_of
+from components.model.config.text import shown
 from components.model.contract import RESERVED_NAMESPACES, Engine, SbomKind
 
 
@@ -24,16 +25,16 @@ class ProvenanceRequirement(ConfigModel):
     @classmethod
     def _uri(cls, value: str) -> str:
         if not re.match(r"^(https|git\+https)://\S+$", value):
-            raise ValueError(f"{value!r} must be an https:// URI (exact, no wildcards)")
+            raise ValueError(f"{shown(value)} must be an https:// URI (exact, no wildcards)")
         if "*" in value:
-            raise ValueError(f"{value!r} contains a wildcard; name the exact builder/repository")
+            raise ValueError(f"{shown(value)} contains a wildcard — name the exact builder/repository")
         return value
 
     @field_validator("source_ref")
     @classmethod
     def _ref(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"refs/(heads|tags)/\S+", value):
-            raise ValueError(f"{value!r} must be a full ref such as refs/heads/main")
+            raise ValueError(f"{shown(value)} must be a full ref such as refs/heads/main")
         return value
 
 
@@ -56,7 +57,7 @@ class NamespaceConfig(ConfigModel):
     @model_validator(mode="after")
     def _deadline(self) -> NamespaceConfig:
         if self.audit_until is not None and self.mode == "enforce":
-            raise RuleViolation([("auditUntil", "only applies to audit mode; remove it")])
+            raise RuleViolation([("auditUntil", "only applies to audit mode — remove it")])
         return self
 
 
@@ -75,7 +76,7 @@ class PolicyExceptionConfig(ConfigModel):
     def _images(cls, images: list[str]) -> list[str]:
         for image in images:
             if image.strip() in ("*", "*/*", "**") or not image.strip():
-                raise ValueError(f"{image!r} would exempt every image; name the images")
+                raise ValueError(f"{shown(image)} would exempt every image — name the images")
         return images
 
     @field_validator("expires")
@@ -83,7 +84,7 @@ class PolicyExceptionConfig(ConfigModel):
     def _not_expired(cls, expires: date, info: ValidationInfo) -> date:
         today = today_of(info)
         if expires < today:
-            raise ValueError(f"expired on {expires.isoformat()}; renew it with a new reason or remove it")
+            raise ValueError(f"expired on {expires.isoformat()} — renew it with a new reason or remove it")
         return expires
 
 
@@ -119,7 +120,9 @@ class AdmissionConfig(ConfigModel):
         for reg in registries:
             host = reg.split("/", 1)[0]
             if "*" in reg or not HOST_PORT.match(host) or ("." not in host and ":" not in host and host != "localhost"):
-                raise ValueError(f"{reg!r} is not a registry host[:port][/path] (no wildcards, e.g. mcr.microsoft.com)")
+                raise ValueError(
+                    f"{shown(reg)} is not a registry host[:port][/path] (no wildcards, e.g. mcr.microsoft.com)"
+                )
         return registries
 
     @model_validator(mode="after")
@@ -131,7 +134,7 @@ class AdmissionConfig(ConfigModel):
                     (
                         f"namespaces.{ns}",
                         f"{ns} is never matched by admission (policing it can lock the cluster or the "
-                        "engines out); remove it",
+                        "engines out) — remove it",
                     )
                 )
         for ns in self.attestations:
@@ -139,7 +142,7 @@ class AdmissionConfig(ConfigModel):
                 problems.append(
                     (
                         f"attestations.{ns}",
-                        f"{ns} is not listed in admission.namespaces; add it there or remove this requirement",
+                        f"{ns} is not listed in admission.namespaces — add it there or remove this requirement",
                     )
                 )
         for i, exc in enumerate(self.exceptions):
@@ -150,14 +153,14 @@ class AdmissionConfig(ConfigModel):
         names = [e.name for e in self.exceptions]
         for i, name in enumerate(names):
             if name in names[:i]:
-                problems.append((f"exceptions[{i}].name", f"{name!r} is used twice"))
+                problems.append((f"exceptions[{i}].name", f"{shown(name)} is used twice"))
         today = today_of(info)
         for ns, cfg in self.namespaces.items():
             if cfg.audit_until is not None and cfg.audit_until < today:
                 problems.append(
                     (
                         f"namespaces.{ns}.auditUntil",
-                        f"the audit window closed on {cfg.audit_until.isoformat()}; switch to mode: enforce "
+                        f"the audit window closed on {cfg.audit_until.isoformat()} — switch to mode: enforce "
                         "or set a new deadline",
                     )
                 )

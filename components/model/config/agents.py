@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from components.model.config.errors import raise_violations
 from components.model.config.fields import ConfigModel
+from components.model.config.text import shown
 
 
 class RunnerConfig(ConfigModel):
@@ -26,17 +27,19 @@ class RunnerConfig(ConfigModel):
         problems: list[tuple[str, str]] = []
         if self.kind == "github":
             if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]{1,100})?", self.scope):
-                problems.append(("scope", f"{self.scope!r} is not a GitHub `<org>` or `<org>/<repo>`"))
+                problems.append(("scope", f"{shown(self.scope)} is not a GitHub `<org>` or `<org>/<repo>`"))
             if self.pool is not None:
-                problems.append(("pool", "is for azure-devops runners; github runners use `labels`"))
+                problems.append(("pool", "is for azure-devops runners — github runners use `labels`"))
         else:
             if not re.fullmatch(r"https://dev\.azure\.com/[A-Za-z0-9][A-Za-z0-9-]{0,49}", self.scope):
-                problems.append(("scope", f"{self.scope!r} is not an organization URL https://dev.azure.com/<org>"))
+                problems.append(
+                    ("scope", f"{shown(self.scope)} is not an organization URL https://dev.azure.com/<org>")
+                )
             if not self.pool:
                 problems.append(("pool", "azure-devops runners need the agent pool name"))
         for i, label in enumerate(self.labels):
             if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", label):
-                problems.append((f"labels[{i}]", f"{label!r} is not a runner label (letters, digits, . _ -)"))
+                problems.append((f"labels[{i}]", f"{shown(label)} is not a runner label (letters, digits, . _ -)"))
         raise_violations(problems)
         return self
 
@@ -71,6 +74,6 @@ class BuildAgentsConfig(ConfigModel):
         if self.spot_max_price != -1 and self.spot_max_price <= 0:
             problems.append(("spotMaxPrice", "use -1 (on-demand cap) or a positive USD/hour price"))
         if not self.spot_enabled and self.spot_max_price != -1:
-            problems.append(("spotMaxPrice", "only applies when spotEnabled is true; remove it"))
+            problems.append(("spotMaxPrice", "only applies when spotEnabled is true — remove it"))
         raise_violations(problems)
         return self

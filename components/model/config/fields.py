@@ -13,22 +13,24 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
 
+from components.model.config.text import shown
+
 
 def _strict_network(value: Any) -> ipaddress.IPv4Network:
     if isinstance(value, ipaddress.IPv4Network):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected an IPv4 CIDR string such as 10.40.0.0/16, got {value!r}")
+        raise ValueError(f"expected an IPv4 CIDR string such as 10.40.0.0/16, got {shown(value)}")
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 CIDR; write it as a.b.c.d/nn, e.g. 10.40.0.0/16") from None
+        raise ValueError(f"{shown(value)} is not an IPv4 CIDR — write it as a.b.c.d/nn, e.g. 10.40.0.0/16") from None
     if not isinstance(network, ipaddress.IPv4Network):
-        raise ValueError(f"{value!r} is IPv6; this project plans IPv4 address space only")
+        raise ValueError(f"{shown(value)} is IPv6 — this project plans IPv4 address space only")
     if "/" not in value:
-        raise ValueError(f"{value!r} has no prefix length; write {network}")
+        raise ValueError(f"{shown(value)} has no prefix length — write {network}")
     if str(network) != value.strip():
-        raise ValueError(f"{value!r} has host bits set; the network is {network}")
+        raise ValueError(f"{shown(value)} has host bits set — the network is {network}")
     return network
 
 
@@ -48,7 +50,7 @@ _ARM_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resource[gG]roups/[^/]+/
 def _namespace_name(value: str) -> str:
     if not _DNS_LABEL.match(value):
         raise ValueError(
-            f"{value!r} is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)"
+            f"{shown(value)} is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)"
         )
     return value
 
@@ -56,16 +58,16 @@ def _namespace_name(value: str) -> str:
 def _fqdn(value: str) -> str:
     if "*" in value:
         raise ValueError(
-            f"{value!r} is a wildcard; egress rules name exact hosts so reviewers see what agents can reach"
+            f"{shown(value)} is a wildcard — egress rules name exact hosts so reviewers see what agents can reach"
         )
     if not _FQDN.match(value):
-        raise ValueError(f"{value!r} is not a lower-case fully qualified domain name such as pypi.org")
+        raise ValueError(f"{shown(value)} is not a lower-case fully qualified domain name such as pypi.org")
     return value
 
 
 def _https_url(value: str) -> str:
     if not re.match(r"^https://[a-z0-9.-]+(:\d+)?(/\S*)?$", value):
-        raise ValueError(f"{value!r} must be an https:// URL")
+        raise ValueError(f"{shown(value)} must be an https:// URL")
     return value
 
 
@@ -131,24 +133,26 @@ def identity_pattern_problems(pattern: str) -> list[str]:
     `@domain` for e-mail identities); otherwise someone else's workflow can satisfy it.
     """
     if not pattern.strip():
-        return ["is empty; write an anchored pattern such as ^https://github\\.com/contoso/.+@refs/heads/main$"]
+        return ["is empty — write an anchored pattern such as ^https://github\\.com/contoso/.+@refs/heads/main$"]
     try:
         re.compile(pattern)
     except re.error as exc:
         return [f"does not compile ({exc})"]
     if _MATCH_ALL.match(pattern):
-        return [f"{pattern!r} matches every identity (anyone with an OIDC token could sign); pin the org and workflow"]
+        return [
+            f"{shown(pattern)} matches every identity (anyone with an OIDC token could sign) — pin the org and workflow"
+        ]
     problems: list[str] = []
     if not pattern.startswith("^") or not pattern.endswith("$") or pattern.endswith("\\$"):
         problems.append(
-            f"{pattern!r} is not anchored; start it with ^ and end it with $ so it cannot match inside "
+            f"{shown(pattern)} is not anchored — start it with ^ and end it with $ so it cannot match inside "
             "a longer identity"
         )
     prefix = _literal_prefix(pattern)
     email_suffix = re.search(r"@([a-z0-9-]+\\\.)+[a-z]{2,}\$$", pattern)
     if not _PINNED_URL_PREFIX.match(prefix) and not email_suffix:
         problems.append(
-            f"{pattern!r} does not pin an owner: it must begin with a literal https://<host>/<owner>/ "
+            f"{shown(pattern)} does not pin an owner: it must begin with a literal https://<host>/<owner>/ "
             "(dots escaped) or end with a literal @<domain>$"
         )
     return problems
@@ -162,13 +166,13 @@ def public_key_problems(pem: str) -> list[str]:
         return [f"is not a PEM public key (-----BEGIN PUBLIC KEY-----): {exc}"]
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ("secp256r1", "secp384r1"):
-            return [f"EC curve {key.curve.name} is not supported by the engines; use P-256 or P-384"]
+            return [f"EC curve {key.curve.name} is not supported by the engines — use P-256 or P-384"]
         return []
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048:
-            return [f"RSA key of {key.key_size} bits is too weak; use at least 2048"]
+            return [f"RSA key of {key.key_size} bits is too weak — use at least 2048"]
         return []
-    return [f"{type(key).__name__} keys are not supported; use EC P-256/P-384 or RSA >= 2048"]
+    return [f"{type(key).__name__} keys are not supported — use EC P-256/P-384 or RSA >= 2048"]
 
 
 KEY_NAME = r"^[0-9a-zA-Z-]{1,127}$"

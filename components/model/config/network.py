@@ -81,7 +81,7 @@ class NetworkConfig(ConfigModel):
     @classmethod
     def _private_clients(cls, ranges: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
         problems = [
-            (f"[{i}]", f"{net} is not a private range; private endpoints are reached over private networks only")
+            (f"[{i}]", f"{net} is not a private range — private endpoints are reached over private networks only")
             for i, net in enumerate(ranges)
             if not net.is_private or net.prefixlen == 0
         ]
@@ -92,7 +92,7 @@ class NetworkConfig(ConfigModel):
     def _workspace_needs_firewall(self) -> NetworkConfig:
         if self.log_analytics_workspace_id is not None and self.egress.mode != "firewall":
             raise RuleViolation(
-                [("logAnalyticsWorkspaceId", "collects firewall logs, and nsg-only mode has no firewall; remove it")]
+                [("logAnalyticsWorkspaceId", "collects firewall logs, and nsg-only mode has no firewall — remove it")]
             )
         return self
 
@@ -105,15 +105,15 @@ class NetworkConfig(ConfigModel):
         named = [("agents", subnets.agents), ("endpoints", subnets.endpoints), ("firewall", subnets.firewall)]
         for name, net in named:
             if space is not None and not net.subnet_of(space):
-                problems.append((name, f"{net} lies outside addressSpace {space}; pick a prefix inside it"))
+                problems.append((name, f"{net} lies outside addressSpace {space} — pick a prefix inside it"))
         for i, (name_a, net_a) in enumerate(named):
             for name_b, net_b in named[i + 1 :]:
                 if net_a.overlaps(net_b):
-                    problems.append((name_b, f"{net_b} overlaps subnets.{name_a} ({net_a}); subnets must be disjoint"))
+                    problems.append((name_b, f"{net_b} overlaps subnets.{name_a} ({net_a}) — subnets must be disjoint"))
         if subnets.firewall.prefixlen > 26:
-            problems.append(("firewall", f"{subnets.firewall} is too small; AzureFirewallSubnet needs /26 or larger"))
+            problems.append(("firewall", f"{subnets.firewall} is too small — AzureFirewallSubnet needs /26 or larger"))
         for name, net in named[:2]:
             if net.prefixlen > 29:
-                problems.append((name, f"{net} is too small; Azure subnets need /29 or larger"))
+                problems.append((name, f"{net} is too small — Azure subnets need /29 or larger"))
         raise_violations(problems)
         return subnets

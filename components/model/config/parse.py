@@ -13,9 +13,10 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from components.model.config.errors import ConfigError, Problem, RuleViolation, config_key
-from components.model.config.rules import INVALID, Sections, cross_section_problems
+from components.model.config.rules import INVALID, Partial, Sections, cross_section_problems
 from components.model.config.signing import SigningKey
 from components.model.config.stack import StackConfig
+from components.model.config.text import scrub, shown, text_problems
 
 
 def parse_stack_config(
@@ -27,29 +28,67 @@ def parse_stack_config(
     cross-section rules over the sections that validated on their own.
     """
     context = {"today": today or datetime.now(UTC).date()}
+    text = [Problem(config_key(p.path), p.message) for p in text_problems(raw)]
     try:
-        return StackConfig.model_validate(dict(raw), context=context)
+        config = StackConfig.model_validate(dict(raw), context=context)
     except ValidationError as exc:
         problems = _problems_from(exc)
-        sections = _partial_sections(raw, context)
-        if any(v is INVALID for v in sections.values.values()):
-            # the whole-model rules did not run; run them over what did validate
-            problems += cross_section_problems(sections)
-        raise ConfigError(_dedupe(problems), source) from None
+        if not any(err["loc"] == () for err in exc.errors()):
+            # a section failed, so the whole-model rules did not run: run them over what did validate
+            problems += cross_section_problems(_partial_sections(raw, exc, context))
+        raise _refusal(text, problems, raw, source) from None
+    if text:
+        raise _refusal(text, [], raw, source)
+    return config
 
 
-def _partial_sections(raw: Mapping[str, Any], context: dict[str, Any]) -> Sections:
+def _refusal(text: list[Problem], problems: list[Problem], raw: Mapping[str, Any], source: str) -> ConfigError:
+    """One error: the text problems, then the model's, except where a key's text was already refused
+    (the model's message about such a value would only repeat, or quote, what is wrong with it)."""
+    refused = [p.key for p in text]
+    kept = [p for p in problems if not any(p.key == k or p.key.startswith((f"{k}.", f"{k}[")) for k in refused)]
+    scrubbed = [Problem(scrub(p.key, raw), scrub(p.message, raw)) for p in _dedupe(text + kept)]
+    return ConfigError(scrubbed, source)
+
+
+def _partial_sections(raw: Mapping[str, Any], exc: ValidationError, context: dict[str, Any]) -> Sections:
+    """Every section as far as it validated: a section whose own fields failed is read field by field,
+    and a rule that reads one of the failed fields does not run (its own problem is reported)."""
+    failed: dict[str, set[str]] = {}
+    for err in exc.errors():
+        loc = err["loc"]
+        if loc:
+            failed.setdefault(str(loc[0]), set()).update({str(loc[1])} if len(loc) > 1 else set())
     values: dict[str, Any] = {}
     for name, field in StackConfig.model_fields.items():
         alias = field.alias or name
         if alias not in raw:
             values[name] = INVALID if field.is_required() else field.get_default(call_default_factory=True)
             continue
-        try:
+        if alias not in failed:
             values[name] = TypeAdapter[Any](field.annotation or Any).validate_python(raw[alias], context=context)
-        except ValidationError:
-            values[name] = INVALID
+            continue
+        values[name] = _partial(field.annotation, raw[alias], failed[alias], context)
     return Sections(values)
+
+
+def _partial(annotation: Any, value: Any, failed: set[str], context: dict[str, Any]) -> Any:
+    """A section whose model check failed, as a `Partial` of its valid fields (or INVALID)."""
+    model = _model_in(annotation)
+    if model is None or not isinstance(value, Mapping):
+        return INVALID
+    fields: dict[str, Any] = {}
+    invalid: set[str] = set()
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        if alias in failed:
+            invalid.add(name)
+        elif alias in value:
+            try:
+                fields[name] = TypeAdapter[Any](field.annotation or Any).validate_python(value[alias], context=context)
+            except ValidationError:
+                invalid.add(name)
+    return Partial(model.model_construct(**fields), frozenset(invalid))
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -105,16 +144,16 @@ def _describe(err: Any, loc: list[str | int]) -> str:
         allowed = _allowed_keys(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
-        return f"unknown key; {did_you_mean}allowed here: {', '.join(sorted(allowed))}"
+        return f"is not a key here — {did_you_mean}allowed here: {', '.join(sorted(allowed))}"
     if kind == "missing":
-        return "is required; add it"
+        return "is required — add it"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     message = str(err["msg"])
     if kind == "union_tag_invalid":
-        return f"{message}; set kind to one of {', '.join(_discriminator_tags(SigningKey))}"
+        return f"{message} — set kind to one of {', '.join(_discriminator_tags(SigningKey))}"
     if kind.endswith("_type") or kind.endswith("_parsing") or kind in ("literal_error", "enum"):
-        return f"{message} (got {given!r})"
+        return f"{message} (got {shown(given)})"
     return message
 
 

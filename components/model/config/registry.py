@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from components.model.config.errors import raise_violations
 from components.model.config.fields import HOST_PORT, Cidr, ConfigModel, WorkspaceId
+from components.model.config.text import shown
 
 
 class RegistryConfig(ConfigModel):
@@ -64,11 +65,11 @@ class RegistryConfig(ConfigModel):
         problems: list[tuple[str, str]] = []
         for label, object_id in principals.items():
             if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?", label):
-                problems.append((label, f"{label!r} is not a short lowercase label (a-z, 0-9, '-')"))
+                problems.append((label, f"{shown(label)} is not a short lowercase label (a-z, 0-9, '-')"))
             elif label in ("admission", "kubelet", "build-agents"):
-                problems.append((label, f"{label!r} is the name of a built-in principal; pick another label"))
+                problems.append((label, f"{shown(label)} is the name of a built-in principal — pick another label"))
             if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", object_id):
-                problems.append((label, f"{object_id!r} is not an Entra object id (a lowercase GUID)"))
+                problems.append((label, f"{shown(object_id)} is not an Entra object id (a lowercase GUID)"))
         raise_violations(problems)
         return principals
 
@@ -76,21 +77,21 @@ class RegistryConfig(ConfigModel):
     @classmethod
     def _secret_name(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", value):
-            raise ValueError(f"{value!r} is not a Kubernetes Secret name")
+            raise ValueError(f"{shown(value)} is not a Kubernetes Secret name")
         return value
 
     @field_validator("name")
     @classmethod
     def _acr_name(cls, name: str | None) -> str | None:
         if name is not None and not re.fullmatch(r"[A-Za-z0-9]{5,50}", name):
-            raise ValueError(f"{name!r} is not a valid ACR name: 5-50 letters and digits, no '-' or '.'")
+            raise ValueError(f"{shown(name)} is not a valid ACR name: 5-50 letters and digits, no '-' or '.'")
         return name
 
     @field_validator("login_server")
     @classmethod
     def _host_port(cls, login_server: str | None) -> str | None:
         if login_server is not None and not HOST_PORT.match(login_server):
-            raise ValueError(f"{login_server!r} is not a host[:port] such as kind-registry:5000")
+            raise ValueError(f"{shown(login_server)} is not a host[:port] such as kind-registry:5000")
         return login_server
 
     @field_validator("allowed_ip_ranges")
@@ -99,12 +100,13 @@ class RegistryConfig(ConfigModel):
         problems: list[tuple[str, str]] = []
         for i, net in enumerate(ranges):
             if net.prefixlen == 0:
-                problems.append((f"[{i}]", "0.0.0.0/0 admits the whole Internet; list your egress ranges"))
+                problems.append((f"[{i}]", "0.0.0.0/0 admits the whole Internet — list your egress ranges"))
             elif net.is_private:
                 problems.append(
                     (
                         f"[{i}]",
-                        f"{net} is private; ACR IP rules take public ranges (private clients use the private endpoint)",
+                        f"{net} is private — ACR IP rules take public ranges (private clients use the private "
+                        "endpoint)",
                     )
                 )
         raise_violations(problems)
@@ -118,12 +120,12 @@ class RegistryConfig(ConfigModel):
                 ("name", "set exactly one of `name` (create an ACR) or `loginServer` (use an existing registry)")
             )
         if self.allowed_ip_ranges and not self.public_network_access_enabled:
-            problems.append(("allowedIpRanges", "has no effect while publicNetworkAccessEnabled is false; remove it"))
+            problems.append(("allowedIpRanges", "has no effect while publicNetworkAccessEnabled is false — remove it"))
         if self.public_network_access_enabled and not self.allowed_ip_ranges:
             problems.append(
                 (
                     "allowedIpRanges",
-                    "public access is enabled but no range is allowed; list the CIDRs that may reach the registry",
+                    "public access is enabled but no range is allowed — list the CIDRs that may reach the registry",
                 )
             )
         raise_violations(problems)

@@ -1,8 +1,9 @@
 """Rules that relate two or more config sections, as a list of small named rule objects.
 
-Each rule names the sections it reads and runs only when all of them validated on their own: a
-broken section reports its own problems, and the rules still run over the rest, so a reviewer sees
-every problem at once.
+Every rule runs over everything that validated: a section that failed its own checks is read field
+by field, and a rule stops (silently) only when it reads a field that failed, whose own problem is
+already reported. So one run lists every problem: a prod stack whose registry section is broken
+still learns that prod refuses public registry access.
 """
 
 from __future__ import annotations
@@ -18,12 +19,30 @@ from components.model.config.signing import AzureKeyVaultKey, GeneratedKey
 from components.model.contract import is_public_good
 
 INVALID = object()
-"""Stands for a section that failed its own validation."""
+"""Stands for a section that could not be read at all (missing, or not a mapping)."""
+
+
+class Unusable(Exception):  # noqa: N818 - control flow: a rule read a field that failed its own checks
+    """Raised when a rule reads a value that failed validation; the rule's run ends there."""
+
+
+class Partial:
+    """A section whose own checks failed, readable field by field: reading a failed field (or a
+    derived property, which may read one) raises `Unusable`."""
+
+    def __init__(self, model: BaseModel, invalid: frozenset[str]) -> None:
+        self._model = model
+        self._invalid = invalid
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._invalid or (self._invalid and name not in type(self._model).model_fields):
+            raise Unusable(name)
+        return getattr(self._model, name)
 
 
 @dataclass(frozen=True)
 class Sections:
-    """Top-level sections by field name; a section that failed its own validation is `INVALID`."""
+    """Top-level sections by field name: a model, a `Partial`, None (absent) or `INVALID`."""
 
     values: Mapping[str, Any]
 
@@ -32,20 +51,22 @@ class Sections:
         """The sections of a validated stack config."""
         return cls({name: getattr(cfg, name) for name in type(cfg).model_fields})
 
-    def usable(self, *names: str) -> bool:
-        """Whether every named section validated (absent optional sections count as valid)."""
-        return all(self.values.get(n, None) is not INVALID for n in names)
+    def present(self, name: str) -> bool:
+        """Whether the stack file has the section, valid or not."""
+        return self.values.get(name) is not None
 
     def __getattr__(self, name: str) -> Any:
-        return self.values.get(name)
+        value = self.values.get(name)
+        if value is INVALID:
+            raise Unusable(name)
+        return value
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One cross-section rule: its name, the sections it reads, and the check that yields problems."""
+    """One cross-section rule: its name and the check that yields its problems."""
 
     name: str
-    reads: tuple[str, ...]
     check: Callable[[Sections], Iterable[Problem]]
 
 
@@ -53,12 +74,12 @@ def _placement(s: Sections) -> Iterator[Problem]:
     env = s.environment
     if env == "local":
         for section, key in (("azure", "azure"), ("network", "network"), ("build_agents", "buildAgents")):
-            if s.values.get(section) is not None:
-                yield Problem(config_key(key), "the local stack is Kubernetes only; remove this section")
+            if s.present(section):
+                yield Problem(config_key(key), "the local stack is Kubernetes only — remove this section")
         if s.registry is not None and s.registry.name is not None:
             yield Problem(
                 config_key("registry.name"),
-                "the local stack uses an existing registry; set registry.loginServer instead",
+                "the local stack uses an existing registry — set registry.loginServer instead",
             )
         if s.cluster is None or s.cluster.kubeconfig_context is None:
             yield Problem(
@@ -68,20 +89,21 @@ def _placement(s: Sections) -> Iterator[Problem]:
     elif env is not None:
         if s.azure is None:
             yield Problem(
-                config_key("azure"), f"the {env} stack deploys to Azure; add azure.location and azure.resourceGroupName"
+                config_key("azure"),
+                f"the {env} stack deploys to Azure — add azure.location and azure.resourceGroupName",
             )
         if s.network is None:
             yield Problem(config_key("network"), f"the {env} stack needs a build network (addressSpace, subnets)")
         if s.registry is not None and s.registry.name is None:
             yield Problem(
                 config_key("registry.name"),
-                "Azure stacks create their registry; set registry.name (5-50 letters and digits)",
+                "Azure stacks create their registry — set registry.name (5-50 letters and digits)",
             )
 
 
 def _agents_need_network(s: Sections) -> Iterator[Problem]:
     if s.build_agents is not None and s.network is None:
-        yield Problem(config_key("network"), "buildAgents run in the build network; add the network section")
+        yield Problem(config_key("network"), "buildAgents run in the build network — add the network section")
 
 
 def _prod_registry(s: Sections) -> Iterator[Problem]:
@@ -89,7 +111,7 @@ def _prod_registry(s: Sections) -> Iterator[Problem]:
     if env == "prod" and s.registry.public_network_access_enabled:
         yield Problem(
             config_key("registry.publicNetworkAccessEnabled"),
-            "prod registries are private (private endpoint only); set it to false",
+            "prod registries are private (private endpoint only) — set it to false",
         )
 
 
@@ -112,12 +134,12 @@ def _authority(s: Sections) -> Iterator[Problem]:
     if "enforce" in modes:
         yield Problem(
             config_key("signing"),
-            "namespaces enforce signatures but no authority is trusted; add signing.keyless or signing.keys",
+            "namespaces enforce signatures but no authority is trusted — add signing.keyless or signing.keys",
         )
     else:
         yield Problem(
             config_key("signing"),
-            "admission is configured but no authority is trusted; add signing.keyless or signing.keys",
+            "admission is configured but no authority is trusted — add signing.keyless or signing.keys",
         )
 
 
@@ -127,23 +149,23 @@ def _key_kinds(s: Sections) -> Iterator[Problem]:
         if isinstance(key, GeneratedKey) and env != "local":
             yield Problem(
                 config_key(f"signing.keys[{i}].kind"),
-                "generated keys are for the local stack; use azure-key-vault or public-key",
+                "generated keys are for the local stack — use azure-key-vault or public-key",
             )
         if isinstance(key, AzureKeyVaultKey):
             if s.azure is None:
                 yield Problem(
                     config_key(f"signing.keys[{i}].kind"),
-                    "azure-key-vault keys need an Azure stack; use generated (local) or public-key",
+                    "azure-key-vault keys need an Azure stack — use generated (local) or public-key",
                 )
             if env == "prod" and key.hsm_enabled is False:
                 yield Problem(
                     config_key(f"signing.keys[{i}].hsmEnabled"),
-                    "prod signing keys are HSM-backed; remove hsmEnabled: false",
+                    "prod signing keys are HSM-backed — remove hsmEnabled: false",
                 )
         if env == "prod" and not key.transparency_log_required:
             yield Problem(
                 config_key(f"signing.keys[{i}].transparencyLogRequired"),
-                "prod signatures must be in the transparency log (tamper-evident, revocable); remove it",
+                "prod signatures must be in the transparency log (tamper-evident, revocable) — remove it",
             )
 
 
@@ -152,7 +174,7 @@ def _pull_secret(s: Sections) -> Iterator[Problem]:
     if s.registry.pull_secret_name is not None and env != "local":
         yield Problem(
             config_key("registry.pullSecretName"),
-            "Azure stacks read the registry with workload identity (no stored secret); remove it",
+            "Azure stacks read the registry with workload identity (no stored secret) — remove it",
         )
 
 
@@ -161,7 +183,7 @@ def _plain_http(s: Sections) -> Iterator[Problem]:
     if s.registry.plain_http_enabled and env != "local":
         yield Problem(
             config_key("registry.plainHttpEnabled"),
-            "plain HTTP lets anyone on the path swap images and signatures; it is for the local stack only",
+            "plain HTTP lets anyone on the path swap images and signatures — it is for the local stack only",
         )
 
 
@@ -174,13 +196,13 @@ def _engine_capabilities(s: Sections) -> Iterator[Problem]:
             if cfg.mode == "audit":
                 yield Problem(
                     config_key(f"admission.namespaces.{ns}.mode"),
-                    "audit mode needs kyverno (Policy Controller policies cannot be scoped to one namespace); "
+                    "audit mode needs kyverno (Policy Controller policies cannot be scoped to one namespace) — "
                     "add kyverno to admission.engines",
                 )
         for ns in s.admission.attestations:
             yield Problem(
                 config_key(f"admission.attestations.{ns}"),
-                "per-namespace attestations need kyverno (Policy Controller policies apply cluster-wide); "
+                "per-namespace attestations need kyverno (Policy Controller policies apply cluster-wide) — "
                 "add kyverno to admission.engines",
             )
     for i, exc in enumerate(s.admission.exceptions):
@@ -189,7 +211,7 @@ def _engine_capabilities(s: Sections) -> Iterator[Problem]:
             yield Problem(
                 config_key(f"admission.exceptions[{i}]"),
                 "Policy Controller has no exceptions and would still deny these images in an enforce "
-                "namespace; drop policy-controller from admission.engines or remove the exception",
+                "namespace — drop policy-controller from admission.engines or remove the exception",
             )
 
 
@@ -203,7 +225,7 @@ def _signature_format(s: Sections) -> Iterator[Problem]:
         yield Problem(
             config_key("signing.signatureFormat"),
             "Policy Controller verifies bundle-format signatures from keyless identities only, so signing.keys "
-            "would be refused; set legacy (sign with --new-bundle-format=false) or drop policy-controller",
+            "would be refused — set legacy (sign with --new-bundle-format=false) or drop policy-controller",
         )
     if (
         "kyverno" in s.admission.engines
@@ -212,7 +234,7 @@ def _signature_format(s: Sections) -> Iterator[Problem]:
     ):
         yield Problem(
             config_key("signing.sigstore.tufMirror"),
-            "Kyverno verifies bundles against a TUF-served trusted root; give the private instance's "
+            "Kyverno verifies bundles against a TUF-served trusted root — give the private instance's "
             "tufMirror + tufRoot, or set signing.signatureFormat: legacy",
         )
 
@@ -221,100 +243,32 @@ def _admission_needs_cluster(s: Sections) -> Iterator[Problem]:
     if s.admission is not None and s.cluster is None:
         yield Problem(
             config_key("cluster"),
-            "admission is configured but no cluster is; add cluster.kubeconfigContext or cluster.aksClusterId",
+            "admission is configured but no cluster is — add cluster.kubeconfigContext or cluster.aksClusterId",
         )
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(
-        "placement",
-        (
-            "environment",
-            "azure",
-            "network",
-            "build_agents",
-            "registry",
-            "cluster",
-        ),
-        _placement,
-    ),
-    Rule(
-        "agents-need-network",
-        (
-            "build_agents",
-            "network",
-        ),
-        _agents_need_network,
-    ),
-    Rule(
-        "prod-registry",
-        (
-            "environment",
-            "registry",
-        ),
-        _prod_registry,
-    ),
-    Rule(
-        "prod-audit",
-        (
-            "environment",
-            "admission",
-        ),
-        _prod_audit,
-    ),
-    Rule(
-        "authority",
-        (
-            "signing",
-            "admission",
-        ),
-        _authority,
-    ),
-    Rule(
-        "key-kinds",
-        (
-            "environment",
-            "signing",
-            "azure",
-        ),
-        _key_kinds,
-    ),
-    Rule(
-        "pull-secret",
-        (
-            "environment",
-            "registry",
-        ),
-        _pull_secret,
-    ),
-    Rule(
-        "plain-http",
-        (
-            "environment",
-            "registry",
-        ),
-        _plain_http,
-    ),
-    Rule("engine-capabilities", ("admission",), _engine_capabilities),
-    Rule(
-        "signature-format",
-        (
-            "signing",
-            "admission",
-        ),
-        _signature_format,
-    ),
-    Rule(
-        "admission-needs-cluster",
-        (
-            "admission",
-            "cluster",
-        ),
-        _admission_needs_cluster,
-    ),
+    Rule("placement", _placement),
+    Rule("agents-need-network", _agents_need_network),
+    Rule("prod-registry", _prod_registry),
+    Rule("prod-audit", _prod_audit),
+    Rule("authority", _authority),
+    Rule("key-kinds", _key_kinds),
+    Rule("pull-secret", _pull_secret),
+    Rule("plain-http", _plain_http),
+    Rule("engine-capabilities", _engine_capabilities),
+    Rule("signature-format", _signature_format),
+    Rule("admission-needs-cluster", _admission_needs_cluster),
 )
 
 
 def cross_section_problems(sections: Sections) -> list[Problem]:
-    """The problems of every rule whose sections are usable, in rule order."""
-    return [problem for rule in RULES if sections.usable(*rule.reads) for problem in rule.check(sections)]
+    """The problems of every rule, each run as far as the values it reads are valid, in rule order."""
+    problems: list[Problem] = []
+    for rule in RULES:
+        try:
+            for problem in rule.check(sections):
+                problems.append(problem)
+        except Unusable:
+            continue
+    return problems

@@ -17,6 +17,7 @@ from components.model.config.fields import (
     pem_blocks,
     public_key_problems,
 )
+from components.model.config.text import shown
 
 
 class KeylessIdentity(ConfigModel):
@@ -37,7 +38,7 @@ class KeylessIdentity(ConfigModel):
             problems.append(("subjectRegExp", "set only one of `subject` and `subjectRegExp`"))
         if self.subject is not None and not self.subject.strip():
             problems.append(
-                ("subject", "is empty; an empty identity would trust nothing or, in some engines, anything")
+                ("subject", "is empty — an empty identity would trust nothing or, in some engines, anything")
             )
         if self.subject_reg_exp is not None:
             problems += [("subjectRegExp", p) for p in identity_pattern_problems(self.subject_reg_exp)]
@@ -75,7 +76,7 @@ class AzureKeyVaultKey(ConfigModel):
     def _versions(cls, versions: list[str]) -> list[str]:
         for version in versions:
             if not re.fullmatch(r"[0-9a-f]{32}", version):
-                raise ValueError(f"{version!r} is not a Key Vault key version (32 lowercase hex characters)")
+                raise ValueError(f"{shown(version)} is not a Key Vault key version (32 lowercase hex characters)")
         return versions
 
     @field_validator("public_key")
@@ -217,7 +218,7 @@ class SigningConfig(ConfigModel):
         return [
             (
                 "logAnalyticsWorkspaceId",
-                "collects the signing Key Vault's logs, and no signing key is azure-key-vault (no vault is created); "
+                "collects the signing Key Vault's logs, and no signing key is azure-key-vault (no vault is created) — "
                 "remove it",
             )
         ]
@@ -227,7 +228,7 @@ class SigningConfig(ConfigModel):
         problems: list[tuple[str, str]] = []
         for i, key in enumerate(self.keys):
             if key.name in seen:
-                problems.append((f"keys[{i}].name", f"{key.name!r} is already used by keys[{seen[key.name]}]"))
+                problems.append((f"keys[{i}].name", f"{shown(key.name)} is already used by keys[{seen[key.name]}]"))
             seen.setdefault(key.name, i)
         return problems
 
