@@ -277,7 +277,7 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "exception for every image",
         "prod",
         _set("admission.exceptions[0].images", ["*"]),
-        "admission.exceptions[0].images",
+        "admission.exceptions[0].images[0]",
     ),
     ("no engine", "dev", _set("admission.engines", []), "admission.engines"),
     (
@@ -314,7 +314,7 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "wildcard allowed registry",
         "dev",
         _set("admission.allowedRegistries", ["*.azurecr.io"]),
-        "admission.allowedRegistries",
+        "admission.allowedRegistries[0]",
     ),
     (
         "local stack with azure section",

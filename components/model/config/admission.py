@@ -9,9 +9,16 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.model.config.errors import RuleViolation, raise_violations
-from components.model.config.fields import HOST_PORT, ConfigModel, NamespaceName, today_of
+from components.model.config.fields import ConfigModel, NamespaceName, host_port_problem, today_of
 from components.model.config.text import shown
 from components.model.contract import RESERVED_NAMESPACES, Engine, SbomKind
+
+_REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
+
+
+_IMAGE_GLOB = re.compile(
+    r"[a-z0-9.-]+(:[0-9]{1,5})?/[a-z0-9._/*-]+(:[A-Za-z0-9_.*-]{1,128})?(@sha256:[0-9a-f*]{1,64})?"
+)
 
 
 class ProvenanceRequirement(ConfigModel):
@@ -24,16 +31,16 @@ class ProvenanceRequirement(ConfigModel):
     @field_validator("builder_id", "source_repository")
     @classmethod
     def _uri(cls, value: str) -> str:
-        if not re.match(r"^(https|git\+https)://\S+$", value):
-            raise ValueError(f"{shown(value)} must be an https:// URI (exact, no wildcards)")
         if "*" in value:
             raise ValueError(f"{shown(value)} contains a wildcard — name the exact builder/repository")
+        if not re.fullmatch(r"(https|git\+https)://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[-A-Za-z0-9._~%/@:+=]*", value):
+            raise ValueError(f"{shown(value)} must be an https:// URI of a repository or workflow (exact)")
         return value
 
     @field_validator("source_ref")
     @classmethod
     def _ref(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"refs/(heads|tags)/\S+", value):
+        if value is not None and not re.fullmatch(r"refs/(heads|tags)/[-A-Za-z0-9._/+]+", value):
             raise ValueError(f"{shown(value)} must be a full ref such as refs/heads/main")
         return value
 
@@ -67,16 +74,28 @@ class PolicyExceptionConfig(ConfigModel):
     name: NamespaceName = Field(description="Name of the exception (a DNS label).")
     namespace: NamespaceName = Field(description="A namespace listed in admission.namespaces.")
     images: list[str] = Field(min_length=1, description="Image references or globs exempted.")
-    owner: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", description="E-mail of the accountable owner.")
+    owner: str = Field(
+        pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[a-z]{2,63}$",
+        description="E-mail of the accountable owner.",
+    )
     reason: str = Field(min_length=10, description="Why the exception exists (ticket, risk acceptance).")
     expires: date = Field(description="Last day (YYYY-MM-DD) the exception applies; expired ones are refused.")
 
     @field_validator("images")
     @classmethod
     def _images(cls, images: list[str]) -> list[str]:
-        for image in images:
-            if image.strip() in ("*", "*/*", "**") or not image.strip():
-                raise ValueError(f"{shown(image)} would exempt every image — name the images")
+        problems: list[tuple[str, str]] = []
+        for i, image in enumerate(images):
+            host = image.split("/", 1)[0]
+            if "*" in host or "/" not in image:
+                problems.append((f"[{i}]", f"{shown(image)} would exempt a whole registry or more — name the images"))
+            elif not _IMAGE_GLOB.fullmatch(image):
+                problems.append(
+                    (f"[{i}]", f"{shown(image)} is not an image reference or glob (registry/path[:tag|@digest])")
+                )
+            elif image in images[:i]:
+                problems.append((f"[{i}]", f"{shown(image)} is listed twice — keep one"))
+        raise_violations(problems)
         return images
 
     @field_validator("expires")
@@ -117,12 +136,21 @@ class AdmissionConfig(ConfigModel):
     @field_validator("allowed_registries")
     @classmethod
     def _registries(cls, registries: list[str]) -> list[str]:
-        for reg in registries:
-            host = reg.split("/", 1)[0]
-            if "*" in reg or not HOST_PORT.match(host) or ("." not in host and ":" not in host and host != "localhost"):
-                raise ValueError(
-                    f"{shown(reg)} is not a registry host[:port][/path] (no wildcards, e.g. mcr.microsoft.com)"
-                )
+        problems: list[tuple[str, str]] = []
+        for i, reg in enumerate(registries):
+            host, _, path = reg.partition("/")
+            problem = host_port_problem(host)
+            if "*" in reg:
+                problem = f"{shown(reg)} is a wildcard — name the registry (and repository path) exactly"
+            elif problem is None and "." not in host and ":" not in host and host != "localhost":
+                problem = f"{shown(host)} is not a registry host — write its full name, e.g. mcr.microsoft.com"
+            elif problem is None and path and not _REPOSITORY_PATH.fullmatch(path):
+                problem = f"{shown(path)} is not a repository path (lower-case components separated by '/')"
+            elif reg in registries[:i]:
+                problem = f"{shown(reg)} is listed twice — keep one"
+            if problem is not None:
+                problems.append((f"[{i}]", problem))
+        raise_violations(problems)
         return registries
 
     @model_validator(mode="after")

@@ -11,6 +11,8 @@ from components.model.config.errors import raise_violations
 from components.model.config.fields import ConfigModel
 from components.model.config.text import shown
 
+_MARKETPLACE_NAME = r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$"
+
 
 class RunnerConfig(ConfigModel):
     """The CI service the ephemeral agents register with."""
@@ -20,7 +22,11 @@ class RunnerConfig(ConfigModel):
     )
     scope: str = Field(description="github: `<org>` or `<org>/<repo>`; azure-devops: `https://dev.azure.com/<org>`.")
     labels: list[str] = Field(default_factory=list, description="Extra runner labels (github).")
-    pool: str | None = Field(default=None, description="Agent pool name (azure-devops, required there).")
+    pool: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_. ]{0,62}[A-Za-z0-9]$",
+        description="Agent pool name (azure-devops, required there).",
+    )
 
     @model_validator(mode="after")
     def _per_kind(self) -> RunnerConfig:
@@ -47,10 +53,14 @@ class RunnerConfig(ConfigModel):
 class ImageConfig(ConfigModel):
     """Marketplace image of the agent VMs."""
 
-    publisher: str = Field(default="Canonical", description="Image publisher.")
-    offer: str = Field(default="ubuntu-24_04-lts", description="Image offer.")
-    sku: str = Field(default="server", description="Image SKU.")
-    version: str = Field(default="latest", description="Pin a version in prod; `latest` is flagged by review.")
+    publisher: str = Field(default="Canonical", pattern=_MARKETPLACE_NAME, description="Image publisher.")
+    offer: str = Field(default="ubuntu-24_04-lts", pattern=_MARKETPLACE_NAME, description="Image offer.")
+    sku: str = Field(default="server", pattern=_MARKETPLACE_NAME, description="Image SKU.")
+    version: str = Field(
+        default="latest",
+        pattern=r"^(latest|[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,12})$",
+        description="`latest` or a version such as `24.04.202510010`; pin one in prod (`latest` is flagged by review).",
+    )
 
 
 class BuildAgentsConfig(ConfigModel):

@@ -38,17 +38,46 @@ Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_network)]
 """An IPv4 network written exactly as a.b.c.d/nn, host bits clear (so the plan shows what was meant)."""
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-HOST_PORT = re.compile(
-    r"^(localhost|([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
-    r"|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$"
+# Every pattern is ASCII-only and matched against the whole value (`fullmatch`): `$` would accept a
+# trailing newline, and `\d` / `\w` any Unicode digit or letter.
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?", re.IGNORECASE)
+_TLD = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_WORKSPACE_ID = re.compile(
+    rf"/subscriptions/{_GUID}/resource[gG]roups/[-A-Za-z0-9_.()]{{1,90}}"
+    r"/providers/Microsoft\.OperationalInsights/workspaces/[A-Za-z0-9][-A-Za-z0-9]{2,61}[A-Za-z0-9]",
+    re.IGNORECASE,
 )
-_ARM_ID = re.compile(r"^/subscriptions/[0-9a-fA-F-]{36}/resource[gG]roups/[^/]+/providers/[^/]+/[^/]+/[^/]+$")
+_URL_PATH = re.compile(r"(?:/[-A-Za-z0-9._~%!$&'()*+,;=:@]*)*")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is not a DNS name, `localhost` or an IPv4 address (ASCII, labels of at most 63), if not."""
+    if host == "localhost":
+        return None
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return f"{shown(host)} is not an IPv4 address"
+        return None
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return f"{shown(host)} is not a host name (ASCII letters, digits and '-', dot-separated labels of at most 63)"
+    return None
+
+
+def host_port_problem(value: str) -> str | None:
+    """Why `value` is not `host[:port]` with a port of 1-65535 in ASCII digits, if it is not."""
+    host, colon, port = value.partition(":")
+    if colon and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
+        return f"{shown(value)} has port {shown(port)} — a port is 1-65535, in ASCII digits"
+    return host_problem(host)
 
 
 def _namespace_name(value: str) -> str:
-    if not _DNS_LABEL.match(value):
+    if not _DNS_LABEL.fullmatch(value):
         raise ValueError(
             f"{shown(value)} is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)"
         )
@@ -60,24 +89,46 @@ def _fqdn(value: str) -> str:
         raise ValueError(
             f"{shown(value)} is a wildcard — egress rules name exact hosts so reviewers see what agents can reach"
         )
-    if not _FQDN.match(value):
+    labels = value.split(".")
+    if (
+        value != value.lower()
+        or len(value) > 253
+        or len(labels) < 2
+        or not all(_DNS_LABEL.fullmatch(label) for label in labels)
+        or not _TLD.fullmatch(labels[-1])
+    ):
         raise ValueError(f"{shown(value)} is not a lower-case fully qualified domain name such as pypi.org")
     return value
 
 
 def _https_url(value: str) -> str:
-    if not re.match(r"^https://[a-z0-9.-]+(:\d+)?(/\S*)?$", value):
+    scheme, sep, rest = value.partition("://")
+    authority, slash, path = rest.partition("/")
+    if scheme != "https" or not sep:
         raise ValueError(f"{shown(value)} must be an https:// URL")
+    if "@" in authority or "?" in value or "#" in value:
+        raise ValueError(f"{shown(value)} must be a plain https://host[:port]/path URL (no user, query or fragment)")
+    if (problem := host_port_problem(authority)) is not None:
+        raise ValueError(f"{shown(value)} has an invalid host: {problem}")
+    if not _URL_PATH.fullmatch(slash + path):
+        raise ValueError(f"{shown(value)} has characters a URL path cannot hold — percent-encode them")
+    return value
+
+
+def _host_port(value: str) -> str:
+    if (problem := host_port_problem(value)) is not None:
+        raise ValueError(problem)
     return value
 
 
 NamespaceName = Annotated[str, AfterValidator(_namespace_name)]
 Fqdn = Annotated[str, AfterValidator(_fqdn)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
 def _workspace_id(value: str) -> str:
-    if not _ARM_ID.match(value):
+    if not _WORKSPACE_ID.fullmatch(value):
         raise ValueError(
             "must be a resource id /subscriptions/<guid>/resourceGroups/<rg>/providers/"
             "Microsoft.OperationalInsights/workspaces/<name>"

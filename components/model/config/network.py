@@ -18,7 +18,7 @@ class AzureConfig(ConfigModel):
     location: str = Field(description="Azure region, e.g. `westeurope`.", pattern=r"^[a-z][a-z0-9]+$")
     resource_group_name: str = Field(
         description="Resource group created for the stack (1-90 letters, digits, `-_.()`).",
-        pattern=r"^[-\w.()]{0,89}[-\w()]$",
+        pattern=r"^[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]$",
     )
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags put on every Azure resource (owner, cost centre, ...)."

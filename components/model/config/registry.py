@@ -8,7 +8,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from components.model.config.errors import raise_violations
-from components.model.config.fields import HOST_PORT, Cidr, ConfigModel, WorkspaceId
+from components.model.config.fields import Cidr, ConfigModel, WorkspaceId, host_port_problem
 from components.model.config.text import shown
 
 
@@ -90,8 +90,8 @@ class RegistryConfig(ConfigModel):
     @field_validator("login_server")
     @classmethod
     def _host_port(cls, login_server: str | None) -> str | None:
-        if login_server is not None and not HOST_PORT.match(login_server):
-            raise ValueError(f"{shown(login_server)} is not a host[:port] such as kind-registry:5000")
+        if login_server is not None and (problem := host_port_problem(login_server)) is not None:
+            raise ValueError(f"{problem} — write a host[:port] such as kind-registry:5000")
         return login_server
 
     @field_validator("allowed_ip_ranges")

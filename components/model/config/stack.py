@@ -33,7 +33,8 @@ class ClusterConfig(ConfigModel):
         if (self.kubeconfig_context is None) == (self.aks_cluster_id is None):
             problems.append(("", "set exactly one of `kubeconfigContext` or `aksClusterId` (omit `cluster` for none)"))
         if self.aks_cluster_id is not None and not re.fullmatch(
-            r"/subscriptions/[0-9a-fA-F-]{36}/resource[gG]roups/[^/]+/providers/Microsoft\.ContainerService/managedClusters/[^/]+",
+            r"/subscriptions/[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/resource[gG]roups/[-A-Za-z0-9_.()]{1,90}"
+            r"/providers/Microsoft\.ContainerService/managedClusters/[A-Za-z0-9][-A-Za-z0-9_]{0,62}",
             self.aks_cluster_id,
         ):
             problems.append(
