@@ -63,12 +63,43 @@ class ImageConfig(ConfigModel):
     )
 
 
+OS_IMAGE_GIB = 30
+"""The OS disk of the marketplace Ubuntu images the agents boot; an ephemeral OS disk must fit locally."""
+
+
+def _local_disks() -> dict[str, int]:
+    # The D-series v5 sizes with a local temp disk ("d" in the name): 37.5 GiB of it per vCPU.
+    sizes = {}
+    for family in ("ads", "ds"):
+        for vcpus in (2, 4, 8, 16, 32, 48, 64, 96):
+            sizes[f"Standard_D{vcpus}{family}_v5"] = int(vcpus * 37.5)
+    return sizes
+
+
+LOCAL_DISK_GIB = _local_disks()
+"""VM sizes known to have a local (temp) disk, and its size: an ephemeral OS disk lives there."""
+
+OsDiskPlacement = Literal["ResourceDisk", "CacheDisk", "NvmeDisk"]
+
+
 class BuildAgentsConfig(ConfigModel):
     """Ephemeral, isolated build agents (a Spot VM scale set, one job per VM)."""
 
     runner: RunnerConfig
     vm_size: str = Field(
-        default="Standard_D2as_v5", pattern=r"^Standard_[A-Za-z0-9_]+$", description="VM size of each agent."
+        default="Standard_D2ads_v5",
+        pattern=r"^Standard_[A-Za-z0-9_]{1,60}$",
+        description=(
+            "VM size of each agent. Its OS disk is ephemeral, so the size needs a local disk: a D-series v5 size "
+            "with `d` in its name (`Standard_D2ads_v5`, `Standard_D4ds_v5`, ...), or set `osDiskPlacement`."
+        ),
+    )
+    os_disk_placement: OsDiskPlacement | None = Field(
+        default=None,
+        description=(
+            "Where the ephemeral OS disk lives, for a size outside the known table (`ResourceDisk`, `CacheDisk` or "
+            "`NvmeDisk`); known sizes use their temp disk."
+        ),
     )
     min_instances: int = Field(default=0, ge=0, description="Warm agents kept idle (0 = scale from zero).")
     max_instances: int = Field(ge=0, le=1000, description="Upper bound of concurrent agents (0 disables the pool).")
@@ -85,5 +116,16 @@ class BuildAgentsConfig(ConfigModel):
             problems.append(("spotMaxPrice", "use -1 (on-demand cap) or a positive USD/hour price"))
         if not self.spot_enabled and self.spot_max_price != -1:
             problems.append(("spotMaxPrice", "only applies when spotEnabled is true — remove it"))
+        local = LOCAL_DISK_GIB.get(self.vm_size)
+        if local is None and self.os_disk_placement is None:
+            problems.append(
+                (
+                    "vmSize",
+                    f"{self.vm_size} is not a size known to have a local disk for the agents' ephemeral OS disk — "
+                    "use a D-series v5 size with `d` in its name (e.g. Standard_D2ads_v5), or set osDiskPlacement",
+                )
+            )
+        elif local is not None and local < OS_IMAGE_GIB:
+            problems.append(("vmSize", f"{self.vm_size}'s {local} GiB local disk cannot hold a {OS_IMAGE_GIB} GiB OS"))
         raise_violations(problems)
         return self

@@ -3,11 +3,15 @@ public keys, and the base model every section derives from."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import json
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
@@ -229,11 +233,40 @@ def public_key_problems(pem: str) -> list[str]:
 KEY_NAME = r"^[0-9a-zA-Z-]{1,127}$"
 
 
-def pem_blocks(value: str, kind: str) -> str:
-    """`value` if it holds PEM blocks of `kind` (CERTIFICATE, ...); a value error otherwise."""
-    if f"-----BEGIN {kind}-----" not in value or f"-----END {kind}-----" not in value:
-        raise ValueError(f"must be PEM ({kind}) text")
-    return value
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\n[A-Za-z0-9+/=\n]+-----END \1-----\n?")
+
+
+def certificate_chain_problems(pem: str) -> list[str]:
+    """Why `pem` is not a chain of PEM certificates (and nothing else), if it is not."""
+    text = pem.strip() + "\n"
+    blocks = list(_PEM_BLOCK.finditer(text))
+    if not blocks or "".join(b.group(0).rstrip("\n") + "\n" for b in blocks) != text:
+        return ["is not PEM text (-----BEGIN CERTIFICATE----- blocks, one after another) — paste the chain as issued"]
+    kinds = {b.group(1) for b in blocks} - {"CERTIFICATE"}
+    if kinds:
+        return [f"holds {', '.join(sorted(kinds))} blocks besides certificates — keep only the chain's certificates"]
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError as exc:
+        return [f"holds a certificate that does not parse ({exc}) — paste the chain as issued"]
+    return []
+
+
+def tuf_root_problems(value: str) -> list[str]:
+    """Why `value` is not the base64 of a TUF root.json (a signed `root` role with keys), if it is not."""
+    try:
+        document = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        return ["is not base64 of a JSON document — write base64 of the instance's TUF root.json"]
+    signed = document.get("signed") if isinstance(document, dict) else None
+    if not isinstance(signed, dict) or signed.get("_type") != "root":
+        return ["is base64 JSON, but not a TUF root (no signed._type: root) — use the instance's root.json"]
+    roles = signed.get("roles")
+    if not isinstance(signed.get("keys"), dict) or not isinstance(roles, dict) or "root" not in roles:
+        return ["is a TUF root without keys or a root role — use the instance's published root.json"]
+    if not isinstance(document.get("signatures"), list) or not document["signatures"]:
+        return ["is an unsigned TUF root — use the instance's published (signed) root.json"]
+    return []
 
 
 def today_of(info: ValidationInfo) -> date:

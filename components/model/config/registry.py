@@ -11,6 +11,9 @@ from components.model.config.errors import raise_violations
 from components.model.config.fields import Cidr, ConfigModel, WorkspaceId, host_port_problem
 from components.model.config.text import shown
 
+MAX_PUBLIC_ADDRESSES = 2**24
+"""The most public addresses the registry's IP rules may admit in total (a /8): more is not an allowlist."""
+
 
 class RegistryConfig(ConfigModel):
     """The container registry: an ACR the stack creates (`name`) or an existing one (`loginServer`)."""
@@ -109,6 +112,19 @@ class RegistryConfig(ConfigModel):
                         "endpoint)",
                     )
                 )
+            elif net in ranges[:i]:
+                problems.append((f"[{i}]", f"{net} is listed twice — keep one"))
+        allowed = sum(n.num_addresses for n in ipaddress.collapse_addresses(r for r in ranges if r.prefixlen))
+        if not problems and allowed >= 2**32:
+            problems.append(("", "together these ranges admit the whole Internet — list your egress ranges"))
+        elif not problems and allowed > MAX_PUBLIC_ADDRESSES:
+            problems.append(
+                (
+                    "",
+                    f"together these ranges admit {allowed} addresses, more than a /8 ({MAX_PUBLIC_ADDRESSES}) — "
+                    "list the egress ranges of the networks that push and pull",
+                )
+            )
         raise_violations(problems)
         return ranges
 

@@ -247,6 +247,39 @@ def _admission_needs_cluster(s: Sections) -> Iterator[Problem]:
         )
 
 
+def _prod_enforces(s: Sections) -> Iterator[Problem]:
+    if s.environment != "prod":
+        return
+    if s.admission is None:
+        yield Problem(
+            config_key("admission"),
+            "prod admits only what it verifies, and no admission is configured — add admission with at least one "
+            "enforce namespace",
+        )
+    elif not any(cfg.mode == "enforce" for cfg in s.admission.namespaces.values()):
+        yield Problem(
+            config_key("admission.namespaces"),
+            "no namespace enforces in prod — set mode: enforce on at least one (audit is for a dated migration)",
+        )
+
+
+AZURE_RESERVED_ADDRESSES = 5
+"""Azure keeps the first four addresses and the last of every subnet."""
+
+
+def _agent_subnet_capacity(s: Sections) -> Iterator[Problem]:
+    if s.build_agents is None or s.network is None:
+        return
+    subnet = s.network.subnets.agents
+    room = subnet.num_addresses - AZURE_RESERVED_ADDRESSES
+    if s.build_agents.max_instances > room:
+        yield Problem(
+            config_key("buildAgents.maxInstances"),
+            f"{s.build_agents.max_instances} agents do not fit subnets.agents ({subnet}: {room} addresses after "
+            f"Azure's {AZURE_RESERVED_ADDRESSES} reserved) — lower it or widen the subnet",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
     Rule("agents-need-network", _agents_need_network),
@@ -259,6 +292,8 @@ RULES: tuple[Rule, ...] = (
     Rule("engine-capabilities", _engine_capabilities),
     Rule("signature-format", _signature_format),
     Rule("admission-needs-cluster", _admission_needs_cluster),
+    Rule("prod-enforces", _prod_enforces),
+    Rule("agent-subnet-capacity", _agent_subnet_capacity),
 )
 
 

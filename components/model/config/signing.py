@@ -13,9 +13,10 @@ from components.model.config.fields import (
     ConfigModel,
     HttpsUrl,
     WorkspaceId,
+    certificate_chain_problems,
     identity_pattern_problems,
-    pem_blocks,
     public_key_problems,
+    tuf_root_problems,
 )
 from components.model.config.text import shown
 
@@ -143,7 +144,16 @@ class SigstoreConfig(ConfigModel):
     @field_validator("fulcio_roots", "tsa_cert_chain")
     @classmethod
     def _certs(cls, pem: str | None) -> str | None:
-        return None if pem is None else pem_blocks(pem, "CERTIFICATE")
+        if pem is not None and (problems := certificate_chain_problems(pem)):
+            raise ValueError(problems[0])
+        return pem
+
+    @field_validator("tuf_root")
+    @classmethod
+    def _tuf_root(cls, value: str | None) -> str | None:
+        if value is not None and (problems := tuf_root_problems(value)):
+            raise ValueError(problems[0])
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> SigstoreConfig:
