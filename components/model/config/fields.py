@@ -217,8 +217,8 @@ def public_key_problems(pem: str) -> list[str]:
     """Why `pem` is not an acceptable verification key (EC P-256/P-384 or RSA >= 2048), if it is not."""
     try:
         key = load_pem_public_key(pem.encode())
-    except (ValueError, TypeError) as exc:
-        return [f"is not a PEM public key (-----BEGIN PUBLIC KEY-----): {exc}"]
+    except (ValueError, TypeError):
+        return ["is not a PEM public key (-----BEGIN PUBLIC KEY-----) — paste the public key, e.g. `cosign public-key`"]
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ("secp256r1", "secp384r1"):
             return [f"EC curve {key.curve.name} is not supported by the engines — use P-256 or P-384"]
@@ -247,8 +247,8 @@ def certificate_chain_problems(pem: str) -> list[str]:
         return [f"holds {', '.join(sorted(kinds))} blocks besides certificates — keep only the chain's certificates"]
     try:
         x509.load_pem_x509_certificates(text.encode())
-    except ValueError as exc:
-        return [f"holds a certificate that does not parse ({exc}) — paste the chain as issued"]
+    except ValueError:
+        return ["holds a certificate that does not parse — paste the chain as issued"]
     return []
 
 

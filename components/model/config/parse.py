@@ -16,7 +16,7 @@ from components.model.config.errors import ConfigError, Problem, RuleViolation, 
 from components.model.config.rules import INVALID, Partial, Sections, cross_section_problems
 from components.model.config.signing import SigningKey
 from components.model.config.stack import StackConfig
-from components.model.config.text import scrub, shown, text_problems
+from components.model.config.text import printable, scrub, shown, text_problems
 
 
 def parse_stack_config(
@@ -47,7 +47,7 @@ def _refusal(text: list[Problem], problems: list[Problem], raw: Mapping[str, Any
     (the model's message about such a value would only repeat, or quote, what is wrong with it)."""
     refused = [p.key for p in text]
     kept = [p for p in problems if not any(p.key == k or p.key.startswith((f"{k}.", f"{k}[")) for k in refused)]
-    scrubbed = [Problem(scrub(p.key, raw), scrub(p.message, raw)) for p in _dedupe(text + kept)]
+    scrubbed = [Problem(printable(scrub(p.key, raw)), printable(scrub(p.message, raw))) for p in _dedupe(text + kept)]
     return ConfigError(scrubbed, source)
 
 
@@ -149,6 +149,10 @@ def _describe(err: Any, loc: list[str | int]) -> str:
         return "is required — add it"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        field = _field_at(loc)
+        what = field.description if field is not None and field.description else "the expected form"
+        return f"{shown(given)} does not have the form this key takes — {what}"
     message = str(err["msg"])
     if kind == "union_tag_invalid":
         return f"{message} — set kind to one of {', '.join(_discriminator_tags(SigningKey))}"
@@ -174,6 +178,22 @@ def _allowed_keys(loc: Sequence[str | int]) -> list[str]:
         current = field.annotation
     model = _model_in(current)
     return [f.alias for f in model.model_fields.values() if f.alias] if model else []
+
+
+def _field_at(loc: Sequence[str | int]) -> Any:
+    """The pydantic field at `loc` (walking the model by aliases), or None."""
+    if not loc:
+        return None
+    *parents, last = loc
+    current: Any = StackConfig
+    for part in parents:
+        model = _model_in(current)
+        if model is None:
+            return None
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        current = _element_type(current) if field is None else field.annotation
+    model = _model_in(current)
+    return next((f for f in model.model_fields.values() if f.alias == last), None) if model else None
 
 
 def _model_in(tp: Any) -> type[BaseModel] | None:

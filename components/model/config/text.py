@@ -119,7 +119,7 @@ def text_problems(raw: Mapping[str, Any]) -> Iterator[TextProblem]:
             for child_key, child in value.items():
                 child_path = _join(path, child_key if isinstance(child_key, str) else str(child_key))
                 if isinstance(child_key, str) and (problem := _value_problem(child_key, multiline=False, free=False)):
-                    yield TextProblem(_join(path, shown(child_key)), f"the key {problem}")
+                    yield TextProblem(child_path, f"the key {problem}")
                     continue
                 stack.append((child_path, child, "<free>" if free_values else str(child_key)))
         elif isinstance(value, list):
@@ -130,6 +130,13 @@ def text_problems(raw: Mapping[str, Any]) -> Iterator[TextProblem]:
             )
             if problem is not None:
                 yield TextProblem(path, problem)
+
+
+def printable(text: str) -> str:
+    """`text` with control, bidirectional and other invisible characters escaped, for a message line."""
+    return "".join(
+        c if c.isprintable() and c not in _BIDI and c != "\u00a0" else c.encode("unicode_escape").decode() for c in text
+    )
 
 
 def scrub(text: str, raw: Mapping[str, Any]) -> str:

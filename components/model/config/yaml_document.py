@@ -62,6 +62,8 @@ _RESOLVER = yaml.resolver.Resolver()
 
 def _scalar(event: yaml.ScalarEvent) -> Any:
     tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    if tag == "tag:yaml.org,2002:merge":
+        return "<<"  # refused as a key by `load`; a constructor would fail on it
     node = yaml.ScalarNode(tag, event.value, style=event.style)
     return yaml.constructor.SafeConstructor().construct_object(node)
 
