@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,9 +23,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 from components.model import yaml_io
-from components.model.config import ConfigError
+from components.model.config import ConfigError, parse_stack_config
 from components.model.config.stack_file import read_stack_file
-from scripts.planning import PROJECT_ROOT, Plan, PlannedResource, kubernetes_manifests, plan_stack
+from scripts import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from scripts.planning import Plan, PlannedResource
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -49,6 +53,8 @@ def write_plan(plan: Plan, out: Path) -> list[Path]:
     manifests_dir.mkdir(parents=True)
     (out / "plan.json").write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False) + "\n")
     written = []
+    from scripts.planning import kubernetes_manifests
+
     for file_name, document in kubernetes_manifests(plan):
         path = manifests_dir / file_name
         path.write_text(yaml_io.dump(document))
@@ -115,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         stack_file = read_stack_file(path)
+        parse_stack_config(stack_file.raw, source=str(path))  # refuse a bad file before loading Pulumi
+        from scripts.planning import plan_stack
+
         plan = plan_stack(stack_file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)  # one problem per line, never wrapped: reviewers grep and diff these

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -33,9 +32,9 @@ from components.model.config import StackConfig, parse_stack_config
 from components.model.config.stack_file import SECRET_PLACEHOLDER, StackFile
 from components.model.contract import PROJECT
 from policies.review import Finding, review
+from scripts import PROJECT_ROOT
 from scripts.plan_mocks import PlanMocks, RecordingMonitor
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN = "[unknown]"
 
 

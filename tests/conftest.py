@@ -36,12 +36,18 @@ def only(plan: Plan, type_token: str) -> PlannedResource:
     return found[0]
 
 
+_SHIPPED_PLANS: dict[str, Plan] = {}
+
+
 @pytest.fixture
 def plan_of() -> Callable[[str], Plan]:
-    """Plan a shipped stack by name. Each call starts from a fresh Pulumi runtime."""
+    """The plan of a shipped stack by name. Plans are reproducible, so each stack is planned once per
+    test session (from a fresh Pulumi runtime) and the tests share it: treat it as read-only."""
 
     def run(stack: str) -> Plan:
-        return plan_stack(read_stack_file(STACKS / f"Pulumi.{stack}.yaml"))
+        if stack not in _SHIPPED_PLANS:
+            _SHIPPED_PLANS[stack] = plan_stack(read_stack_file(STACKS / f"Pulumi.{stack}.yaml"))
+        return _SHIPPED_PLANS[stack]
 
     return run
 

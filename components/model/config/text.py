@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -40,12 +41,17 @@ _SECRET_MARKERS = re.compile(
     r"[0-9A-Za-z]{3}8Q~[0-9A-Za-z_~.-]{30,}|"  # Entra client secrets
     r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\."  # JWTs (OIDC and other bearer tokens)
 )
+_SHORTEST_SECRET = 11
+"""No marker above matches fewer characters (`PRIVATE KEY`, `AccountKey=`)."""
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/\s]{96,}={0,2}")
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
+@functools.lru_cache(maxsize=65536)
 def looks_secret(text: str) -> bool:
     """Whether `text` holds what looks like a private key or a credential (never to be shown)."""
+    if len(text) < _SHORTEST_SECRET:
+        return False
     if _SECRET_MARKERS.search(text):
         return True
     match = _BASE64_BLOB.fullmatch(text.strip())
@@ -83,6 +89,9 @@ def _join(path: str, part: str | int) -> str:
 
 
 def _character_problem(text: str, *, multiline: bool, free: bool) -> str | None:
+    plain = text.replace("\n", "") if multiline else text
+    if plain.isprintable() and (plain.isascii() or (free and not _BIDI.intersection(plain))):
+        return None  # the common case, decided in C
     for index, char in enumerate(text):
         if char == "\n" and multiline:
             continue

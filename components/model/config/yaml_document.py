@@ -60,8 +60,15 @@ class _Container:
 _RESOLVER = yaml.resolver.Resolver()
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _scalar(event: yaml.ScalarEvent) -> Any:
+    if event.style in ("'", '"', "|", ">"):
+        return event.value  # quoted and block scalars are strings
     tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    if tag == _STR:
+        return event.value
     if tag == "tag:yaml.org,2002:merge":
         return "<<"  # refused as a key by `load`; a constructor would fail on it
     node = yaml.ScalarNode(tag, event.value, style=event.style)
@@ -101,95 +108,78 @@ def load(text: str) -> Any:
         top = stack[-1]
         if isinstance(top.value, list):
             top.value.append(value)
-        elif top.key is None:
-            line = _line(event)
-            if not isinstance(value, str):
-                written = event.value if isinstance(event, yaml.ScalarEvent) else "a list or mapping"
-                problems.append(
-                    YamlProblem(
-                        top.path,
-                        line,
-                        f"has the key {written[:40]!r}, which YAML reads as {type(value).__name__}, not a name"
-                        " — quote it or write a name",
-                    )
-                )
-                top.key = f"<key on line {line}>"
-            elif value == "<<":
-                problems.append(YamlProblem(top.path, line, "uses a merge key (<<) — write the keys out"))
-                top.key = value
-            elif value in top.seen:
-                problems.append(
-                    YamlProblem(
-                        (*top.path, value),
-                        line,
-                        f"is written twice (lines {top.seen[value]} and {line}) — keep one",
-                    )
-                )
-                top.key = value
-            else:
-                top.seen[value] = line
-                top.key = value
-        else:
+        elif top.key is not None:
             top.value.setdefault(top.key, value)  # a duplicate keeps the first value; it is refused anyway
             top.key = None
+        elif type(value) is not str:
+            line = _line(event)
+            written = event.value if isinstance(event, yaml.ScalarEvent) else "a list or mapping"
+            problems.append(
+                YamlProblem(
+                    top.path,
+                    line,
+                    f"has the key {written[:40]!r}, which YAML reads as {type(value).__name__}, not a name"
+                    " — quote it or write a name",
+                )
+            )
+            top.key = f"<key on line {line}>"
+        elif value == "<<":
+            problems.append(YamlProblem(top.path, _line(event), "uses a merge key (<<) — write the keys out"))
+            top.key = value
+        elif value in top.seen:
+            line = _line(event)
+            message = f"is written twice (lines {top.seen[value]} and {line}) — keep one"
+            problems.append(YamlProblem((*top.path, value), line, message))
+            top.key = value
+        else:
+            top.seen[value] = _line(event)
+            top.key = value
 
     def path_of_next() -> Path:
         if not stack:
             return ()
         top = stack[-1]
-        if isinstance(top.value, list):
+        if type(top.value) is list:
             return (*top.path, len(top.value))
         return (*top.path, top.key) if top.key is not None else top.path
 
     try:
         for event in yaml.parse(text, Loader=SafeLoader):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    line = _line(event)
-                    problems.append(YamlProblem((), line, "holds a second YAML document — a stack file holds one"))
-                    break
-                continue
-            if not isinstance(event, (yaml.NodeEvent, yaml.CollectionEndEvent)):
-                continue
-            line = _line(event)
-            if isinstance(event, yaml.AliasEvent):
-                if event.anchor is not None and event.anchor not in aliased:  # one problem per anchor
-                    aliased.add(event.anchor)
-                    message = f"uses the alias *{event.anchor} — write the value out where it applies"
-                    problems.append(YamlProblem(path_of_next(), line, message))
-                place(None, event)
-                continue
-            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-                problems.append(YamlProblem(path_of_next(), line, f"defines the anchor &{event.anchor} — remove it"))
-            tag = getattr(event, "tag", None)
-            if tag is not None and tag != "!" and not (isinstance(event, yaml.ScalarEvent) and event.implicit[0]):
-                problems.append(YamlProblem(path_of_next(), line, f"has the explicit tag {tag} — remove it"))
-                tag = None
             if isinstance(event, yaml.ScalarEvent):
+                if event.anchor is not None or (event.tag is not None and not event.implicit[0]):
+                    _node_problems(event, path_of_next(), problems)
+                    place(event.value, event)
+                    continue
                 try:
-                    value = _scalar(event) if tag is None else event.value
+                    value = _scalar(event)
                 except ValueError:
-                    problems.append(
-                        YamlProblem(
-                            path_of_next(),
-                            line,
-                            f"{event.value[:40]!r} is not a real date — write a date that exists, as YYYY-MM-DD",
-                        )
-                    )
+                    message = f"{event.value[:40]!r} is not a real date — write a date that exists, as YYYY-MM-DD"
+                    problems.append(YamlProblem(path_of_next(), _line(event), message))
                     value = None
                 place(value, event)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if event.anchor is not None or (event.tag is not None and event.tag != "!" and not event.implicit):
+                    _node_problems(event, path_of_next(), problems)
                 if len(stack) >= MAX_DEPTH:
-                    problems.append(
-                        YamlProblem(path_of_next(), line, f"nests deeper than {MAX_DEPTH} levels — flatten it")
-                    )
+                    message = f"nests deeper than {MAX_DEPTH} levels — flatten it"
+                    problems.append(YamlProblem(path_of_next(), _line(event), message))
                     raise YamlRefused(problems)
-                container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
-                stack.append(_Container(path_of_next(), container))
-            else:  # the end of a mapping or sequence
+                stack.append(_Container(path_of_next(), {} if isinstance(event, yaml.MappingStartEvent) else []))
+            elif isinstance(event, yaml.CollectionEndEvent):
                 done = stack.pop()
                 place(done.value, event)
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor is not None and event.anchor not in aliased:  # one problem per anchor
+                    aliased.add(event.anchor)
+                    message = f"uses the alias *{event.anchor} — write the value out where it applies"
+                    problems.append(YamlProblem(path_of_next(), _line(event), message))
+                place(None, event)
+            elif isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    message = "holds a second YAML document — a stack file holds one"
+                    problems.append(YamlProblem((), _line(event), message))
+                    break
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -199,3 +189,13 @@ def load(text: str) -> Any:
     if problems:
         raise YamlRefused(problems)
     return result
+
+
+def _node_problems(event: yaml.NodeEvent, path: Path, problems: list[YamlProblem]) -> None:
+    """Anchors and explicit tags on a node: each refused where it stands."""
+    line = _line(event)
+    if event.anchor is not None:
+        problems.append(YamlProblem(path, line, f"defines the anchor &{event.anchor} — remove it"))
+    tag = getattr(event, "tag", None)
+    if tag is not None and tag != "!":
+        problems.append(YamlProblem(path, line, f"has the explicit tag {tag} — remove it"))
