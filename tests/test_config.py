@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 from components.model.config import ConfigError, StackConfig, identity_pattern_problems, parse_stack_config
+from tests.certificates import self_signed_pem
 from tests.conftest import SHIPPED_STACKS, stack_raw
 
 TODAY = date(2026, 11, 24)
@@ -25,24 +24,6 @@ def _pem(key: Any) -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return pem.decode()
-
-
-def _certificate_pem() -> str:
-    """A real self-signed CA certificate (a Fulcio or TSA root stands in for one)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test root")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def refused(raw: dict[str, Any]) -> list[str]:
@@ -394,7 +375,7 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
     (
         "Fulcio roots without the Fulcio URL",
         "prod",
-        _set("signing.sigstore", {"fulcioRoots": _certificate_pem()}),
+        _set("signing.sigstore", {"fulcioRoots": self_signed_pem()}),
         "signing.sigstore.fulcioUrl",
     ),
     (
@@ -406,7 +387,7 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
                 "rekorUrl": "https://rekor.contoso.example",
                 "rekorPublicKey": _pem(ec.generate_private_key(ec.SECP256R1())),
                 "fulcioUrl": "https://fulcio.contoso.example",
-                "fulcioRoots": _certificate_pem(),
+                "fulcioRoots": self_signed_pem(),
             },
         ),
         "signing.sigstore.tufMirror",

@@ -20,6 +20,7 @@ from components.model.trust import TrustModel, trust_model
 from components.render.policy_controller_policies import policy_controller_policies
 from components.render.policy_controller_values import CHART_VERSION, policy_controller_values
 from scripts.planning import Plan, kubernetes_manifests
+from tests.certificates import self_signed_pem
 from tests.conftest import SHIPPED_STACKS, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values
 
@@ -27,29 +28,7 @@ Manifest = dict[str, Any]
 
 
 def _self_signed(common_name: str) -> str:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "contoso"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    )
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed_pem(common_name)
 
 
 FULCIO_ROOT = _self_signed("fulcio.contoso.example")
