@@ -40,6 +40,30 @@ def review(config: StackConfig) -> list[Finding]:
     return sorted(_findings(config), key=lambda f: (SEVERITY_ORDER[f.severity], f.key))
 
 
+def _scope_findings(config: StackConfig) -> Iterator[Finding]:
+    """Which namespaces admission does not check, or only reports on."""
+    assert config.admission is not None
+    admission = config.admission
+    if admission.default_mode == "off":
+        yield Finding(
+            "high",
+            _key("admission.defaultMode"),
+            "namespaces not listed (default, any created later) admit any image from any registry",
+        )
+    elif admission.default_mode == "audit":
+        yield Finding(
+            "medium" if config.environment == "prod" else "info",
+            _key("admission.defaultMode"),
+            "namespaces not listed admit unsigned images and other registries (audit: reported only)",
+        )
+    for i, exempt in enumerate(admission.exempt_namespaces):
+        yield Finding(
+            "medium",
+            _key(f"admission.exemptNamespaces[{i}]"),
+            f"{exempt.name} is outside admission (owner {exempt.owner}): {exempt.reason}",
+        )
+
+
 def _findings(config: StackConfig) -> Iterator[Finding]:
     registry = config.registry
     if registry.public_network_access_enabled:
@@ -73,6 +97,7 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             "agent image is not pinned (latest); pin a version so image changes go through review",
         )
     if config.admission is not None:
+        yield from _scope_findings(config)
         for ns, cfg in sorted(config.admission.namespaces.items()):
             if cfg.mode == "audit":
                 until = f" until {cfg.audit_until.isoformat()}" if cfg.audit_until else " with no deadline"

@@ -433,12 +433,37 @@ CASES += [
         "supply-chain:admission",
     ),
     Case(
-        "prod that enforces nowhere",
+        "prod that only audits unlisted namespaces",
         "prod",
-        lambda t: replace("payments: {mode: enforce}", "payments: {mode: audit, auditUntil: 2027-09-30}")(
-            replace("storefront: {mode: enforce}", "storefront: {mode: audit, auditUntil: 2027-09-30}")(t)
+        replace("defaultMode: enforce", "defaultMode: audit"),
+        "supply-chain:admission.defaultMode",
+    ),
+    Case(
+        "prod that leaves unlisted namespaces unchecked",
+        "prod",
+        replace("defaultMode: enforce", "defaultMode: off"),
+        "supply-chain:admission.defaultMode",
+    ),
+    Case(
+        "exempt namespace that is also listed",
+        "prod",
+        replace("      - name: gatekeeper-system", "      - name: payments"),
+        "supply-chain:admission.exemptNamespaces[0].name",
+    ),
+    Case(
+        "exempt namespace without a reason worth the name",
+        "prod",
+        replace(
+            "reason: AKS-managed Azure Policy add-on; its images are Microsoft's and updated by AKS, not by us.",
+            "reason: addon",
         ),
-        "supply-chain:admission.namespaces",
+        "supply-chain:admission.exemptNamespaces[0].reason",
+    ),
+    Case(
+        "unlisted namespaces without Kyverno",
+        "prod",
+        replace("engines: [kyverno, policy-controller]", "engines: [policy-controller]"),
+        "supply-chain:admission.defaultMode",
     ),
     Case(
         "more warm agents than the maximum",

@@ -122,6 +122,19 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class NamespaceScope:
+    """The namespaces a mode-wide policy selects: those `listed`, or (`everything`) every namespace but
+    those `excluded`. The engines' own and kube-system are never selected either way."""
+
+    everything: bool
+    listed: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.listed)
+
+
+@dataclass(frozen=True)
 class TrustModel:
     """Who may sign, from which Sigstore instance, and what each namespace requires."""
 
@@ -136,10 +149,22 @@ class TrustModel:
     plain_http_registry: bool = False
     registry_pull_secret: str | None = None
     signature_format: Literal["bundle", "legacy"] = "bundle"  # what signers write (Kyverno detects either)
+    default_mode: Mode | None = None
+    """How unlisted namespaces are treated; None leaves them unchecked."""
+    exempt_namespaces: tuple[str, ...] = ()
+    """Namespaces outside admission on purpose (besides the never-matched system and engine ones)."""
 
     def in_mode(self, mode: Mode) -> tuple[NamespacePolicy, ...]:
-        """The namespaces admitted in `mode`."""
+        """The listed namespaces admitted in `mode`."""
         return tuple(ns for ns in self.namespaces if ns.mode == mode)
+
+    def scope(self, mode: Mode) -> NamespaceScope:
+        """The namespaces `mode`'s signature and registry policies select: its listed ones, and every
+        unlisted, non-exempt namespace when `mode` is the default."""
+        if mode == self.default_mode:
+            others = [ns.name for ns in self.namespaces if ns.mode != mode]
+            return NamespaceScope(True, excluded=tuple(sorted({*others, *self.exempt_namespaces})))
+        return NamespaceScope(False, listed=tuple(sorted(ns.name for ns in self.in_mode(mode))))
 
     def namespace(self, name: str) -> NamespacePolicy:
         """The policy of the namespace called `name`."""
@@ -172,6 +197,8 @@ class TrustModel:
             plain_http_registry=bool(data.get("plain_http_registry", False)),
             registry_pull_secret=data.get("registry_pull_secret"),
             signature_format=data.get("signature_format", "bundle"),
+            default_mode=data.get("default_mode"),
+            exempt_namespaces=tuple(data.get("exempt_namespaces", ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -269,4 +296,6 @@ def trust_model(config: StackConfig) -> TrustModel:
         plain_http_registry=config.registry.plain_http_enabled,
         registry_pull_secret=config.registry.pull_secret_name,
         signature_format=config.signing.signature_format,
+        default_mode=None if admission is None or admission.default_mode == "off" else admission.default_mode,
+        exempt_namespaces=tuple(e.name for e in admission.exempt_namespaces) if admission else (),
     )

@@ -19,6 +19,10 @@ OBJECT_IMAGES = (
 """Every image of a pod, from the object itself (ValidatingPolicy and exceptions have no `images`)."""
 
 
+OLD_OBJECT_IMAGES = OBJECT_IMAGES.replace("object.", "oldObject.")
+"""Every image of the pod before the update."""
+
+
 def cel_string(value: str) -> str:
     """A CEL string literal for `value`."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

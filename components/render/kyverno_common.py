@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from components.model.contract import NEVER_MATCHED, Mode
+from components.model.trust import NamespaceScope
+from components.render.cel import OBJECT_IMAGES, OLD_OBJECT_IMAGES
 
 API_VERSION = "policies.kyverno.io/v1"
 MIN_VERSION = "1.19.0"
@@ -26,8 +28,21 @@ def policy_annotations(title: str, severity: str, description: str) -> dict[str,
     }
 
 
-def match_pods(namespaces: list[str]) -> dict[str, Any]:
-    """Pods (and ephemeral containers) created or updated in the named namespaces, never in NEVER_MATCHED."""
+def match_pods(scope: NamespaceScope) -> dict[str, Any]:
+    """Pods (and ephemeral containers) created or updated in the scope's namespaces, never in NEVER_MATCHED."""
+    if scope.everything:
+        selector = [
+            {
+                "key": "kubernetes.io/metadata.name",
+                "operator": "NotIn",
+                "values": sorted({*scope.excluded, *NEVER_MATCHED}),
+            }
+        ]
+    else:
+        selector = [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(scope.listed)},
+            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)},
+        ]
     return {
         "resourceRules": [
             {
@@ -37,13 +52,23 @@ def match_pods(namespaces: list[str]) -> dict[str, Any]:
                 "resources": ["pods", "pods/ephemeralcontainers"],
             }
         ],
-        "namespaceSelector": {
-            "matchExpressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(namespaces)},
-                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)},
-            ]
-        },
+        "namespaceSelector": {"matchExpressions": selector},
     }
+
+
+IMAGES_CHANGED = (
+    "!has(request.operation) || request.operation != 'UPDATE'"
+    " || request.subResource == 'ephemeralcontainers'"
+    f" || ({OBJECT_IMAGES}) != ({OLD_OBJECT_IMAGES})"
+)
+"""Re-verify a pod on UPDATE only when its images change (and always for `kubectl debug`): a pod whose
+image no longer verifies (purged, rotated key, log outage) can still have its labels or finalizers
+edited, and nothing can swap an image in without a fresh check."""
+
+
+def match_conditions() -> list[dict[str, str]]:
+    """The conditions every pod policy adds to its match: creations, debug containers, and image changes."""
+    return [{"name": "created-or-images-changed", "expression": IMAGES_CHANGED}]
 
 
 def mode_settings(mode: Mode) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from components.model.contract import (
+    NEVER_MATCHED,
     SLSA_PROVENANCE_V02,
     SLSA_PROVENANCE_V1,
     Mode,
@@ -29,12 +30,13 @@ from components.model.contract import (
     sbom_policy_name,
     signature_policy_name,
 )
-from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
+from components.model.trust import KeyAuthority, NamespacePolicy, NamespaceScope, TrustModel
 from components.render.cel import OBJECT_IMAGES, POLICY_IMAGES, cel_string
 from components.render.kyverno_common import (
     API_VERSION,
     WEBHOOK_TIMEOUT_SECONDS,
     Manifest,
+    match_conditions,
     match_pods,
     mode_settings,
     policy_annotations,
@@ -96,6 +98,12 @@ def _any_of(model: TrustModel, call: str) -> str:
     return "(" + " || ".join(calls) + ")"
 
 
+def _scope_text(scope: NamespaceScope) -> str:
+    if scope.everything:
+        return f"in every namespace but {', '.join(sorted({*scope.excluded, *NEVER_MATCHED}))}"
+    return f"in {', '.join(scope.listed)}"
+
+
 def _authorities_text(model: TrustModel) -> str:
     return "; ".join([k.describe() for k in model.keyless] + [k.describe() for k in model.keys])
 
@@ -104,7 +112,7 @@ def _image_policy(
     model: TrustModel,
     name: str,
     mode: Mode,
-    namespaces: list[str],
+    scope: NamespaceScope,
     annotations: dict[str, str],
     attestations: list[dict[str, Any]],
     validations: list[dict[str, str]],
@@ -117,7 +125,8 @@ def _image_policy(
         **mode_settings(mode),
         "webhookConfiguration": {"timeoutSeconds": WEBHOOK_TIMEOUT_SECONDS},
         "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
-        "matchConstraints": match_pods(namespaces),
+        "matchConstraints": match_pods(scope),
+        "matchConditions": match_conditions(),
         "matchImageReferences": [{"glob": f"{registry}/*"} for registry in model.signed_registries],
         "validationConfigurations": {
             "mutateDigest": mutate,
@@ -148,21 +157,21 @@ def _image_policy(
 
 def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
     """Every image from the stack's registry signed by a trusted authority, in every `mode` namespace."""
-    namespaces = [ns.name for ns in model.in_mode(mode)]
-    if not namespaces or not has_authority(model):
+    scope = model.scope(mode)
+    if not scope or not has_authority(model):
         return None
     registries = ", ".join(model.signed_registries)
     description = (
         "An unsigned image, or one signed by anyone outside the trust root, may have been built outside "
         f"the reviewed pipeline or altered after it. Every container, init and ephemeral container image from "
-        f"{registries} must carry a signature by one of: {_authorities_text(model)}. Sign with cosign as "
-        "the README's signer section shows."
+        f"{registries} {_scope_text(scope)} must carry a signature by one of: {_authorities_text(model)}. Sign "
+        "with cosign as the README's signer section shows."
     )
     return _image_policy(
         model,
         signature_policy_name(mode),
         mode,
-        namespaces,
+        scope,
         policy_annotations("Verify image signatures", "high", description),
         [],
         [
@@ -201,7 +210,7 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
         model,
         sbom_policy_name(ns.name),
         ns.mode,
-        [ns.name],
+        NamespaceScope(False, listed=(ns.name,)),
         policy_annotations(f"Require a signed {sbom.title} SBOM", "medium", description),
         [{"name": "sbom", "intoto": {"type": sbom.predicate_type}}],
         [
@@ -255,7 +264,7 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
         model,
         provenance_policy_name(ns.name),
         ns.mode,
-        [ns.name],
+        NamespaceScope(False, listed=(ns.name,)),
         policy_annotations("Require signed SLSA provenance from the trusted builder", "high", description),
         [
             {"name": "slsa_v1", "intoto": {"type": SLSA_PROVENANCE_V1}},
@@ -280,8 +289,8 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
 
 def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
     """Images only from allowed registries (and by digest, when required), in every `mode` namespace."""
-    namespaces = [ns.name for ns in model.in_mode(mode)]
-    if not namespaces:
+    scope = model.scope(mode)
+    if not scope:
         return None
     allowed = " || ".join(f"image.startsWith({cel_string(r + '/')})" for r in model.allowed_registries)
     validations = [
@@ -301,8 +310,8 @@ def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
         digest = " and referenced by digest, so the image that runs is the one that was verified"
     description = (
         "An image from a registry outside the chain never went through its signing and scanning. Every "
-        f"container, init and ephemeral container image must come from {', '.join(model.allowed_registries)}"
-        f"{digest}. Add registries under admission.allowedRegistries."
+        f"container, init and ephemeral container image {_scope_text(scope)} must come from "
+        f"{', '.join(model.allowed_registries)}{digest}. Add registries under admission.allowedRegistries."
     )
     return {
         "apiVersion": API_VERSION,
@@ -316,7 +325,8 @@ def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
             **mode_settings(mode),
             "webhookConfiguration": {"timeoutSeconds": 10},
             "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
-            "matchConstraints": match_pods(namespaces),
+            "matchConstraints": match_pods(scope),
+            "matchConditions": match_conditions(),
             "variables": [{"name": "allImages", "expression": OBJECT_IMAGES}],
             "validations": validations,
         },

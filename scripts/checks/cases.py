@@ -51,9 +51,21 @@ def plan_cases(model: TrustModel, options: Options) -> list[Case]:
     trusted, why_not = usable_signing_key(model, options)
     why_no_key = why_not if trusted is None else ""
     cases: list[Case] = []
-    for ns in model.namespaces:
+    for ns in (*model.namespaces, *unlisted_namespaces(model)):
         cases += _namespace_cases(ns, known_good=bool(options.known_good), why_no_key=why_no_key)
     return cases
+
+
+UNLISTED_PROBE = "default"
+"""An unlisted namespace every cluster has: it stands for all the namespaces the stack does not name."""
+
+
+def unlisted_namespaces(model: TrustModel) -> tuple[NamespacePolicy, ...]:
+    """The namespace that proves the default mode, when there is one and `default` is neither listed nor exempt."""
+    listed = {ns.name for ns in model.namespaces} | set(model.exempt_namespaces)
+    if model.default_mode is None or UNLISTED_PROBE in listed:
+        return ()
+    return (NamespacePolicy(UNLISTED_PROBE, model.default_mode),)
 
 
 def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str) -> list[Case]:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from components.model.contract import ADMISSION_MODE_LABEL, KYVERNO_NAMESPACE, NEVER_MATCHED, StackOutputs
 from components.model.trust import KeyAuthority, TrustModel
+from scripts.checks.cases import unlisted_namespaces
 from scripts.checks.cluster import Cluster, Webhook, is_ready
 from scripts.checks.cosign import ImageRef
 from scripts.checks.errors import UnreachableError, UsageError, VerificationFailedError
@@ -177,7 +178,11 @@ def posture(cluster: Cluster, outputs: StackOutputs, model: TrustModel) -> list[
             webhooks_registered(hooks),
             system_namespaces_unmatched(cluster, hooks),
             timeouts_bounded(hooks),
-            *(fail_closed(cluster, ns.name, hooks) for ns in model.in_mode("enforce")),
+            *(
+                fail_closed(cluster, ns.name, hooks)
+                for ns in (*model.in_mode("enforce"), *unlisted_namespaces(model))
+                if ns.mode == "enforce"
+            ),
             *(namespace_labelled(cluster, name, mode) for name, mode in sorted(outputs.namespaces.items())),
         ]
     )

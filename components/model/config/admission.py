@@ -21,6 +21,9 @@ _IMAGE_GLOB = re.compile(
 )
 
 
+_EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[a-z]{2,63}$"
+
+
 class ProvenanceRequirement(ConfigModel):
     """SLSA provenance an image must carry (v1 or v0.2 predicate)."""
 
@@ -74,10 +77,7 @@ class PolicyExceptionConfig(ConfigModel):
     name: NamespaceName = Field(description="Name of the exception (a DNS label).")
     namespace: NamespaceName = Field(description="A namespace listed in admission.namespaces.")
     images: list[str] = Field(min_length=1, description="Image references or globs exempted.")
-    owner: str = Field(
-        pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[a-z]{2,63}$",
-        description="E-mail of the accountable owner.",
-    )
+    owner: str = Field(pattern=_EMAIL, description="E-mail of the accountable owner.")
     reason: str = Field(min_length=10, description="Why the exception exists (ticket, risk acceptance).")
     expires: date = Field(description="Last day (YYYY-MM-DD) the exception applies; expired ones are refused.")
 
@@ -107,12 +107,37 @@ class PolicyExceptionConfig(ConfigModel):
         return expires
 
 
+class ExemptNamespace(ConfigModel):
+    """A namespace left outside admission on purpose (an add-on whose images are signed by others)."""
+
+    name: NamespaceName = Field(description="The namespace (never one listed in admission.namespaces).")
+    owner: str = Field(pattern=_EMAIL, description="E-mail of who answers for what runs there.")
+    reason: str = Field(min_length=10, description="Why nothing there is verified (which images, who signs them).")
+
+
 class AdmissionConfig(ConfigModel):
     """What the admission engines enforce, per namespace."""
 
     engines: list[Engine] = Field(min_length=1, description="`kyverno` and/or `policy-controller`.")
+    default_mode: Literal["enforce", "audit", "off"] = Field(
+        default="enforce",
+        description=(
+            "How every namespace not listed in `namespaces` (and not exempt) is treated: signatures and the "
+            "registry allow-list, enforced or audited. `off` leaves unlisted namespaces unchecked (flagged high by "
+            "review); prod requires `enforce`. Kyverno carries it (Policy Controller checks listed enforce "
+            "namespaces only)."
+        ),
+    )
+    exempt_namespaces: list[ExemptNamespace] = Field(
+        default_factory=list,
+        description=(
+            "Namespaces outside admission besides kube-system, kyverno and cosign-system, each with an owner and a "
+            "reason (flagged by review)."
+        ),
+    )
     namespaces: dict[NamespaceName, NamespaceConfig] = Field(
-        min_length=1, description="Namespaces under admission and their mode (others are not matched)."
+        default_factory=dict,
+        description="Namespaces with their own mode and requirements (others get `defaultMode`).",
     )
     attestations: dict[NamespaceName, AttestationRequirements] = Field(
         default_factory=dict, description="Attestations required per namespace (keys must be listed namespaces)."
@@ -165,6 +190,20 @@ class AdmissionConfig(ConfigModel):
                         "engines out) — remove it",
                     )
                 )
+        listed_exempt = [e.name for e in self.exempt_namespaces]
+        for i, name in enumerate(listed_exempt):
+            if name in self.namespaces:
+                problems.append(
+                    (f"exemptNamespaces[{i}].name", f"{name} is listed in admission.namespaces too — keep one")
+                )
+            elif name in listed_exempt[:i]:
+                problems.append((f"exemptNamespaces[{i}].name", f"{name} is exempt twice — keep one"))
+            elif name in RESERVED_NAMESPACES:
+                problems.append((f"exemptNamespaces[{i}].name", f"{name} is never matched anyway — remove it"))
+        if not self.namespaces and self.default_mode == "off":
+            problems.append(
+                ("namespaces", "no namespace is under admission (defaultMode is off) — list namespaces or set a mode")
+            )
         for ns in self.attestations:
             if ns not in self.namespaces:
                 problems.append(

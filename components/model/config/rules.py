@@ -130,7 +130,7 @@ def _prod_audit(s: Sections) -> Iterator[Problem]:
 def _authority(s: Sections) -> Iterator[Problem]:
     if s.admission is None or s.signing.has_authority:
         return
-    modes = {cfg.mode for cfg in s.admission.namespaces.values()}
+    modes = {cfg.mode for cfg in s.admission.namespaces.values()} | ({s.admission.default_mode} - {"off"})
     if "enforce" in modes:
         yield Problem(
             config_key("signing"),
@@ -192,6 +192,12 @@ def _engine_capabilities(s: Sections) -> Iterator[Problem]:
         return
     kyverno = "kyverno" in s.admission.engines
     if not kyverno:
+        if s.admission.default_mode != "off":
+            yield Problem(
+                config_key("admission.defaultMode"),
+                "unlisted namespaces need kyverno (Policy Controller checks only namespaces it labels) — add "
+                "kyverno to admission.engines, or set defaultMode: off and list every namespace",
+            )
         for ns, cfg in s.admission.namespaces.items():
             if cfg.mode == "audit":
                 yield Problem(
@@ -250,13 +256,20 @@ def _admission_needs_cluster(s: Sections) -> Iterator[Problem]:
 def _prod_enforces(s: Sections) -> Iterator[Problem]:
     if s.environment != "prod":
         return
+    if s.admission is not None and s.admission.default_mode != "enforce":
+        yield Problem(
+            config_key("admission.defaultMode"),
+            "prod checks every namespace it does not list — set it to enforce (exempt add-on namespaces by name)",
+        )
     if s.admission is None:
         yield Problem(
             config_key("admission"),
             "prod admits only what it verifies, and no admission is configured — add admission with at least one "
             "enforce namespace",
         )
-    elif not any(cfg.mode == "enforce" for cfg in s.admission.namespaces.values()):
+    elif s.admission.default_mode != "enforce" and not any(
+        cfg.mode == "enforce" for cfg in s.admission.namespaces.values()
+    ):
         yield Problem(
             config_key("admission.namespaces"),
             "no namespace enforces in prod — set mode: enforce on at least one (audit is for a dated migration)",
