@@ -598,6 +598,27 @@ CASES += [
         "supply-chain:signing.keyless[0].subjectRegExp",
     ),
     Case(
+        "identity pattern with a second alternative for anyone",
+        "dev",
+        replace(r"@refs/heads/main$", r"@refs/heads/main$|^https://.*$"),
+        "supply-chain:signing.keyless[0].subjectRegExp",
+    ),
+    Case(
+        "e-mail identity pattern with GitHub's issuer",
+        "dev",
+        replace(
+            r"subjectRegExp: ^https://github\.com/contoso/[A-Za-z0-9_.-]+/\.github/workflows/release\.yml@refs/heads/main$",
+            r"subjectRegExp: ^.*@contoso\.com$",
+        ),
+        "supply-chain:signing.keyless[0].subjectRegExp",
+    ),
+    Case(
+        "identity pattern RE2 cannot compile",
+        "dev",
+        replace(r"/\.github/workflows/release", r"/(?!evil)\.github/workflows/release"),
+        "supply-chain:signing.keyless[0].subjectRegExp",
+    ),
+    Case(
         "identity pattern not anchored",
         "dev",
         replace(r"@refs/heads/main$", "@refs/heads/main"),

@@ -18,7 +18,8 @@ from components.model.config.admission import (
 )
 from components.model.config.agents import BuildAgentsConfig, ImageConfig, RunnerConfig
 from components.model.config.errors import ConfigError, Problem, config_key
-from components.model.config.fields import identity_pattern_problems, public_key_problems
+from components.model.config.fields import public_key_problems
+from components.model.config.identity import identity_pattern_problems
 from components.model.config.network import AzureConfig, EgressConfig, NetworkConfig, SubnetsConfig
 from components.model.config.parse import parse_stack_config
 from components.model.config.registry import RegistryConfig

@@ -156,63 +156,6 @@ class ConfigModel(BaseModel):
     )
 
 
-_MATCH_ALL = re.compile(r"^\^?(\.[*+]|\(\.[*+]\))\$?$")
-_PINNED_URL_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+/[^/]+/")
-
-
-def _literal_prefix(pattern: str) -> str:
-    """The literal text a regex must start with (after `^`), unescaping `\\.` and friends."""
-    out: list[str] = []
-    i = 1 if pattern.startswith("^") else 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern) and not pattern[i + 1].isalnum():
-            out.append(pattern[i + 1])
-            i += 2
-            continue
-        if ch in ".^$*+?{}[]()|\\":
-            # a quantifier makes the previous literal optional: drop it from the prefix
-            if ch in "*?{" and out:
-                out.pop()
-            break
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def identity_pattern_problems(pattern: str) -> list[str]:
-    """Why a keyless subject regex would trust more than one organisation's workflows, if it does.
-
-    The engines match the whole certificate identity against this pattern, so it must be anchored
-    at both ends and start with a literal `scheme://host/<owner>/` (or end with a literal
-    `@domain` for e-mail identities); otherwise someone else's workflow can satisfy it.
-    """
-    if not pattern.strip():
-        return ["is empty — write an anchored pattern such as ^https://github\\.com/contoso/.+@refs/heads/main$"]
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return [f"does not compile ({exc})"]
-    if _MATCH_ALL.match(pattern):
-        return [
-            f"{shown(pattern)} matches every identity (anyone with an OIDC token could sign) — pin the org and workflow"
-        ]
-    problems: list[str] = []
-    if not pattern.startswith("^") or not pattern.endswith("$") or pattern.endswith("\\$"):
-        problems.append(
-            f"{shown(pattern)} is not anchored — start it with ^ and end it with $ so it cannot match inside "
-            "a longer identity"
-        )
-    prefix = _literal_prefix(pattern)
-    email_suffix = re.search(r"@([a-z0-9-]+\\\.)+[a-z]{2,}\$$", pattern)
-    if not _PINNED_URL_PREFIX.match(prefix) and not email_suffix:
-        problems.append(
-            f"{shown(pattern)} does not pin an owner: it must begin with a literal https://<host>/<owner>/ "
-            "(dots escaped) or end with a literal @<domain>$"
-        )
-    return problems
-
-
 def public_key_problems(pem: str) -> list[str]:
     """Why `pem` is not an acceptable verification key (EC P-256/P-384 or RSA >= 2048), if it is not."""
     try:

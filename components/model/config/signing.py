@@ -14,10 +14,10 @@ from components.model.config.fields import (
     HttpsUrl,
     WorkspaceId,
     certificate_chain_problems,
-    identity_pattern_problems,
     public_key_problems,
     tuf_root_problems,
 )
+from components.model.config.identity import identity_pattern_problems
 from components.model.config.text import shown
 
 
@@ -42,7 +42,7 @@ class KeylessIdentity(ConfigModel):
                 ("subject", "is empty — an empty identity would trust nothing or, in some engines, anything")
             )
         if self.subject_reg_exp is not None:
-            problems += [("subjectRegExp", p) for p in identity_pattern_problems(self.subject_reg_exp)]
+            problems += [("subjectRegExp", p) for p in identity_pattern_problems(self.subject_reg_exp, self.issuer)]
         raise_violations(problems)
         return self
 
