@@ -565,6 +565,24 @@ CASES += [
         "supply-chain:admission.exceptions[0].images[0]",
     ),
     Case(
+        "exception glob across repositories",
+        "prod",
+        replace(
+            "images: [crcontosoprod.azurecr.io/analytics/report-renderer@sha256:*]",
+            "images: ['crcontosoprod.azurecr.io/*/report-renderer@sha256:*']",
+        ),
+        "supply-chain:admission.exceptions[0].images[0]",
+    ),
+    Case(
+        "exception for an image of a registry not allowed",
+        "prod",
+        replace(
+            "images: [crcontosoprod.azurecr.io/analytics/report-renderer@sha256:*]",
+            "images: ['docker.io/vendor/report-renderer@sha256:*']",
+        ),
+        "supply-chain:admission.exceptions[0].images[0]",
+    ),
+    Case(
         "expired exception",
         "prod",
         replace("expires: 2027-06-30", "expires: 2020-06-30"),
@@ -930,7 +948,7 @@ def test_edge_cases_that_are_valid_still_plan(
             "storefront: {mode: enforce}",
             f"storefront: {{mode: enforce}}\n      {longest_namespace}: {{mode: enforce}}",
         ),
-        replace("name: crcontosoprod", "name: " + "crcontosoprod" + "x" * 37),  # ACR names go to 50
+        lambda t: t.replace("crcontosoprod", "crcontosoprod" + "x" * 37),  # ACR names go to 50
         replace("maxInstances: 20", "maxInstances: 507"),  # a /23 holds 512 addresses, 5 reserved
         replace("    labels: [supply-chain, prod]", "    labels: [supply-chain, prod, " + "l" * 64 + "]"),
     ):

@@ -29,5 +29,6 @@ def cel_string(value: str) -> str:
 
 
 def glob_regex(glob: str) -> str:
-    """An anchored RE2 pattern for an image glob (`*` matches any run of characters)."""
-    return "^" + ".*".join(re.escape(part) for part in glob.split("*")) + "$"
+    """An anchored RE2 pattern for an image glob: `*` matches a run of characters within one path
+    segment (never a `/`), so a glob cannot reach into other repositories."""
+    return "^" + "[^/]*".join(re.escape(part) for part in glob.split("*")) + "$"

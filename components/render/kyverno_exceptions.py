@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.model.contract import KYVERNO_NAMESPACE, kyverno_policies_for
+from components.model.contract import KYVERNO_NAMESPACE, kyverno_policies_for, registry_policy_name
 from components.model.trust import Exemption, TrustModel
 from components.render.cel import OBJECT_IMAGES, cel_string, glob_regex
 from components.render.kyverno_common import API_VERSION, Manifest
@@ -10,9 +10,11 @@ from components.render.shared import labels
 
 
 def _policies_for(model: TrustModel, policies: list[Manifest], namespace: str) -> list[dict[str, str]]:
-    """The policies that match `namespace`: exceptions must name each one they exempt from."""
+    """The policies an exception lifts in `namespace`: every one that matches it but the registry
+    allow-list (and digest rule), which no exception lifts (the config keeps exempted images in allowed
+    registries)."""
     ns = model.namespace(namespace)
-    names = kyverno_policies_for(ns.name, ns.mode)
+    names = kyverno_policies_for(ns.name, ns.mode) - {registry_policy_name(ns.mode)}
     return [{"kind": p["kind"], "name": p["metadata"]["name"]} for p in policies if p["metadata"]["name"] in names]
 
 

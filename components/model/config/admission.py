@@ -86,9 +86,16 @@ class PolicyExceptionConfig(ConfigModel):
     def _images(cls, images: list[str]) -> list[str]:
         problems: list[tuple[str, str]] = []
         for i, image in enumerate(images):
-            host = image.split("/", 1)[0]
-            if "*" in host or "/" not in image:
-                problems.append((f"[{i}]", f"{shown(image)} would exempt a whole registry or more — name the images"))
+            host, _, rest = image.partition("/")
+            repository = re.split(r"[:@]", rest, maxsplit=1)[0]
+            if "*" in host or not rest or "*" in repository:
+                problems.append(
+                    (
+                        f"[{i}]",
+                        f"{shown(image)} would exempt more than one repository — name the registry and repository "
+                        "exactly (a * only in the tag or digest)",
+                    )
+                )
             elif not _IMAGE_GLOB.fullmatch(image):
                 problems.append(
                     (f"[{i}]", f"{shown(image)} is not an image reference or glob (registry/path[:tag|@digest])")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from components.model.config.errors import Problem, config_key
 from components.model.config.signing import AzureKeyVaultKey, GeneratedKey
-from components.model.contract import is_public_good
+from components.model.contract import acr_login_server, is_public_good
 
 INVALID = object()
 """Stands for a section that could not be read at all (missing, or not a mapping)."""
@@ -293,6 +293,23 @@ def _agent_subnet_capacity(s: Sections) -> Iterator[Problem]:
         )
 
 
+def _exceptions_in_allowed_registries(s: Sections) -> Iterator[Problem]:
+    if s.admission is None:
+        return
+    registry = s.registry
+    own = acr_login_server(registry.name) if registry.name is not None else registry.login_server
+    allowed = [own, *s.admission.allowed_registries]
+    for i, exception in enumerate(s.admission.exceptions):
+        for j, image in enumerate(exception.images):
+            if not any(image.startswith(f"{r}/") for r in allowed if r):
+                yield Problem(
+                    config_key(f"admission.exceptions[{i}].images[{j}]"),
+                    "comes from a registry admission does not allow, and an exception never lifts the registry "
+                    "allow-list — add the registry to admission.allowedRegistries (reviewed), or push the image to "
+                    f"{own}",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
     Rule("agents-need-network", _agents_need_network),
@@ -307,6 +324,7 @@ RULES: tuple[Rule, ...] = (
     Rule("admission-needs-cluster", _admission_needs_cluster),
     Rule("prod-enforces", _prod_enforces),
     Rule("agent-subnet-capacity", _agent_subnet_capacity),
+    Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
 )
 
 
