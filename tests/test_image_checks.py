@@ -93,7 +93,7 @@ def test_what_is_missing_is_named(registry: Registry, key: ec.EllipticCurvePriva
     model = _model(registry, key)
     problems = requirement_problems(check_image(registry, image, model, root), model.namespaces[0])  # type: ignore[arg-type]
     assert problems == [
-        "the spdx SBOM lists no packages",
+        "the spdx SBOM lists no package with a name",
         f"no SLSA provenance by a trusted signer naming builder {BUILDER} and source git+{SOURCE}@refs/heads/main",
     ]
 

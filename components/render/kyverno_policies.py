@@ -188,9 +188,11 @@ def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
 def _sbom_check(ns: NamespacePolicy) -> str:
     assert ns.sbom_format is not None
     content = ns.sbom_format.list_field
+    # at least one entry that names what it is: `[{}]` lists nothing a scanner could look up
     return (
         f"has(extractPayload(image, attestations.sbom).predicate.{content})"
-        f" && size(extractPayload(image, attestations.sbom).predicate.{content}) > 0"
+        f" && extractPayload(image, attestations.sbom).predicate.{content}"
+        ".exists(entry, has(entry.name) && entry.name != '')"
     )
 
 
@@ -202,7 +204,7 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
     description = (
         "Without an SBOM nobody can tell which vulnerable components run in this namespace. Every image "
         f"admitted in {ns.name} must carry a {sbom.title} SBOM attestation (predicate {sbom.predicate_type}) signed "
-        f"by a trusted signer, listing at least one {sbom.item}. Attest with `cosign attest --type "
+        f"by a trusted signer, listing at least one named {sbom.item}. Attest with `cosign attest --type "
         f"{sbom.cosign_type}`."
     )
     verify = _any_of(model, "verifyAttestationSignatures(image, attestations.sbom, {attestor})")
@@ -220,7 +222,7 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
             },
             {
                 "expression": f"variables.allImages.all(image, {_sbom_check(ns)})",
-                "message": f"the image's {sbom.title} SBOM lists no {sbom.list_field}",
+                "message": f"the image's {sbom.title} SBOM lists no {sbom.item} with a name",
             },
         ],
     )

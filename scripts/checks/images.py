@@ -165,6 +165,14 @@ def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: Tr
     return ImageReport(str(image), tuple(verify_found(f, image, model, root) for f in find(registry, image)))
 
 
+def _names_something(statement: dict[str, Any], list_field: str) -> bool:
+    """Whether an SBOM statement lists at least one entry with a name (as the SBOM policy requires)."""
+    entries = statement.get("predicate", {}).get(list_field)
+    return isinstance(entries, list) and any(
+        isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] != "" for e in entries
+    )
+
+
 def requirement_problems(report: ImageReport, ns: NamespacePolicy) -> list[str]:
     """What the namespace requires and the image lacks, in the policies' terms (empty: admissible)."""
     problems = []
@@ -174,8 +182,8 @@ def requirement_problems(report: ImageReport, ns: NamespacePolicy) -> list[str]:
         sboms = report.statements(sbom.predicate_type)
         if not sboms:
             problems.append(f"no {ns.sbom} SBOM attestation by a trusted signer")
-        elif not any(s.get("predicate", {}).get(sbom.list_field) for s in sboms):
-            problems.append(f"the {ns.sbom} SBOM lists no {sbom.list_field}")
+        elif not any(_names_something(s, sbom.list_field) for s in sboms):
+            problems.append(f"the {ns.sbom} SBOM lists no {sbom.item} with a name")
     if ns.provenance is not None and not any(
         _provenance_ok(ns, s) for t in SLSA_PROVENANCE_TYPES for s in report.statements(t)
     ):
