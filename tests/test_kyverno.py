@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.model.config import parse_stack_config
-from components.model.contract import NEVER_MATCHED, SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
+from components.model.contract import SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from components.model.trust import TrustModel, trust_model
 from components.render.cel import glob_regex
 from components.render.kyverno_policies import kyverno_policies
@@ -70,7 +70,13 @@ def test_kyverno_is_highly_available_and_exceptions_are_confined() -> None:
     assert values["admissionController"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 2}
     assert values["features"]["policyExceptions"] == {"enabled": True, "namespace": "kyverno"}
     selector = values["config"]["webhooks"]["namespaceSelector"]["matchExpressions"]
-    assert selector == [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": list(NEVER_MATCHED)}]
+    assert selector == [
+        {
+            "key": "kubernetes.io/metadata.name",
+            "operator": "NotIn",
+            "values": ["kube-system", "kyverno", "cosign-system"],
+        }
+    ]
     assert values["features"]["registryClient"]["allowInsecure"] is False
 
 
@@ -95,7 +101,8 @@ def test_enforce_fails_closed_and_audit_never_denies(stack: str) -> None:
     for doc in kyverno_policies(model):
         if doc["kind"] == "PolicyException":
             continue
-        selected = _selected_namespaces(doc)
+        selected = _selected_namespaces(doc, model)
+        assert selected, doc["metadata"]["name"]
         modes = {model.namespace(ns).mode for ns in selected}
         assert len(modes) == 1, f"{doc['metadata']['name']} mixes modes"
         spec = doc["spec"]
@@ -108,22 +115,21 @@ def test_enforce_fails_closed_and_audit_never_denies(stack: str) -> None:
             assert spec.get("validationConfigurations", {}).get("mutateDigest", False) is False
 
 
-def _selected_namespaces(doc: Manifest) -> set[str]:
-    expressions = doc["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"]
-    (included,) = [e["values"] for e in expressions if e["operator"] == "In"]
-    (excluded,) = [e["values"] for e in expressions if e["operator"] == "NotIn"]
-    assert set(NEVER_MATCHED) <= set(excluded)
-    return set(included) - set(excluded)
+def _selected_namespaces(doc: Manifest, model: TrustModel) -> set[str]:
+    """The namespaces (the stack's and the system ones) whose Pod creates reach `doc`, as Kyverno matches."""
+    candidates = [ns.name for ns in model.namespaces] + ["default", "kube-system", "kyverno", "cosign-system"]
+    return {ns for ns in candidates if admit(doc, pod(ns, [GOOD])).matched}
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_no_policy_matches_system_or_engine_namespaces(stack: str) -> None:
-    for doc in kyverno_policies(model_of(stack)):
+    model = model_of(stack)
+    for doc in kyverno_policies(model):
         if doc["kind"] == "PolicyException":
             assert doc["metadata"]["namespace"] == "kyverno"
             continue
-        selected = _selected_namespaces(doc)
-        assert not selected & {"kube-system", "kyverno", "cosign-system"}
+        selected = _selected_namespaces(doc, model)
+        assert not selected & {"kube-system", "kyverno", "cosign-system", "default"}
         rules = doc["spec"]["matchConstraints"]["resourceRules"]
         assert rules[0]["resources"] == ["pods", "pods/ephemeralcontainers"]
 
