@@ -57,3 +57,29 @@ def test_a_repository_glob_exempts_that_repository_only_in_its_namespace() -> No
     ):
         assert not condition_holds(exception, pod("analytics", [image])), image
     assert not condition_holds(exception, pod("payments", [vendor])), "only in the exception's namespace"
+
+
+def test_an_exception_names_every_policy_that_can_deny_its_images() -> None:
+    raw = stack_raw("dev")  # payments (audit) requires an SBOM and provenance
+    raw["admission"]["exceptions"] = [
+        {
+            "name": "vendor-agent",
+            "namespace": "payments",
+            "images": ["crcontosodev.azurecr.io/vendor/agent@sha256:*", "crcontosodev.azurecr.io/vendor/init@sha256:*"],
+            "owner": "payments-lead@contoso.example",
+            "reason": "Vendor images without attestations; SEC-2001.",
+            "expires": "2027-01-31",
+        }
+    ]
+    (exception,) = [
+        d for d in kyverno_policies(trust_model(parse_stack_config(raw, today=TODAY))) if d["kind"] == "PolicyException"
+    ]
+    assert {r["name"] for r in exception["spec"]["policyRefs"]} == {
+        "verify-image-signatures-audit",
+        "restrict-image-registries-audit",
+        "require-sbom-payments",
+        "require-provenance-payments",
+    }
+    agent, init = (f"crcontosodev.azurecr.io/vendor/{name}{DIGEST}" for name in ("agent", "init"))
+    assert condition_holds(exception, pod("payments", [agent], init=[init])), "either glob exempts its image"
+    assert not condition_holds(exception, pod("payments", [agent], init=[f"crcontosodev.azurecr.io/app/x{DIGEST}"]))
