@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint typecheck pytest e2e benchmark docs lock clean
+.PHONY: plan test lint typecheck pytest e2e benchmark docs lock clean mutation
 
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
@@ -47,4 +47,9 @@ lock: $(BIN)/.dev  ## re-pin dependencies (hashes) after editing requirements*.i
 	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.txt requirements-dev.in
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build mutants .pytest_cache .mypy_cache .ruff_cache
+
+mutation: $(BIN)/.dev  ## mutation testing of the security decisions (slow; modules in pyproject's [tool.mutmut])
+	SUPPLY_CHAIN_SHARED=$(abspath ..)/shared $(abspath $(BIN))/mutmut run --max-children 1
+	mkdir -p build && $(abspath $(BIN))/mutmut results > build/mutation-survivors.txt || true
+	@echo "surviving mutants: build/mutation-survivors.txt (mutmut show NAME for the diff)"

@@ -1,9 +1,14 @@
 """Evaluate rendered Kyverno policies in CEL, with Kyverno's image-verification functions replaced
 by a truth table: which authority signed which image, and which attestations each image carries.
 
-What this proves is the admission *logic* we render (which images are checked, how the any-of
-over authorities and the attestation content checks combine); that Kyverno's own functions verify
-cryptography correctly is Kyverno's job, and the e2e suite exercises it on a real cluster.
+What this proves is the admission *logic* we render: which requests reach a policy at all
+(`matchConstraints`: operations, resources and subresources, namespace selector; `matchConditions`),
+which images are checked, how the any-of over authorities and the attestation content checks
+combine, and what `validationConfigurations` adds (`verifyDigest`, `required`). That Kyverno's own
+functions verify cryptography correctly is Kyverno's job; the e2e suite exercises it on a cluster.
+
+An expression that fails to evaluate raises `EvaluationError`: a broken policy is a bug to see, never
+a denial that a deny-only test would take for success.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError
 
 Manifest = dict[str, Any]
+NAME_LABEL = "kubernetes.io/metadata.name"  # the API server sets it on every namespace
+
+
+class EvaluationError(Exception):
+    """A policy expression failed to evaluate (or did not return a bool)."""
 
 
 def compile_expression(expression: str) -> None:
@@ -45,10 +55,12 @@ class Registry:
     attestations: dict[str, dict[str, tuple[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def sign(self, image: str, attestor: str) -> Registry:
+        """`image` carries a signature by `attestor`."""
         self.signatures.setdefault(image, set()).add(attestor)
         return self
 
     def attest(self, image: str, predicate_type: str, predicate: dict[str, Any], attestor: str) -> Registry:
+        """`image` carries an in-toto statement of `predicate_type`, signed by `attestor`."""
         statement = {
             "_type": "https://in-toto.io/Statement/v1",
             "predicateType": predicate_type,
@@ -59,25 +71,66 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class Request:
+    """An admission request as the API server sends it: `kubectl debug` is an UPDATE of the
+    `ephemeralcontainers` subresource, a `kubectl run` a CREATE of `pods`."""
+
+    obj: Manifest
+    operation: str = "CREATE"
+    subresource: str = ""
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    old: Manifest | None = None
+    """The object before an UPDATE (`oldObject`); None means the update changed nothing but metadata."""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of the object."""
+        return str(self.obj["metadata"]["namespace"])
+
+    @property
+    def resource(self) -> str:
+        """`pods`, or `pods/<subresource>`."""
+        return f"pods/{self.subresource}" if self.subresource else "pods"
+
+    def as_cel(self) -> dict[str, Any]:
+        """The `request` variable."""
+        return {
+            "namespace": self.namespace,
+            "operation": self.operation,
+            "subResource": self.subresource,
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        }
+
+
+@dataclass(frozen=True)
 class Outcome:
+    """What the policy decided: not matched (admitted, never looked at), admitted, or denied."""
+
     allowed: bool
     message: str | None = None
-    error: str | None = None
+    matched: bool = True
 
 
 def _names(attestors: Any) -> set[str]:
     return {str(a["name"]) for a in attestors}
 
 
-def _functions(policy: Manifest, registry: Registry) -> dict[str, Any]:
+def _functions(policy: Manifest, registry: Registry, verified: set[str]) -> dict[str, Any]:
     types = {a["name"]: a["intoto"]["type"] for a in policy["spec"].get("attestations", [])}
 
     def verify_image_signatures(image: Any, attestors: Any) -> celtypes.IntType:
-        return celtypes.IntType(len(registry.signatures.get(str(image), set()) & _names(attestors)))
+        count = len(registry.signatures.get(str(image), set()) & _names(attestors))
+        if count:
+            verified.add(str(image))
+        return celtypes.IntType(count)
 
     def verify_attestation_signatures(image: Any, attestation: Any, attestors: Any) -> celtypes.IntType:
         found = registry.attestations.get(str(image), {}).get(types[str(attestation)])
-        return celtypes.IntType(1 if found is not None and found[0] in _names(attestors) else 0)
+        ok = found is not None and found[0] in _names(attestors)
+        if ok:
+            verified.add(str(image))
+        return celtypes.IntType(1 if ok else 0)
 
     def extract_payload(image: Any, attestation: Any) -> Any:
         found = registry.attestations.get(str(image), {}).get(types[str(attestation)])
@@ -92,15 +145,73 @@ def _functions(policy: Manifest, registry: Registry) -> dict[str, Any]:
     }
 
 
+# --- which requests reach the policy ------------------------------------------------------------
+
+
+def _listed(value: str, allowed: list[str]) -> bool:
+    return value in allowed or "*" in allowed
+
+
+def _rule_matches(rule: Mapping[str, Any], request: Request) -> bool:
+    resources = rule.get("resources") or []
+    main, _, sub = request.resource.partition("/")
+    resource_ok = request.resource in resources or "*/*" in resources
+    resource_ok |= (not sub and "*" in resources) or (
+        bool(sub) and (f"{main}/*" in resources or f"*/{sub}" in resources)
+    )
+    return (
+        _listed(request.operation, rule.get("operations") or [])
+        and _listed("", rule.get("apiGroups") or [])
+        and _listed("v1", rule.get("apiVersions") or [])
+        and resource_ok
+    )
+
+
+def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """A Kubernetes label selector; absent or empty selects everything."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        key, operator, values = e["key"], e["operator"], e.get("values") or []
+        holds = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not holds:
+            return False
+    return True
+
+
+def _matches(policy: Manifest, request: Request, activation: Mapping[str, Any]) -> bool:
+    constraints = policy["spec"].get("matchConstraints") or {}
+    if not any(_rule_matches(r, request) for r in constraints.get("resourceRules") or []):
+        return False
+    if any(_rule_matches(r, request) for r in constraints.get("excludeResourceRules") or []):
+        return False
+    labels = {**request.namespace_labels, NAME_LABEL: request.namespace}
+    if not _selects(constraints.get("namespaceSelector"), labels):
+        return False
+    if not _selects(constraints.get("objectSelector"), request.obj["metadata"].get("labels") or {}):
+        return False
+    return all(_true(c["expression"], activation, {}) for c in policy["spec"].get("matchConditions") or [])
+
+
 def _matches_image(policy: Manifest, image: str) -> bool:
     globs = [m["glob"] for m in policy["spec"].get("matchImageReferences", []) if "glob" in m]
     # gobwas/glob without separators: `*` spans `/` like fnmatch's
     return not globs or any(fnmatch.fnmatchcase(image, g) for g in globs)
 
 
+# --- evaluation ---------------------------------------------------------------------------------
+
+
 def pod(
     namespace: str, containers: list[str], init: list[str] | None = None, ephemeral: list[str] | None = None
 ) -> Manifest:
+    """A Pod with these images."""
     spec: dict[str, Any] = {"containers": [{"name": f"c{i}", "image": img} for i, img in enumerate(containers)]}
     if init:
         spec["initContainers"] = [{"name": f"i{i}", "image": img} for i, img in enumerate(init)]
@@ -111,40 +222,68 @@ def pod(
 
 def _evaluate(expression: str, activation: Mapping[str, Any], functions: dict[str, Any]) -> Any:
     env = celpy.Environment()
-    return env.program(env.compile(expression), functions=functions).evaluate(dict(activation))
+    try:
+        result = env.program(env.compile(expression), functions=functions).evaluate(dict(activation))
+    except CELEvalError as exc:
+        raise EvaluationError(f"{exc} in: {expression[:200]}") from exc
+    if isinstance(result, CELEvalError):
+        raise EvaluationError(f"{result} in: {expression[:200]}")
+    return result
 
 
-def admit(policy: Manifest, obj: Manifest, registry: Registry | None = None) -> Outcome:
-    """What the policy's validations decide for `obj` (a Pod), as Kyverno evaluates them: the
-    first failing validation denies with its message; an evaluation error is an error."""
+def _true(expression: str, activation: Mapping[str, Any], functions: dict[str, Any]) -> bool:
+    result = _evaluate(expression, activation, functions)
+    if not isinstance(result, celtypes.BoolType):
+        raise EvaluationError(f"not a bool ({type(result).__name__}): {expression[:200]}")
+    return bool(result)
+
+
+def admit(
+    policy: Manifest,
+    obj: Manifest | Request,
+    registry: Registry | None = None,
+    *,
+    operation: str = "CREATE",
+    old: Manifest | None = None,
+) -> Outcome:
+    """What the policy decides for a request (or a Pod created), as Kyverno evaluates it: a request
+    it does not match is admitted unseen; otherwise the first failing validation denies with its
+    message, then `verifyDigest` and `required` refuse what the validations let through."""
+    request = obj if isinstance(obj, Request) else Request(obj, operation, old=old)
     registry = registry or Registry()
     spec = policy["spec"]
-    activation: dict[str, Any] = {
-        "object": json_to_cel(obj),
-        "request": json_to_cel({"namespace": obj["metadata"]["namespace"], "operation": "CREATE"}),
-    }
+    activation: dict[str, Any] = {"object": json_to_cel(request.obj), "request": json_to_cel(request.as_cel())}
+    if request.operation == "UPDATE":
+        activation["oldObject"] = json_to_cel(request.old if request.old is not None else request.obj)
+    if not _matches(policy, request, activation):
+        return Outcome(True, matched=False)
+    verified: set[str] = set()
+    matched_images: list[str] = []
     if policy["kind"] == "ImageValidatingPolicy":
-        pod_spec = obj["spec"]
+        pod_spec = request.obj["spec"]
         images = {
             category: [c["image"] for c in pod_spec.get(category, []) if _matches_image(policy, c["image"])]
             for category in ("containers", "initContainers", "ephemeralContainers")
         }
+        matched_images = [image for found in images.values() for image in found]
         activation["images"] = json_to_cel(images)
         activation["attestors"] = json_to_cel({a["name"]: {"name": a["name"]} for a in spec["attestors"]})
         activation["attestations"] = json_to_cel({a["name"]: a["name"] for a in spec.get("attestations", [])})
-    functions = _functions(policy, registry) if policy["kind"] == "ImageValidatingPolicy" else {}
+    functions = _functions(policy, registry, verified) if policy["kind"] == "ImageValidatingPolicy" else {}
     variables: dict[str, Any] = {}
     for var in spec.get("variables", []):
-        activation["variables"] = json_to_cel({}) if not variables else _as_cel_map(variables)
+        activation["variables"] = _as_cel_map(variables)
         variables[var["name"]] = _evaluate(var["expression"], activation, functions)
     activation["variables"] = _as_cel_map(variables)
     for validation in spec["validations"]:
-        try:
-            result = _evaluate(validation["expression"], activation, functions)
-        except CELEvalError as exc:
-            return Outcome(False, error=str(exc))
-        if result is not True and result != celtypes.BoolType(True):
+        if not _true(validation["expression"], activation, functions):
             return Outcome(False, message=validation.get("message"))
+    settings = spec.get("validationConfigurations") or {}
+    digests_checked = settings.get("verifyDigest", True) and not settings.get("mutateDigest", True)
+    if digests_checked and (undigested := [i for i in matched_images if "@sha256:" not in i]):
+        return Outcome(False, message=f"images must use a digest: {undigested[0]}")
+    if settings.get("required", True) and (unverified := [i for i in matched_images if i not in verified]):
+        return Outcome(False, message=f"image was not verified: {unverified[0]}")
     return Outcome(True)
 
 
@@ -154,8 +293,6 @@ def _as_cel_map(values: dict[str, Any]) -> celtypes.MapType:
 
 def condition_holds(exception: Manifest, obj: Manifest) -> bool:
     """Whether every matchCondition of a PolicyException holds for `obj` (the exception applies)."""
-    activation = {
-        "object": json_to_cel(obj),
-        "request": json_to_cel({"namespace": obj["metadata"]["namespace"], "operation": "CREATE"}),
-    }
-    return all(bool(_evaluate(c["expression"], activation, {})) for c in exception["spec"].get("matchConditions", []))
+    request = Request(obj)
+    activation = {"object": json_to_cel(obj), "request": json_to_cel(request.as_cel())}
+    return all(_true(c["expression"], activation, {}) for c in exception["spec"].get("matchConditions", []))

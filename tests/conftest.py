@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,8 @@ from scripts.planning import Plan, PlannedResource, plan_config, plan_stack
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 SHIPPED_STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS.glob("Pulumi.*.yaml"))
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("SUPPLY_CHAIN_SHARED") or ROOT.parent / "shared")
+"""../shared; `make mutation` points SUPPLY_CHAIN_SHARED at it from its copy of the project."""
 
 
 def stack_raw(stack: str) -> dict[str, Any]:

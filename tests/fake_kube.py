@@ -1,13 +1,16 @@
 """A stand-in Kubernetes API server for contract tests of what the checks send and how they read
-answers. It decides nothing about signatures: the test says which pods it admits. What it proves
-is the request shape (dry run on every create, no other write) and the response handling."""
+answers. It decides nothing about signatures: each test writes a fixed table of what admission
+answers for each image in each namespace, and a pod gets the first refusal among its images (an
+image the table does not list is a 500, so a test cannot pass on an answer nobody wrote down).
+What it proves is the request shape (dry run on every create, no other write) and the response
+handling, including refusals that are not the stack's policies (an outage, another webhook)."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,12 +19,31 @@ from urllib.parse import parse_qs, urlparse
 
 from kubernetes import client
 
-Decide = Callable[[str, dict[str, Any]], tuple[bool, str]]
+Answer = tuple[int, str]
+"""HTTP status and message: 201 admits (a message becomes a Warning header), anything else refuses."""
+ADMITTED: Answer = (201, "")
+AUDITED: Answer = (201, "audit: would be denied")
+OUTAGE: Answer = (
+    500,
+    'Internal error occurred: failed calling webhook "validate.kyverno.svc-fail": failed to call webhook: Post '
+    '"https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=15s": '
+    "dial tcp 10.96.0.20:443: connect: connection refused",
+)
+OTHER_WEBHOOK: Answer = (
+    403,
+    'admission webhook "validation.gatekeeper.sh" denied the request: [no-busybox] not allowed',
+)
+
+
+def denied(policy: str, why: str) -> Answer:
+    """Kyverno's refusal by `policy`, as the API server relays it."""
+    return 403, f'admission webhook "vpol.validate.kyverno.svc-fail" denied the request: Policy {policy} failed: {why}'
 
 
 @dataclass
 class FakeApi:
-    decide: Decide
+    outcomes: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (namespace, image) -> answer
+    default: Answer | None = None  # for images the table does not list; None: a 500 naming the image
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     cluster_objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plural -> items
@@ -58,21 +80,13 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             if not match or query.get("dryRun") != ["All"]:
                 self._send(500, {"kind": "Status", "message": "the fake refuses anything but dry-run pod creates"})
                 return
-            allowed, message = api.decide(match.group(1), body)
-            if allowed:
-                self._send(201, body, {"Warning": '299 - "audit: would be denied"'})
+            status, message = _answer(api, match.group(1), body)
+            if status == 201:
+                self._send(201, body, {"Warning": f'299 - "{message}"'} if message else {})
             else:
-                self._send(
-                    403,
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "reason": "Forbidden",
-                        "code": 403,
-                        "message": f'admission webhook "kyverno-svc.kyverno.svc" denied the request: {message}',
-                    },
-                )
+                reason = "Forbidden" if status == 403 else "InternalError"
+                failure = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status}
+                self._send(status, {**failure, "reason": reason, "message": message})
 
         def do_GET(self) -> None:
             path, _, _ = self._record()
@@ -106,10 +120,20 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _answer(api: FakeApi, namespace: str, pod: dict[str, Any]) -> Answer:
+    """The first refusal among the pod's images (containers, then init containers), else admitted."""
+    spec = pod["spec"]
+    answers = []
+    for container in [*spec["containers"], *spec.get("initContainers", [])]:
+        answer = api.outcomes.get((namespace, container["image"]), api.default)
+        answers.append(answer or (500, f"the fake API server has no outcome for {container['image']} in {namespace}"))
+    return next((a for a in answers if a[0] != 201), answers[0])
+
+
 @contextmanager
 def serve(api: FakeApi) -> Iterator[client.ApiClient]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     configuration = client.Configuration()
     configuration.host = f"http://127.0.0.1:{server.server_address[1]}"

@@ -10,11 +10,29 @@ import pytest
 
 from components.azure.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
 from components.model.config import parse_stack_config
+from components.model.config.stack_file import read_stack_file
 from components.render.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
-from scripts.planning import Plan, PlannedResource
-from tests.conftest import only, stack_raw
+from scripts.planning import Plan, PlannedResource, plan_stack
+from tests.conftest import STACKS, only, stack_raw
 
 AZURE_STACKS = ["dev", "prod"]
+
+
+@pytest.fixture(scope="module")
+def _shipped_plans() -> dict[str, Plan]:
+    return {}
+
+
+@pytest.fixture
+def plan_of(_shipped_plans: dict[str, Plan]) -> Callable[[str], Plan]:
+    """A shipped stack's plan, made once per module: every test here only reads it."""
+
+    def run(stack: str) -> Plan:
+        if stack not in _shipped_plans:
+            _shipped_plans[stack] = plan_stack(read_stack_file(STACKS / f"Pulumi.{stack}.yaml"))
+        return _shipped_plans[stack]
+
+    return run
 
 
 def _fqdns(plan: Plan) -> list[str]:

@@ -9,7 +9,6 @@ import json
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -22,13 +21,13 @@ from scripts.checks.canaries import CANARY_REPOSITORY
 from scripts.checks.cases import FOREIGN_IMAGE, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import push_canary, sign_legacy
-from scripts.checks.images import check_image, requirement_problems
 from scripts.checks.oci import Registry
-from scripts.checks.options import Options, parse_image
+from scripts.checks.options import Options
 from scripts.checks.outputs import parse_outputs
 from scripts.checks.runner import run_all
 from scripts.checks.verification import trusted_root
-from tests.fake_kube import FakeApi, serve
+from tests.fake_kube import ADMITTED, AUDITED, FakeApi, serve
+from tests.fake_kube import denied as denial
 
 KYVERNO_WEBHOOK = {
     "metadata": {"name": "kyverno-resource-validating-webhook-cfg"},
@@ -84,6 +83,9 @@ KYVERNO_POLICY_WEBHOOK = {
 }
 
 
+SIGNATURE_POLICY, REGISTRY_POLICY = "verify-image-signatures-enforce", "restrict-image-registries-enforce"
+
+
 def _pem(key: ec.EllipticCurvePrivateKey) -> str:
     return (
         key.public_key()
@@ -113,7 +115,7 @@ def _outputs(model: TrustModel, host: str) -> StackOutputs:
             "namespaces": {"demo": "enforce", "sandbox": "audit"},
             "registryLoginServer": host,
             "trustModel": model.to_json(),
-            "kyvernoPolicies": ["verify-image-signatures-enforce", "restrict-image-registries-enforce"],
+            "kyvernoPolicies": [SIGNATURE_POLICY, REGISTRY_POLICY, "require-sbom-demo"],
             "signingPrivateKeysPem": "[secret]",
         }
         | {"signingPrivateKeysPem": None},
@@ -146,14 +148,20 @@ def test_cases_needing_a_trusted_key_say_why_they_are_skipped() -> None:
 
 
 def test_dry_run_create_is_flagged_and_answers_are_read() -> None:
-    api = FakeApi(decide=lambda ns, pod: (ns == "sandbox", "image is not signed by a trusted signer"))
+    image = "r/x@sha256:" + "1" * 64
+    api = FakeApi(
+        outcomes={
+            ("demo", image): denial("verify-image-signatures-enforce", "image is not signed by a trusted signer"),
+            ("sandbox", image): AUDITED,
+        }
+    )
     with serve(api) as api_client:
         cluster = Cluster(api_client, timeout=5)
         denied = cluster.dry_run_pod(pod_manifest("p", "demo", ["r/x@sha256:" + "1" * 64]))
         allowed = cluster.dry_run_pod(pod_manifest("p", "sandbox", ["r/x@sha256:" + "1" * 64]))
     assert not denied.allowed
     assert not denied.denied_by(["restrict-image-registries-enforce"]), "another policy's denial is not ours"
-    assert denied.denied_by(["kyverno-svc"])
+    assert denied.denied_by(["verify-image-signatures-enforce"])
     assert denied.status == 403
     assert "not signed by a trusted signer" in denied.message
     assert allowed.allowed
@@ -174,22 +182,30 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
 
     attest_legacy(registry, known, key, "https://spdx.dev/Document", {"packages": [{"name": "x"}]})
 
-    def oracle(namespace: str, pod: dict[str, Any]) -> tuple[bool, str]:
-        """Admit what the trust model admits: the run's own verifier stands in for the engine."""
-        ns = model.namespace(namespace)
-        if ns.mode == "audit":
-            return True, ""
-        for container in [*pod["spec"]["containers"], *pod["spec"].get("initContainers", [])]:
-            image = container["image"]
-            if not image.startswith(f"{loopback_registry}/") or "@sha256:" not in image:
-                return False, f"policy restrict-image-registries-enforce: {image}: registry or digest"
-            report = check_image(registry, parse_image(image), model, root)
-            if problems := requirement_problems(report, ns):
-                return False, f"policy verify-image-signatures-enforce: {image}: {', '.join(problems)}"
-        return True, ""
+    # What admission answers, written out: canaries are reproducible, so their digests are known before the run.
+    run = "t1"
 
+    def canary(name: str) -> str:
+        digest = push_canary(registry, "scratch", name, nonce=f"{run}-{name}").digest
+        return f"{loopback_registry}/{CANARY_REPOSITORY}@{digest}"
+
+    unsigned, untrusted, trusted, no_sbom = (canary(n) for n in ("unsigned", "untrusted", "trusted", "no-sbom"))
+    moved = f"{loopback_registry}/{CANARY_REPOSITORY}:{run}-moved"
+    signatures, registries, sbom = SIGNATURE_POLICY, REGISTRY_POLICY, "require-sbom-demo"
+    outcomes = {
+        ("demo", str(known)): ADMITTED,
+        ("demo", trusted): ADMITTED,
+        ("demo", unsigned): denial(signatures, "image is not signed by a trusted signer of this cluster"),
+        ("demo", untrusted): denial(signatures, "image is not signed by a trusted signer of this cluster"),
+        ("demo", FOREIGN_IMAGE): denial(registries, f"images must come from {loopback_registry}"),
+        ("demo", moved): denial(registries, "images must be referenced by digest (name@sha256:...), not by tag"),
+        ("demo", no_sbom): denial(sbom, "image has no SPDX SBOM attestation signed by a trusted signer"),
+    }
+    outcomes |= {
+        ("sandbox", image): AUDITED for image in (str(known), trusted, unsigned, untrusted, FOREIGN_IMAGE, moved)
+    }
     api = FakeApi(
-        decide=oracle,
+        outcomes=outcomes,
         namespaces={
             "demo": {"supply-chain/admission-mode": "enforce"},
             "sandbox": {"supply-chain/admission-mode": "audit"},
@@ -199,10 +215,8 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
         webhooks=[KYVERNO_WEBHOOK, KYVERNO_POLICY_WEBHOOK],
         cluster_objects={
             "imagevalidatingpolicies": [
-                {
-                    "metadata": {"name": "verify-image-signatures-enforce"},
-                    "status": {"conditionStatus": {"ready": True}},
-                }
+                {"metadata": {"name": name}, "status": {"conditionStatus": {"ready": True}}}
+                for name in (SIGNATURE_POLICY, "require-sbom-demo")
             ],
             "validatingpolicies": [
                 {
@@ -214,7 +228,7 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
         namespaced_objects={("kyverno", "policyexceptions"): [], ("sandbox", "policyreports"): []},
     )
     outputs = _outputs(model, loopback_registry)
-    options = Options(known_good=str(known), signing_key=key, deadline_seconds=60, workers=4)
+    options = Options(known_good=str(known), signing_key=key, deadline_seconds=60, workers=4, run_id=run)
     with serve(api) as api_client:
         results = run_all(outputs, Cluster(api_client, timeout=5), registry, root, options)
 
@@ -258,7 +272,7 @@ def test_posture_fails_when_a_webhook_could_match_kube_system(loopback_registry:
     loose = json.loads(json.dumps(KYVERNO_WEBHOOK))
     loose["webhooks"][0]["namespaceSelector"] = {}
     api = FakeApi(
-        decide=lambda ns, pod: (False, "denied"),
+        default=(403, 'admission webhook "vpol.validate.kyverno.svc-fail" denied the request: denied'),
         namespaces={
             "demo": {"supply-chain/admission-mode": "enforce"},
             "sandbox": {"supply-chain/admission-mode": "audit"},

@@ -44,7 +44,7 @@ def test_the_layer_contracts_hold() -> None:
 )
 def test_a_wrong_import_is_refused(tmp_path: Path, module: str, wrong_import: str, broken: str) -> None:
     copy = tmp_path / "project"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", "build", ".*", "__pycache__", "tests"))
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", "build", "mutants", ".*", "__pycache__", "tests"))
     target = copy / module
     target.write_text(target.read_text() + f"\n{wrong_import}  # a deliberately wrong import\n")
     result = _lint_imports(copy)

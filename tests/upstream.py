@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-UPSTREAM = Path(__file__).resolve().parents[2] / "shared" / "upstream"
+from tests.conftest import SHARED
+
+UPSTREAM = SHARED / "upstream"
 CRD_DIRS = (UPSTREAM / "kyverno-1.19.0" / "crds", UPSTREAM / "policy-controller" / "crds")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,5 +52,39 @@ def test_the_chain_holds_on_the_live_cluster(source: list[str], tmp_path: Path) 
     evidence = json.loads((tmp_path / "evidence.json").read_text())
     failed = [c for c in evidence["checks"] if c["status"] == "fail"]
     assert code == 0, json.dumps(failed, indent=2)
-    chain = [c for c in evidence["checks"] if c["id"].startswith("chain/") and c["status"] != "skip"]
-    assert chain, "dry-run cases ran"
+    assert chain_problems(evidence["checks"], _stack_outputs()) == []
+
+
+def _stack_outputs() -> dict[str, Any] | None:
+    """The outputs file when the run read one (SUPPLY_CHAIN_E2E_OUTPUTS); None with --stack."""
+    path = os.environ.get("SUPPLY_CHAIN_E2E_OUTPUTS")
+    return json.loads(Path(path).read_text()) if path else None
+
+
+def chain_problems(checks: list[dict[str, Any]], outputs: dict[str, Any] | None) -> list[str]:
+    """What is wrong with the chain results: every namespace's unsigned canary was tried, each case
+    observed what it expected (a denial naming one of the stack's policies, or an admission), and
+    something was admitted in an enforce namespace."""
+    chain = {c["id"]: c for c in checks if c["id"].startswith("chain/") and c["status"] != "skip"}
+    cases = {i: c for i, c in chain.items() if i != "chain/positive-control"}
+    problems = [] if cases else ["no dry-run case ran"]
+    policies = [*outputs.get("kyvernoPolicies", []), *outputs.get("policyControllerPolicies", [])] if outputs else []
+    for namespace, mode in (outputs or {}).get("namespaces", {}).items():
+        unsigned = cases.get(f"chain/{namespace}/unsigned", {})
+        expected = "admitted" if mode == "audit" else "denied by policy"
+        if unsigned.get("expected") != expected:
+            problems.append(f"{namespace} ({mode}): the unsigned canary was not tried expecting {expected}")
+    for case_id, case in cases.items():
+        observed = case["observed"]
+        if case["expected"] == "admitted" and observed != "admitted":
+            problems.append(f"{case_id}: expected admitted, observed {observed}")
+        elif case["expected"] != "admitted" and not (
+            observed.startswith("denied: ") and "denied the request" in observed
+        ):
+            problems.append(f"{case_id}: expected a policy denial, observed {observed}")
+        elif case["expected"] != "admitted" and policies and not any(p in observed for p in policies):
+            problems.append(f"{case_id}: denied by none of the stack's policies: {observed}")
+    control = chain.get("chain/positive-control", {})
+    if control.get("status") != "pass":
+        problems.append(f"nothing admitted in an enforce namespace: {control.get('observed')}")
+    return problems

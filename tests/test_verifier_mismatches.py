@@ -1,0 +1,291 @@
+"""The independent verifier refuses what is not the trust root's: a signature or attestation replayed
+from another image, provenance from another source or builder, and every identity, issuer and key
+that is not the one trusted."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from components.model.contract import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
+from components.model.trust import NamespacePolicy, Provenance
+from scripts.checks.cosign import (
+    COSIGN_SIGN_PREDICATE,
+    _write_bundle,
+    attest_legacy,
+    dsse_envelope,
+    key_bundle,
+    push_canary,
+    sign_legacy,
+    statement,
+)
+from scripts.checks.errors import UsageError, VerificationFailedError
+from scripts.checks.images import ImageReport, Proof, check_image, requirement_problems
+from scripts.checks.oci import Registry, tag_for
+from scripts.checks.verification import IdentityPolicy, same_public_key, trusted_root, verify_legacy_key
+from tests.test_image_checks import SPDX, _model, _pem
+
+
+@pytest.fixture
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def registry(loopback_registry: str) -> Registry:
+    return Registry(loopback_registry, plain_http=True, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def root() -> Any:
+    return trusted_root()
+
+
+ISSUER = "https://token.actions.githubusercontent.com"
+WORKFLOW = "https://github.com/contoso/workflows/.github/workflows/build.yml@refs/heads/main"
+
+# --- a signature or attestation replayed from another image -------------------------------------
+
+
+def _two_images(registry: Registry, nonce: str) -> tuple[Any, Any]:
+    repository = f"apps/{uuid.uuid4().hex[:8]}"
+    return (
+        push_canary(registry, repository, "a", nonce=f"{nonce}-a"),
+        push_canary(registry, repository, "b", nonce=f"{nonce}-b"),
+    )
+
+
+def test_a_legacy_signature_copied_from_another_image_does_not_sign_this_one(
+    registry: Registry, key: ec.EllipticCurvePrivateKey, root: Any
+) -> None:
+    signed, target = _two_images(registry, "replay-sig")
+    sign_legacy(registry, signed, key)
+    model = _model(registry, key)
+    assert check_image(registry, signed, model, root).signed
+    copied = registry.get_manifest(signed.repository, tag_for(signed.digest, "sig"))
+    assert copied is not None
+    registry.put_manifest(target.repository, tag_for(target.digest, "sig"), copied.json())
+    report = check_image(registry, target, model, root)
+    assert not report.signed
+    (proof,) = report.proofs
+    assert proof.reason == "signs another image's digest"
+
+
+def test_a_bundle_attached_to_another_image_does_not_sign_this_one(
+    registry: Registry, key: ec.EllipticCurvePrivateKey, root: Any
+) -> None:
+    signed, target = _two_images(registry, "replay-bundle")
+    bundle = key_bundle(key, dsse_envelope(key, statement(signed, COSIGN_SIGN_PREDICATE, {})))
+    _write_bundle(registry, target, bundle, COSIGN_SIGN_PREDICATE)
+    report = check_image(registry, target, _model(registry, key), root)
+    assert not report.signed
+    assert [p.reason for p in report.proofs] == ["signs another image's digest"]
+
+
+def test_an_sbom_copied_from_another_image_is_not_this_images_sbom(
+    registry: Registry, key: ec.EllipticCurvePrivateKey, root: Any
+) -> None:
+    attested, target = _two_images(registry, "replay-att")
+    sign_legacy(registry, target, key)
+    attest_legacy(registry, attested, key, SPDX, {"packages": [{"name": "openssl"}]})
+    copied = registry.get_manifest(attested.repository, tag_for(attested.digest, "att"))
+    assert copied is not None
+    registry.put_manifest(target.repository, tag_for(target.digest, "att"), copied.json())
+    model = _model(registry, key)
+    report = check_image(registry, target, model, root)
+    problems = requirement_problems(report, NamespacePolicy("apps", "enforce", "spdx"))
+    assert problems == ["no spdx SBOM attestation by a trusted signer"]
+
+
+# --- provenance: builder and source, both predicate versions --------------------------------------
+
+SOURCE = "https://github.com/contoso/app"
+
+
+def _report(*statements: tuple[str, dict[str, Any]], verified_by: str | None = "key canary-key") -> ImageReport:
+    proofs = [Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, "key canary-key")]
+    proofs += [
+        Proof("bundle", "attestation", t, verified_by, statement={"predicateType": t, "predicate": p})
+        for t, p in statements
+    ]
+    return ImageReport("r.example/app@sha256:" + "1" * 64, tuple(proofs))
+
+
+def _v1(source: str, builder: str = WORKFLOW) -> tuple[str, dict[str, Any]]:
+    return SLSA_PROVENANCE_V1, {
+        "buildDefinition": {
+            "resolvedDependencies": [{"uri": "git+https://github.com/actions/checkout@v4"}, {"uri": source}]
+        },
+        "runDetails": {"builder": {"id": builder}},
+    }
+
+
+def _v02(source: str, builder: str = WORKFLOW) -> tuple[str, dict[str, Any]]:
+    return SLSA_PROVENANCE_V02, {"builder": {"id": builder}, "invocation": {"configSource": {"uri": source}}}
+
+
+PINNED = NamespacePolicy("apps", "enforce", provenance=Provenance(WORKFLOW, SOURCE, "refs/heads/main"))
+ANY_REF = NamespacePolicy("apps", "enforce", provenance=Provenance(WORKFLOW, SOURCE))
+
+
+@pytest.mark.parametrize("version", [_v1, _v02])
+@pytest.mark.parametrize(
+    ("ns", "source", "admissible"),
+    [
+        (PINNED, "git+https://github.com/contoso/app@refs/heads/main", True),
+        (PINNED, "git+https://github.com/contoso/app@refs/heads/feature", False),
+        (PINNED, "git+https://github.com/contoso/app@refs/heads/main-evil", False),
+        (PINNED, "git+https://github.com/mallory/app@refs/heads/main", False),
+        (ANY_REF, "git+https://github.com/contoso/app@refs/tags/v1", True),
+        (ANY_REF, "git+https://github.com/contoso/app-evil@refs/heads/main", False),
+        (ANY_REF, "https://github.com/contoso/app@refs/heads/main", False),
+    ],
+)
+def test_provenance_must_come_from_the_trusted_source(
+    ns: NamespacePolicy, source: str, admissible: bool, version: Any
+) -> None:
+    problems = requirement_problems(_report(version(source)), ns)
+    assert (problems == []) is admissible, problems
+
+
+@pytest.mark.parametrize("version", [_v1, _v02])
+def test_provenance_from_another_builder_or_unverified_is_refused(version: Any) -> None:
+    good = "git+https://github.com/contoso/app@refs/heads/main"
+    expected = [
+        f"no SLSA provenance by a trusted signer naming builder {WORKFLOW} "
+        "and source git+https://github.com/contoso/app@refs/heads/main"
+    ]
+    assert requirement_problems(_report(version(good, builder=WORKFLOW + "x")), PINNED) == expected
+    assert requirement_problems(_report(version(good), verified_by=None), PINNED) == expected
+    assert requirement_problems(_report(), PINNED) == expected
+
+
+def test_sbom_requirements_name_what_is_missing() -> None:
+    spdx = NamespacePolicy("apps", "enforce", "spdx")
+    assert requirement_problems(_report((SPDX, {"packages": [{"name": "x"}]})), spdx) == []
+    assert requirement_problems(_report((SPDX, {"packages": []})), spdx) == [
+        "the spdx SBOM lists no package with a name"
+    ]
+    assert requirement_problems(_report((SPDX, {"packages": [{}]})), spdx) == [
+        "the spdx SBOM lists no package with a name"
+    ], "an entry must name what it is"
+    unverified = _report((SPDX, {"packages": [{"name": "x"}]}), verified_by=None)
+    assert requirement_problems(unverified, spdx) == ["no spdx SBOM attestation by a trusted signer"]
+    cyclonedx = _report(("https://cyclonedx.org/bom", {"components": [{"name": "x"}]}))
+    assert requirement_problems(cyclonedx, spdx) == ["no spdx SBOM attestation by a trusted signer"]
+    unsigned = ImageReport("r.example/app@sha256:" + "1" * 64, ())
+    assert requirement_problems(unsigned, NamespacePolicy("apps", "audit")) == ["no signature by a trusted signer"]
+
+
+# --- identities, issuers and keys ------------------------------------------------------------------
+
+
+def _certificate(*sans: x509.GeneralName, issuer: str = ISSUER) -> x509.Certificate:
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev")])
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(minutes=10))
+        .add_extension(x509.SubjectAlternativeName(list(sans)), critical=True)
+        .add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1"), issuer.encode()), critical=False
+        )
+        .sign(private, hashes.SHA256())
+    )
+
+
+CERT = _certificate(x509.UniformResourceIdentifier(WORKFLOW))
+PATTERN = r"^https://github\.com/contoso/workflows/\.github/workflows/[a-z-]+\.yml@refs/heads/main$"
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        IdentityPolicy(ISSUER, subject=WORKFLOW),
+        IdentityPolicy(ISSUER, subject_regexp=PATTERN),
+    ],
+)
+def test_the_trusted_identity_is_accepted(identity: IdentityPolicy) -> None:
+    identity.verify(CERT)
+
+
+@pytest.mark.parametrize(
+    ("identity", "cert", "why"),
+    [
+        (IdentityPolicy("https://accounts.google.com", subject=WORKFLOW), CERT, "issuer is not"),
+        (IdentityPolicy(ISSUER + "/", subject=WORKFLOW), CERT, "issuer is not"),
+        (IdentityPolicy(ISSUER, subject=WORKFLOW.replace("main", "dev")), CERT, "is not"),
+        (IdentityPolicy(ISSUER, subject=WORKFLOW[:-1]), CERT, "is not"),
+        (IdentityPolicy(ISSUER, subject_regexp=PATTERN.replace("contoso", "fabrikam")), CERT, "does not match"),
+        (IdentityPolicy(ISSUER, subject_regexp=PATTERN[:-1] + "x$"), CERT, "does not match"),
+        (
+            IdentityPolicy(ISSUER, subject_regexp=r"https://github\.com/contoso/"),
+            CERT,
+            "does not match",
+        ),  # a pattern matches the whole identity, never a part of it
+        (
+            IdentityPolicy(ISSUER, subject_regexp=PATTERN),
+            _certificate(x509.UniformResourceIdentifier(WORKFLOW + "\n")),
+            "does not match",
+        ),
+        (
+            IdentityPolicy(ISSUER, subject=WORKFLOW),
+            _certificate(x509.UniformResourceIdentifier(WORKFLOW), issuer="https://evil.example"),
+            "issuer is not",
+        ),
+    ],
+)
+def test_every_other_identity_or_issuer_is_refused(identity: IdentityPolicy, cert: x509.Certificate, why: str) -> None:
+    with pytest.raises(VerificationFailedError, match=why):
+        identity.verify(cert)
+
+
+def test_an_email_identity_is_read_from_the_certificate() -> None:
+    cert = _certificate(x509.RFC822Name("signer@contoso.example"))
+    IdentityPolicy(ISSUER, subject="signer@contoso.example").verify(cert)
+    with pytest.raises(VerificationFailedError):
+        IdentityPolicy(ISSUER, subject="other@contoso.example").verify(cert)
+
+
+def test_an_identity_needs_exactly_one_of_subject_and_pattern() -> None:
+    with pytest.raises(UsageError):
+        IdentityPolicy(ISSUER)
+    with pytest.raises(UsageError):
+        IdentityPolicy(ISSUER, subject=WORKFLOW, subject_regexp=PATTERN)
+
+
+def test_a_signature_verifies_only_with_its_own_key() -> None:
+    signer, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    payload = b'{"critical":{}}'
+    signature = signer.sign(payload, ec.ECDSA(hashes.SHA256()))
+    unread: Any = None  # no log entry to check, so no trusted root is read
+    assert verify_legacy_key(payload, signature, signer.public_key(), unread, None, log_required=False).log_index == -1
+    with pytest.raises(VerificationFailedError, match="does not verify with the trusted key"):
+        verify_legacy_key(payload, signature, other.public_key(), unread, None, log_required=False)
+    with pytest.raises(VerificationFailedError, match="does not verify"):
+        verify_legacy_key(payload + b" ", signature, signer.public_key(), unread, None, log_required=False)
+    with pytest.raises(VerificationFailedError, match="requires one"):
+        verify_legacy_key(payload, signature, signer.public_key(), unread, None, log_required=True)
+
+
+def test_public_keys_compare_by_value() -> None:
+    key_a, key_b = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    pem_a = key_a.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert same_public_key(key_a.public_key(), pem_a)
+    assert same_public_key(pem_a.decode(), key_a.public_key())
+    assert not same_public_key(key_b.public_key(), pem_a)
+    assert not same_public_key("not a key", "not a key")
+    assert _pem(key_a) == pem_a.decode()
