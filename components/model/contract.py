@@ -80,6 +80,16 @@ def provenance_policy_name(namespace: str) -> str:
     return f"require-provenance-{namespace}"
 
 
+def signers_policy_name(namespace: str) -> str:
+    """Kyverno's policy that only the namespace's own signers sign what runs there."""
+    return f"require-signers-{namespace}"
+
+
+def repositories_policy_name(namespace: str) -> str:
+    """Kyverno's policy that images run in the namespace come from its repositories."""
+    return f"restrict-repositories-{namespace}"
+
+
 def kyverno_policies_for(namespace: str, mode: Mode) -> frozenset[str]:
     """Every Kyverno policy name that can match `namespace` (an exception must name each one)."""
     return frozenset(
@@ -88,6 +98,8 @@ def kyverno_policies_for(namespace: str, mode: Mode) -> frozenset[str]:
             registry_policy_name(mode),
             sbom_policy_name(namespace),
             provenance_policy_name(namespace),
+            signers_policy_name(namespace),
+            repositories_policy_name(namespace),
         }
     )
 

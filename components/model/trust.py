@@ -33,6 +33,8 @@ class KeylessAuthority:
     issuer: str
     subject: str | None = None
     subject_regexp: str | None = None
+    name: str | None = None
+    """How namespaces' signer lists name it (None: it is trusted wherever any authority is)."""
 
     def describe(self) -> str:
         """The identity as a reviewer reads it: subject (or pattern) and issuer."""
@@ -47,6 +49,13 @@ class KeyAuthority:
     public_key_pem: str | None = None
     kms_uri: str | None = None
     transparency_log_required: bool = True
+    authority: str | None = None
+    """The configured key this is (a previous version belongs to its key); None: the key itself."""
+
+    @property
+    def authority_name(self) -> str:
+        """The name namespaces' signer lists use for this key."""
+        return self.authority or self.name
 
     def describe(self) -> str:
         """The key as a reviewer reads it: its name and where it lives."""
@@ -97,6 +106,10 @@ class NamespacePolicy:
     mode: Mode
     sbom: SbomKind | None = None
     provenance: Provenance | None = None
+    signers: tuple[str, ...] = ()
+    """Authority names that may sign images run here (empty: any trusted authority)."""
+    repositories: tuple[str, ...] = ()
+    """Repository path globs of the stack's registry images run here must come from (empty: any)."""
 
     @property
     def sbom_format(self) -> SbomFormat | None:
@@ -166,6 +179,16 @@ class TrustModel:
             return NamespaceScope(True, excluded=tuple(sorted({*others, *self.exempt_namespaces})))
         return NamespaceScope(False, listed=tuple(sorted(ns.name for ns in self.in_mode(mode))))
 
+    def signers_of(self, ns: NamespacePolicy) -> TrustModel:
+        """The model as `ns` sees it: only the authorities its signer list names (all, if it names none)."""
+        if not ns.signers:
+            return self
+        return replace(
+            self,
+            keyless=tuple(k for k in self.keyless if k.name in ns.signers),
+            keys=tuple(k for k in self.keys if k.authority_name in ns.signers),
+        )
+
     def namespace(self, name: str) -> NamespacePolicy:
         """The policy of the namespace called `name`."""
         return next(ns for ns in self.namespaces if ns.name == name)
@@ -181,7 +204,16 @@ class TrustModel:
         namespaces = []
         for ns in data["namespaces"]:
             provenance = Provenance(**ns["provenance"]) if ns.get("provenance") else None
-            namespaces.append(NamespacePolicy(ns["name"], ns["mode"], ns.get("sbom"), provenance))
+            namespaces.append(
+                NamespacePolicy(
+                    ns["name"],
+                    ns["mode"],
+                    ns.get("sbom"),
+                    provenance,
+                    tuple(ns.get("signers", ())),
+                    tuple(ns.get("repositories", ())),
+                )
+            )
         return cls(
             keyless=tuple(KeylessAuthority(**k) for k in data["keyless"]),
             keys=tuple(KeyAuthority(**k) for k in data["keys"]),
@@ -238,6 +270,7 @@ def _key_authorities(config: StackConfig) -> list[KeyAuthority]:
                     name=f"{key.name}-{version[:8]}",
                     kms_uri=kms_uri(vault, key.name, version),
                     transparency_log_required=key.transparency_log_required,
+                    authority=key.name,
                 )
                 for version in key.previous_versions
             ]
@@ -267,14 +300,23 @@ def trust_model(config: StackConfig) -> TrustModel:
             if required is not None and required.provenance is not None:
                 p = required.provenance
                 provenance = Provenance(p.builder_id, p.source_repository.removeprefix("git+"), p.source_ref)
-            namespaces.append(NamespacePolicy(name, ns.mode, required.sbom if required else None, provenance))
+            namespaces.append(
+                NamespacePolicy(
+                    name,
+                    ns.mode,
+                    required.sbom if required else None,
+                    provenance,
+                    tuple(ns.signers),
+                    tuple(ns.repositories),
+                )
+            )
         exemptions = [
             Exemption(e.name, e.namespace, tuple(e.images), e.owner, e.reason, e.expires) for e in admission.exceptions
         ]
         allowed += [r for r in admission.allowed_registries if r not in allowed]
         require_digest = admission.require_digest
     return TrustModel(
-        keyless=tuple(KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp) for k in config.signing.keyless),
+        keyless=tuple(KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp, k.name) for k in config.signing.keyless),
         keys=tuple(_key_authorities(config)),
         sigstore=SigstoreInstance(
             rekor_url=sig.rekor_url or PUBLIC_GOOD_REKOR,

@@ -17,11 +17,7 @@ Choices a reviewer should know about:
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from components.model.contract import (
-    NEVER_MATCHED,
     SLSA_PROVENANCE_V02,
     SLSA_PROVENANCE_V1,
     Mode,
@@ -30,11 +26,11 @@ from components.model.contract import (
     sbom_policy_name,
     signature_policy_name,
 )
-from components.model.trust import KeyAuthority, NamespacePolicy, NamespaceScope, TrustModel
-from components.render.cel import OBJECT_IMAGES, POLICY_IMAGES, cel_string
+from components.model.trust import NamespacePolicy, NamespaceScope, TrustModel
+from components.render.cel import OBJECT_IMAGES, cel_string
+from components.render.kyverno_attestors import any_of, authorities_text, image_policy, scope_text
 from components.render.kyverno_common import (
     API_VERSION,
-    WEBHOOK_TIMEOUT_SECONDS,
     Manifest,
     match_conditions,
     match_pods,
@@ -42,117 +38,8 @@ from components.render.kyverno_common import (
     policy_annotations,
 )
 from components.render.kyverno_exceptions import exception_manifest
-from components.render.shared import has_authority, key_reference, keyless_identities, labels
-
-
-def _ident(name: str) -> str:
-    return re.sub(r"[^0-9A-Za-z_]", "_", name)
-
-
-def _ctlog(model: TrustModel, key: KeyAuthority | None = None) -> dict[str, Any]:
-    sig = model.sigstore
-    ctlog: dict[str, Any] = {"url": sig.rekor_url}
-    if sig.rekor_public_key:
-        ctlog["rekorPubKey"] = sig.rekor_public_key
-    if sig.ct_log_public_key:
-        ctlog["ctLogPubKey"] = sig.ct_log_public_key
-    if sig.tsa_cert_chain:
-        ctlog["tsaCertChain"] = sig.tsa_cert_chain
-    if key is not None and not key.transparency_log_required:
-        ctlog["insecureIgnoreTlog"] = True  # spelled out in stack config, refused in prod, flagged by review
-    return ctlog
-
-
-def attestors(model: TrustModel) -> list[dict[str, Any]]:
-    """One cosign attestor for all keyless identities (any one of them), one per key."""
-    sig = model.sigstore
-    out: list[dict[str, Any]] = []
-    if model.keyless:
-        keyless: dict[str, Any] = {"identities": keyless_identities(model)}
-        if sig.fulcio_roots:
-            keyless["roots"] = sig.fulcio_roots
-        out.append({"name": "keyless", "cosign": {"keyless": keyless, "ctlog": _ctlog(model), **_tuf(model)}})
-    for key in model.keys:
-        # A pinned public key is verified offline; otherwise Kyverno reads the key from the vault.
-        cosign = {"key": key_reference(key), "ctlog": _ctlog(model, key)}
-        if key.transparency_log_required:
-            cosign.update(_tuf(model))
-        out.append({"name": f"key_{_ident(key.name)}", "cosign": cosign})
-    return out
-
-
-def _tuf(model: TrustModel) -> dict[str, Any]:
-    """A private instance's TUF repository, on every attestor that checks the log: Kyverno loads
-    each attestor's trusted root (bundle verification uses it) from TUF, public good by default."""
-    sig = model.sigstore
-    if sig.tuf_mirror and sig.tuf_root:
-        return {"tuf": {"mirror": sig.tuf_mirror, "root": {"data": sig.tuf_root}}}
-    return {}
-
-
-def _any_of(model: TrustModel, call: str) -> str:
-    """`call` (with `{attestor}` in it) for each attestor, any one of which suffices. One attestor
-    per call: Kyverno caches a verification only when every attestor in the call verified, so a
-    list of alternatives would never be cached."""
-    calls = [call.format(attestor=f"[attestors.{a['name']}]") + " > 0" for a in attestors(model)]
-    return "(" + " || ".join(calls) + ")"
-
-
-def _scope_text(scope: NamespaceScope) -> str:
-    if scope.everything:
-        return f"in every namespace but {', '.join(sorted({*scope.excluded, *NEVER_MATCHED}))}"
-    return f"in {', '.join(scope.listed)}"
-
-
-def _authorities_text(model: TrustModel) -> str:
-    return "; ".join([k.describe() for k in model.keyless] + [k.describe() for k in model.keys])
-
-
-def _image_policy(
-    model: TrustModel,
-    name: str,
-    mode: Mode,
-    scope: NamespaceScope,
-    annotations: dict[str, str],
-    attestations: list[dict[str, Any]],
-    validations: list[dict[str, str]],
-) -> Manifest:
-    # Enforce: verify the digest that runs. If digests are not required, Kyverno pins the tag it
-    # verified (mutateDigest), so a tag moved after admission cannot swap the image; GitOps tools
-    # then see the digest as drift (README). Audit never mutates.
-    mutate = mode == "enforce" and not model.require_digest
-    spec: dict[str, Any] = {
-        **mode_settings(mode),
-        "webhookConfiguration": {"timeoutSeconds": WEBHOOK_TIMEOUT_SECONDS},
-        "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
-        "matchConstraints": match_pods(scope),
-        "matchConditions": match_conditions(),
-        "matchImageReferences": [{"glob": f"{registry}/*"} for registry in model.signed_registries],
-        "validationConfigurations": {
-            "mutateDigest": mutate,
-            "verifyDigest": mode == "enforce",
-            "required": True,
-        },
-        "attestors": attestors(model),
-        "variables": [{"name": "allImages", "expression": POLICY_IMAGES}],
-        "validations": validations,
-    }
-    credentials: dict[str, Any] = {}
-    if model.plain_http_registry:
-        credentials["allowInsecureRegistry"] = True
-    if model.registry_pull_secret:
-        credentials["secrets"] = [model.registry_pull_secret]
-    if credentials:
-        # replaces Kyverno's global registry options for this policy: only for local registries
-        spec["credentials"] = credentials
-    if attestations:
-        spec["attestations"] = attestations
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ImageValidatingPolicy",
-        "metadata": {"name": name, "labels": labels(), "annotations": annotations},
-        "spec": spec,
-    }
+from components.render.kyverno_tenants import repositories_policy, signers_policy
+from components.render.shared import has_authority, labels
 
 
 def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
@@ -164,10 +51,10 @@ def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
     description = (
         "An unsigned image, or one signed by anyone outside the trust root, may have been built outside "
         f"the reviewed pipeline or altered after it. Every container, init and ephemeral container image from "
-        f"{registries} {_scope_text(scope)} must carry a signature by one of: {_authorities_text(model)}. Sign "
+        f"{registries} {scope_text(scope)} must carry a signature by one of: {authorities_text(model)}. Sign "
         "with cosign as the README's signer section shows."
     )
-    return _image_policy(
+    return image_policy(
         model,
         signature_policy_name(mode),
         mode,
@@ -177,7 +64,7 @@ def signature_policy(model: TrustModel, mode: Mode) -> Manifest | None:
         [
             {
                 "expression": (
-                    f"variables.allImages.all(image, {_any_of(model, 'verifyImageSignatures(image, {attestor})')})"
+                    f"variables.allImages.all(image, {any_of(model, 'verifyImageSignatures(image, {attestor})')})"
                 ),
                 "message": f"image from {registries} is not signed by a trusted signer of this cluster",
             }
@@ -207,8 +94,8 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
         f"by a trusted signer, listing at least one named {sbom.item}. Attest with `cosign attest --type "
         f"{sbom.cosign_type}`."
     )
-    verify = _any_of(model, "verifyAttestationSignatures(image, attestations.sbom, {attestor})")
-    return _image_policy(
+    verify = any_of(model, "verifyAttestationSignatures(image, attestations.sbom, {attestor})")
+    return image_policy(
         model,
         sbom_policy_name(ns.name),
         ns.mode,
@@ -260,9 +147,9 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
         f"builder {p.builder_id} and source {p.source_repository}{ref}. Generate it in the build workflow and "
         "attest with `cosign attest --type slsaprovenance1` (or `slsaprovenance02`)."
     )
-    v1 = _any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v1, {attestor})")
-    v02 = _any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v02, {attestor})")
-    return _image_policy(
+    v1 = any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v1, {attestor})")
+    v02 = any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v02, {attestor})")
+    return image_policy(
         model,
         provenance_policy_name(ns.name),
         ns.mode,
@@ -312,7 +199,7 @@ def registry_policy(model: TrustModel, mode: Mode) -> Manifest | None:
         digest = " and referenced by digest, so the image that runs is the one that was verified"
     description = (
         "An image from a registry outside the chain never went through its signing and scanning. Every "
-        f"container, init and ephemeral container image {_scope_text(scope)} must come from "
+        f"container, init and ephemeral container image {scope_text(scope)} must come from "
         f"{', '.join(model.allowed_registries)}{digest}. Add registries under admission.allowedRegistries."
     )
     return {
@@ -341,6 +228,8 @@ def kyverno_policies(model: TrustModel) -> list[Manifest]:
     for mode in ("enforce", "audit"):
         policies += [signature_policy(model, mode), registry_policy(model, mode)]
     for ns in model.namespaces:
-        policies += [sbom_policy(model, ns), provenance_policy(model, ns)]
+        tenant = model.signers_of(ns)  # what runs in a tenant's namespace is attested by its signers too
+        policies += [sbom_policy(tenant, ns), provenance_policy(model, ns)]
+        policies += [signers_policy(model, ns), repositories_policy(model, ns)]
     rendered = [p for p in policies if p is not None]
     return rendered + [exception_manifest(model, e, rendered) for e in model.exemptions]

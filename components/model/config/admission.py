@@ -24,6 +24,9 @@ _IMAGE_GLOB = re.compile(
 _EMAIL = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[a-z]{2,63}$"
 
 
+_REPOSITORY_GLOB = re.compile(r"[a-z0-9*]+(?:[._-][a-z0-9*]+)*(?:/[a-z0-9*]+(?:[._-][a-z0-9*]+)*)*")
+
+
 class ProvenanceRequirement(ConfigModel):
     """SLSA provenance an image must carry (v1 or v0.2 predicate)."""
 
@@ -63,6 +66,34 @@ class NamespaceConfig(ConfigModel):
         default=None, description="Migration deadline (YYYY-MM-DD) for audit mode; required in prod."
     )
     existing: bool = Field(default=False, description="Label an existing namespace instead of creating it.")
+    signers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Names of the authorities (`signing.keyless[].name`, `signing.keys[].name`) that may sign images run "
+            "here; empty: any trusted authority (flagged by review for enforce namespaces)."
+        ),
+    )
+    repositories: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Repository paths of the stack's registry that images run here must come from (`payments/*`: a `*` "
+            "stays within one path segment); empty: any repository."
+        ),
+    )
+
+    @field_validator("repositories")
+    @classmethod
+    def _repository_globs(cls, globs: list[str]) -> list[str]:
+        problems = [
+            (f"[{i}]", f"{shown(glob)} is not a repository path glob such as payments/* (lower-case, no leading /)")
+            for i, glob in enumerate(globs)
+            if not _REPOSITORY_GLOB.fullmatch(glob) or glob.strip("*/") == ""
+        ]
+        problems += [
+            (f"[{i}]", f"{shown(g)} is listed twice — keep one") for i, g in enumerate(globs) if g in globs[:i]
+        ]
+        raise_violations(problems)
+        return globs
 
     @model_validator(mode="after")
     def _deadline(self) -> NamespaceConfig:

@@ -310,6 +310,20 @@ def _exceptions_in_allowed_registries(s: Sections) -> Iterator[Problem]:
                 )
 
 
+def _signers_known(s: Sections) -> Iterator[Problem]:
+    if s.admission is None:
+        return
+    known = s.signing.authority_names
+    for ns, cfg in s.admission.namespaces.items():
+        for i, signer in enumerate(cfg.signers):
+            if signer not in known:
+                yield Problem(
+                    config_key(f"admission.namespaces.{ns}.signers[{i}]"),
+                    f"{signer} names no authority — name one of signing.keyless[].name / signing.keys[].name "
+                    f"({', '.join(sorted(known)) or 'none are named'})",
+                )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
     Rule("agents-need-network", _agents_need_network),
@@ -325,6 +339,7 @@ RULES: tuple[Rule, ...] = (
     Rule("prod-enforces", _prod_enforces),
     Rule("agent-subnet-capacity", _agent_subnet_capacity),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
+    Rule("signers-known", _signers_known),
 )
 
 

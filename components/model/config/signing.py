@@ -24,6 +24,11 @@ from components.model.config.text import shown
 class KeylessIdentity(ConfigModel):
     """A Fulcio certificate identity: exact OIDC issuer plus exact subject or anchored subject regex."""
 
+    name: str | None = Field(
+        default=None,
+        pattern=KEY_NAME,
+        description="Name of this identity, for namespaces' `signers` to refer to (unique among identities and keys).",
+    )
     issuer: HttpsUrl = Field(description="OIDC issuer, exact (e.g. `https://token.actions.githubusercontent.com`).")
     subject: str | None = Field(default=None, description="Exact certificate identity (SAN).")
     subject_reg_exp: str | None = Field(
@@ -234,13 +239,20 @@ class SigningConfig(ConfigModel):
         ]
 
     def _duplicate_key_names(self) -> list[tuple[str, str]]:
-        seen: dict[str, int] = {}
+        seen: dict[str, str] = {}
         problems: list[tuple[str, str]] = []
-        for i, key in enumerate(self.keys):
-            if key.name in seen:
-                problems.append((f"keys[{i}].name", f"{shown(key.name)} is already used by keys[{seen[key.name]}]"))
-            seen.setdefault(key.name, i)
+        named = [(f"keyless[{i}]", k.name) for i, k in enumerate(self.keyless) if k.name is not None]
+        named += [(f"keys[{i}]", k.name) for i, k in enumerate(self.keys)]
+        for where, name in named:
+            if name in seen:
+                problems.append((f"{where}.name", f"{shown(name)} is already used by {seen[name]}"))
+            seen.setdefault(name, where)
         return problems
+
+    @property
+    def authority_names(self) -> set[str]:
+        """The names namespaces' `signers` may refer to (named identities and every key, with its versions)."""
+        return {k.name for k in self.keyless if k.name is not None} | {k.name for k in self.keys}
 
     @property
     def has_authority(self) -> bool:
