@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.model.contract import StackOutputs
-from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
+from components.model.trust import (
+    KeyAuthority,
+    KeylessAuthority,
+    NamespacePolicy,
+    Provenance,
+    SigstoreInstance,
+    TrustModel,
+)
 from scripts.checks import evidence
 from scripts.checks.canaries import CANARY_REPOSITORY
 from scripts.checks.cases import FOREIGN_IMAGE, plan_cases
@@ -145,6 +153,42 @@ def test_cases_needing_a_trusted_key_say_why_they_are_skipped() -> None:
     other = ec.generate_private_key(ec.SECP256R1())
     reasons = {c.skip_reason for c in plan_cases(model, Options(signing_key=other)) if c.skip_reason}
     assert any("not one of the stack's trusted keys" in r for r in reasons)
+
+
+def test_the_stacks_own_key_must_not_get_into_a_tenants_namespace() -> None:
+    """A key the build agents hold is what an attacker who owns an agent holds: where a namespace names its
+    signers, its repositories or its builder, that key's canary is a denial case, not an admission."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    base = _model("registry.example:5000", key)
+    builder = KeylessAuthority(
+        "https://token.actions.githubusercontent.com", "https://github.com/o/w/b.yml@refs/heads/main"
+    )
+    model = replace(
+        base,
+        namespaces=(
+            NamespacePolicy("open", "enforce"),
+            NamespacePolicy("signers", "enforce", signers=("payments-release",)),
+            NamespacePolicy("repositories", "enforce", repositories=("payments/*",)),
+            NamespacePolicy("canary-repo", "enforce", repositories=(f"{CANARY_REPOSITORY[:8]}*",)),
+            NamespacePolicy("built", "enforce", provenance=Provenance("b", "https://github.com/o/app", signer=builder)),
+            NamespacePolicy(
+                "built-audit", "audit", provenance=Provenance("b", "https://github.com/o/app", signer=builder)
+            ),
+        ),
+    )
+    cases = {c.id: c for c in plan_cases(model, Options(signing_key=key))}
+    assert cases["open/trusted-canary"].admit
+    assert cases["canary-repo/trusted-canary"].admit
+    for ns, why in (
+        ("signers", "not one of signers's signers"),
+        ("repositories", f"{CANARY_REPOSITORY} is not one of repositories's repositories"),
+        ("built", "not by built's builder"),
+    ):
+        case = cases[f"{ns}/key-canary-kept-out"]
+        assert not case.admit, ns
+        assert why in case.title
+        assert f"{ns}/trusted-canary" not in cases
+    assert cases["built-audit/key-canary-kept-out"].admit, "audit reports, never denies"
 
 
 def test_dry_run_create_is_flagged_and_answers_are_read() -> None:

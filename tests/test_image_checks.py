@@ -18,6 +18,7 @@ from scripts.checks.cosign import attest_bundle, attest_legacy, push_canary, sig
 from scripts.checks.errors import VerificationFailedError
 from scripts.checks.images import check_image, requirement_problems
 from scripts.checks.oci import Registry
+from scripts.checks.provenance import github_provenance_v1
 from scripts.checks.verification import IdentityPolicy, trusted_root, verify_legacy_keyless
 from tests.legacy_layers import legacy_keyless_layer
 
@@ -70,11 +71,7 @@ def test_image_signed_and_attested_by_the_trusted_key_meets_the_namespace(
     sign, attest = (sign_legacy, attest_legacy) if layout == "legacy" else (sign_bundle, attest_bundle)
     sign(registry, image, key)
     attest(registry, image, key, SPDX, {"packages": [{"name": "openssl"}]})
-    provenance = {
-        "buildDefinition": {"resolvedDependencies": [{"uri": f"git+{SOURCE}@refs/heads/main"}]},
-        "runDetails": {"builder": {"id": BUILDER}},
-    }
-    attest(registry, image, key, SLSA_PROVENANCE_V1, provenance)
+    attest(registry, image, key, SLSA_PROVENANCE_V1, github_provenance_v1(BUILDER, SOURCE, "refs/heads/main"))
     model = _model(registry, key)
     report = check_image(registry, image, model, root)  # type: ignore[arg-type]
     assert report.signed
@@ -85,10 +82,7 @@ def test_what_is_missing_is_named(registry: Registry, key: ec.EllipticCurvePriva
     image = push_canary(registry, f"apps/{uuid.uuid4().hex[:8]}", "v1", nonce="missing")
     sign_legacy(registry, image, key)
     attest_legacy(registry, image, key, SPDX, {"packages": []})
-    wrong = {
-        "buildDefinition": {"resolvedDependencies": [{"uri": f"git+{SOURCE}@refs/heads/main"}]},
-        "runDetails": {"builder": {"id": "https://example.com/someone-elses-builder"}},
-    }
+    wrong = github_provenance_v1("https://example.com/someone-elses-builder", SOURCE, "refs/heads/main")
     attest_legacy(registry, image, key, SLSA_PROVENANCE_V1, wrong)
     model = _model(registry, key)
     problems = requirement_problems(check_image(registry, image, model, root), model.namespaces[0])  # type: ignore[arg-type]

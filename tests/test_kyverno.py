@@ -16,6 +16,7 @@ from components.model.trust import TrustModel, trust_model
 from components.render.cel import glob_regex
 from components.render.kyverno_policies import kyverno_policies
 from components.render.kyverno_values import CHART_VERSION, kyverno_values
+from scripts.checks.provenance import github_provenance_v1
 from scripts.planning import Plan, kubernetes_manifests
 from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
 from tests.conftest import SHIPPED_STACKS, only, stack_raw
@@ -156,8 +157,12 @@ def test_policy_set_per_stack() -> None:
         "require-provenance-payments",
         "require-sbom-payments",
         "require-sbom-storefront",
+        "require-signers-payments",
+        "require-signers-storefront",
         "restrict-image-registries-audit",
         "restrict-image-registries-enforce",
+        "restrict-repositories-payments",
+        "restrict-repositories-storefront",
         "verify-image-signatures-audit",
         "verify-image-signatures-enforce",
     ]
@@ -254,13 +259,8 @@ SPDX = {"spdxVersion": "SPDX-2.3", "packages": [{"name": "openssl", "versionInfo
 def _provenance_v1(
     builder: str = WORKFLOW, source: str = "git+https://github.com/contoso/payments-api@refs/heads/main"
 ) -> dict[str, Any]:
-    return {
-        "buildDefinition": {
-            "buildType": "https://actions.github.io/buildtypes/workflow/v1",
-            "resolvedDependencies": [{"uri": source}],
-        },
-        "runDetails": {"builder": {"id": builder}},
-    }
+    repository, _, ref = source.removeprefix("git+").partition("@")
+    return github_provenance_v1(builder, repository, ref)
 
 
 def test_sbom_required_and_must_list_packages() -> None:
@@ -301,17 +301,38 @@ def test_provenance_must_name_the_trusted_builder_and_source() -> None:
 
 def test_provenance_v02_is_accepted_with_the_same_checks() -> None:
     policy = policies_of("prod")["require-provenance-payments"]
-    predicate = {
-        "builder": {"id": WORKFLOW},
-        "invocation": {"configSource": {"uri": "git+https://github.com/contoso/payments-api@refs/heads/main"}},
-    }
-    assert admit(
-        policy, pod("payments", [GOOD]), Registry().attest(GOOD, SLSA_PROVENANCE_V02, predicate, "keyless")
-    ).allowed
+    source = {"uri": "git+https://github.com/contoso/payments-api@refs/heads/main", "digest": {"sha1": "a" * 40}}
+    predicate = {"builder": {"id": WORKFLOW}, "invocation": {"configSource": source}}
+
+    def admitted() -> bool:
+        registry = Registry().attest(GOOD, SLSA_PROVENANCE_V02, predicate, "keyless")
+        return admit(policy, pod("payments", [GOOD]), registry).allowed
+
+    assert admitted()
+    source["digest"] = {"sha1": "main"}
+    assert not admitted(), "v0.2 provenance names the commit it built"
+    source["digest"] = {"sha1": "a" * 40}
     predicate["builder"] = {"id": "https://example.com/other-builder"}
-    assert not admit(
-        policy, pod("payments", [GOOD]), Registry().attest(GOOD, SLSA_PROVENANCE_V02, predicate, "keyless")
-    ).allowed
+    assert not admitted()
+
+
+def test_provenance_counts_the_builds_own_source_not_a_dependency_that_names_it() -> None:
+    policy = policies_of("prod")["require-provenance-payments"]
+    smuggled = _provenance_v1(source="git+https://github.com/mallory/payments-api@refs/heads/main")
+    smuggled["buildDefinition"]["resolvedDependencies"].append(
+        {"uri": "git+https://github.com/contoso/payments-api@refs/heads/main"}
+    )
+    registry = Registry().attest(GOOD, SLSA_PROVENANCE_V1, smuggled, "keyless")
+    assert not admit(policy, pod("payments", [GOOD]), registry).allowed
+
+
+def test_only_the_builder_signs_provenance_never_a_key_the_agents_hold() -> None:
+    policy = policies_of("prod")["require-provenance-payments"]
+    (attestor,) = policy["spec"]["attestors"]
+    identities = attestor["cosign"]["keyless"]["identities"]
+    assert [i["subjectRegExp"] if "subjectRegExp" in i else i["subject"] for i in identities] == [WORKFLOW]
+    forged = Registry().attest(GOOD, SLSA_PROVENANCE_V1, _provenance_v1(), "key_image_signing")
+    assert not admit(policy, pod("payments", [GOOD]), forged).allowed
 
 
 # --- registries and digests --------------------------------------------------------------------
@@ -384,17 +405,27 @@ def test_glob_regex_is_anchored_and_literal() -> None:
 
 def test_changing_one_identity_changes_every_document_that_trusts_it_and_no_other() -> None:
     before = policies_of("prod")
-    new_subject = "https://github.com/contoso/workflows/.github/workflows/release.yml@refs/heads/main"
+    old_subject = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
+    new_subject = "https://github.com/contoso/payments-api/.github/workflows/publish.yml@refs/heads/main"
 
     def change(raw: dict[str, Any]) -> None:
-        raw["signing"]["keyless"][0]["subject"] = new_subject
+        (identity,) = [k for k in raw["signing"]["keyless"] if k["name"] == "payments-release"]
+        identity["subject"] = new_subject
 
     after = policies_of("prod", change)
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {name for name, doc in before.items() if doc["kind"] == "ImageValidatingPolicy"}
+    # payments' signer: every signature policy, payments' own signer and SBOM policies; not storefront's,
+    # not the provenance policy (the builder signs that)
+    assert changed == {
+        "verify-image-signatures-audit",
+        "verify-image-signatures-enforce",
+        "require-signers-payments",
+        "require-sbom-payments",
+    }
     for name in changed:
-        identities = after[name]["spec"]["attestors"][0]["cosign"]["keyless"]["identities"]
-        assert identities == [{"issuer": "https://token.actions.githubusercontent.com", "subject": new_subject}]
+        subjects = [i.get("subject") for i in after[name]["spec"]["attestors"][0]["cosign"]["keyless"]["identities"]]
+        assert new_subject in subjects
+        assert old_subject not in subjects
 
 
 # --- the plan wires it -------------------------------------------------------------------------

@@ -38,6 +38,10 @@ REACHES = {
         "require-sbom-payments": {"payments"},
         "require-provenance-payments": {"payments"},
         "require-sbom-storefront": {"storefront"},
+        "require-signers-payments": {"payments"},
+        "require-signers-storefront": {"storefront"},
+        "restrict-repositories-payments": {"payments"},
+        "restrict-repositories-storefront": {"storefront"},
     },
     "dev": {
         # audit is dev's default: every namespace not listed is reported on too

@@ -131,9 +131,13 @@ def test_signature_policy_trusts_exactly_the_trust_model() -> None:
     assert keyless["keyless"]["identities"] == [
         {
             "issuer": "https://token.actions.githubusercontent.com",
-            "subject": "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main",
-        }
-    ]
+            "subject": "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main",
+        },
+        {
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subject": "https://github.com/contoso/storefront-web/.github/workflows/release.yml@refs/heads/main",
+        },
+    ], "the builder signs provenance only: never trusted for an image signature"
     assert key["key"] == {"kms": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing", "hashAlgorithm": "sha256"}
     assert key["ctlog"] == {"url": "https://rekor.sigstore.dev"}, "the transparency log is checked"
     assert {a["signatureFormat"] for a in spec["authorities"]} == {"legacy"}, "prod signs legacy: it trusts a key"
@@ -194,4 +198,35 @@ def test_plan_installs_pinned_chart_and_labels_only_enforce_namespaces(plan_of: 
         if doc["kind"] == "Namespace"
     }
     assert {ns for ns, lab in labels.items() if lab.get(INCLUDE_LABEL) == "true"} == {"payments", "storefront"}
-    assert plan.outputs["policyControllerPolicies"] == ["verify-image-signatures"]
+    assert plan.outputs["policyControllerPolicies"] == [
+        "verify-image-signatures",
+        "tenant-payments",
+        "tenant-storefront",
+    ]
+
+
+def _policy_controller_glob(glob: str) -> re.Pattern[str]:
+    """Policy Controller's documented glob reading: `**` any characters, `*` any but `/`, whole reference."""
+    pattern = re.escape(glob).replace(r"\*\*", "\0").replace(r"\*", "[^/]*").replace("\0", ".*")
+    return re.compile(f"^{pattern}$")
+
+
+def test_a_tenants_repositories_need_its_own_signer_by_tag_or_digest() -> None:
+    docs = docs_of("prod")
+    payments = docs["tenant-payments"]["spec"]
+    assert [a["keyless"]["identities"] for a in payments["authorities"] if "keyless" in a] == [
+        [
+            {
+                "issuer": "https://token.actions.githubusercontent.com",
+                "subject": "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main",
+            }
+        ]
+    ]
+    (glob,) = [g["glob"] for g in payments["images"]]
+    covers = _policy_controller_glob(glob).fullmatch
+    reg = "crcontosoprod.azurecr.io"
+    assert covers(f"{reg}/payments/api@sha256:" + "a" * 64)
+    assert covers(f"{reg}/payments/api:1.2.3")
+    assert not covers(f"{reg}/storefront/web@sha256:" + "a" * 64)
+    assert not covers(f"{reg}.evil.example/payments/api@sha256:" + "a" * 64)
+    assert "tenant-analytics" not in docs, "an audit namespace has no Policy Controller gate"

@@ -67,7 +67,9 @@ def both(first: Edit, second: Edit) -> Edit:
 
 
 SIGNING = "  supply-chain:signing:\n"
-PROD_SUBJECT = "subject: https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main\n"
+PROD_SUBJECT = "subject: https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main\n"
+PROD_FIRST_ISSUER = "- name: payments-release\n        issuer: https://token.actions.githubusercontent.com"
+DEV_FIRST_ISSUER = "- name: release\n        issuer: https://token.actions.githubusercontent.com"
 WORKSPACE = (
     "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg/providers/"
     "Microsoft.OperationalInsights/workspaces/law-security"
@@ -172,8 +174,11 @@ CASES = [
         "issuer with a trailing newline",
         "prod",
         replace(
-            "- issuer: https://token.actions.githubusercontent.com",
-            '- issuer: "https://token.actions.githubusercontent.com\\n"',
+            PROD_FIRST_ISSUER,
+            PROD_FIRST_ISSUER.replace(
+                "issuer: https://token.actions.githubusercontent.com",
+                'issuer: "https://token.actions.githubusercontent.com\\n"',
+            ),
         ),
         "supply-chain:signing.keyless[0].issuer",
     ),
@@ -221,7 +226,7 @@ CASES = [
         "prod",
         replace(
             PROD_SUBJECT,
-            'subject: "https://github.com/contoso/\\tworkflows/.github/workflows/build.yml@refs/heads/main"\n',
+            'subject: "https://github.com/contoso/\\tpayments-api/.github/workflows/release.yml@refs/heads/main"\n',
         ),
         "supply-chain:signing.keyless[0].subject",
     ),
@@ -646,8 +651,10 @@ CASES += [
         "issuer over plain HTTP",
         "dev",
         replace(
-            "- issuer: https://token.actions.githubusercontent.com",
-            "- issuer: http://token.actions.githubusercontent.com",
+            DEV_FIRST_ISSUER,
+            DEV_FIRST_ISSUER.replace(
+                "https://token.actions.githubusercontent.com", "http://token.actions.githubusercontent.com"
+            ),
         ),
         "supply-chain:signing.keyless[0].issuer",
     ),
@@ -655,8 +662,10 @@ CASES += [
         "issuer with a query",
         "dev",
         replace(
-            "- issuer: https://token.actions.githubusercontent.com",
-            "- issuer: https://token.actions.githubusercontent.com?x=1",
+            DEV_FIRST_ISSUER,
+            DEV_FIRST_ISSUER.replace(
+                "https://token.actions.githubusercontent.com", "https://token.actions.githubusercontent.com?x=1"
+            ),
         ),
         "supply-chain:signing.keyless[0].issuer",
     ),
@@ -664,8 +673,10 @@ CASES += [
         "issuer with user info",
         "dev",
         replace(
-            "- issuer: https://token.actions.githubusercontent.com",
-            "- issuer: https://evil@token.actions.githubusercontent.com",
+            DEV_FIRST_ISSUER,
+            DEV_FIRST_ISSUER.replace(
+                "https://token.actions.githubusercontent.com", "https://evil@token.actions.githubusercontent.com"
+            ),
         ),
         "supply-chain:signing.keyless[0].issuer",
     ),
@@ -744,7 +755,7 @@ CASES += [
     Case(
         "audit deadline on an enforce namespace",
         "prod",
-        replace("payments: {mode: enforce}", "payments: {mode: enforce, auditUntil: 2027-09-30}"),
+        replace("payments: {mode: enforce,", "payments: {mode: enforce, auditUntil: 2027-09-30,"),
         "supply-chain:admission.namespaces.payments.auditUntil",
     ),
     Case(
@@ -945,8 +956,8 @@ def test_edge_cases_that_are_valid_still_plan(
             "reason: Unsigniertes Fremd-Image; Ersatz läuft unter SEC-1432 (Überprüfung bis Juni).",
         ),
         replace(
-            "storefront: {mode: enforce}",
-            f"storefront: {{mode: enforce}}\n      {longest_namespace}: {{mode: enforce}}",
+            "      analytics: {mode: audit,",
+            f"      {longest_namespace}: {{mode: enforce}}\n      analytics: {{mode: audit,",
         ),
         lambda t: t.replace("crcontosoprod", "crcontosoprod" + "x" * 37),  # ACR names go to 50
         replace("maxInstances: 20", "maxInstances: 507"),  # a /23 holds 512 addresses, 5 reserved

@@ -13,6 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from components.model.contract import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from components.model.trust import NamespacePolicy, Provenance
@@ -29,6 +31,7 @@ from scripts.checks.cosign import (
 from scripts.checks.errors import UsageError, VerificationFailedError
 from scripts.checks.images import ImageReport, Proof, check_image, requirement_problems
 from scripts.checks.oci import Registry, tag_for
+from scripts.checks.provenance import github_provenance_v1
 from scripts.checks.verification import IdentityPolicy, same_public_key, trusted_root, verify_legacy_key
 from tests.test_image_checks import SPDX, _model, _pem
 
@@ -119,16 +122,14 @@ def _report(*statements: tuple[str, dict[str, Any]], verified_by: str | None = "
 
 
 def _v1(source: str, builder: str = WORKFLOW) -> tuple[str, dict[str, Any]]:
-    return SLSA_PROVENANCE_V1, {
-        "buildDefinition": {
-            "resolvedDependencies": [{"uri": "git+https://github.com/actions/checkout@v4"}, {"uri": source}]
-        },
-        "runDetails": {"builder": {"id": builder}},
-    }
+    # v1 names the build's own source as the workflow's repository and ref; a `git+` URI maps onto them
+    repository, _, ref = source.removeprefix("git+").partition("@")
+    return SLSA_PROVENANCE_V1, github_provenance_v1(builder, repository if source.startswith("git+") else source, ref)
 
 
-def _v02(source: str, builder: str = WORKFLOW) -> tuple[str, dict[str, Any]]:
-    return SLSA_PROVENANCE_V02, {"builder": {"id": builder}, "invocation": {"configSource": {"uri": source}}}
+def _v02(source: str, builder: str = WORKFLOW, commit: object = "a" * 40) -> tuple[str, dict[str, Any]]:
+    config = {"uri": source, "digest": {"sha1": commit}}
+    return SLSA_PROVENANCE_V02, {"builder": {"id": builder}, "invocation": {"configSource": config}}
 
 
 PINNED = NamespacePolicy("apps", "enforce", provenance=Provenance(WORKFLOW, SOURCE, "refs/heads/main"))
@@ -165,6 +166,38 @@ def test_provenance_from_another_builder_or_unverified_is_refused(version: Any) 
     assert requirement_problems(_report(version(good, builder=WORKFLOW + "x")), PINNED) == expected
     assert requirement_problems(_report(version(good), verified_by=None), PINNED) == expected
     assert requirement_problems(_report(), PINNED) == expected
+
+
+def test_v1_provenance_counts_the_builds_own_source_not_a_dependency_that_names_it() -> None:
+    # mallory's workflow checks out contoso/app as a dependency: the trusted source appears, but it was not built
+    _, predicate = _v1("git+https://github.com/mallory/app@refs/heads/main")
+    predicate["buildDefinition"]["resolvedDependencies"].append(
+        {"uri": "git+https://github.com/contoso/app@refs/heads/main"}
+    )
+    assert requirement_problems(_report((SLSA_PROVENANCE_V1, predicate)), PINNED) != []
+    _, other_type = _v1("git+https://github.com/contoso/app@refs/heads/main")
+    other_type["buildDefinition"]["buildType"] = "https://example.com/some-other-build-type"
+    assert requirement_problems(_report((SLSA_PROVENANCE_V1, other_type)), PINNED) != []
+
+
+@pytest.mark.parametrize("commit", [None, "", "main", "A" * 40, "a" * 39, "a" * 64, ["a" * 40]])
+def test_v02_provenance_must_name_the_commit_it_built(commit: object) -> None:
+    source = "git+https://github.com/contoso/app@refs/heads/main"
+    assert requirement_problems(_report(_v02(source)), PINNED) == []
+    assert requirement_problems(_report(_v02(source, commit=commit)), PINNED) != []
+
+
+_JSON = st.recursive(
+    st.none() | st.text(max_size=5) | st.integers(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(max_size=20), inner),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+def test_a_malformed_provenance_predicate_is_refused_not_a_crash(predicate: Any) -> None:
+    for predicate_type in (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02):
+        assert requirement_problems(_report((predicate_type, predicate)), PINNED) != []
 
 
 def test_sbom_requirements_name_what_is_missing() -> None:

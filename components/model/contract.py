@@ -104,7 +104,20 @@ def kyverno_policies_for(namespace: str, mode: Mode) -> frozenset[str]:
     )
 
 
+def repository_glob_regex(glob: str) -> str:
+    """The (unanchored) pattern of a namespace's repository glob: `*` stays within one path segment and
+    never reaches a tag or digest. Admission and the checks read a glob the same way."""
+    return "[^/@:]*".join(re.escape(part) for part in glob.split("*"))
+
+
 POLICY_CONTROLLER_SIGNATURE_POLICY = "verify-image-signatures"
+
+
+def tenant_image_policy_name(namespace: str) -> str:
+    """Policy Controller's policy that a namespace's repositories are signed by its own signers."""
+    return f"tenant-{namespace}"
+
+
 POLICY_CONTROLLER_TRUST_ROOT = "supply-chain"
 
 
@@ -197,6 +210,9 @@ SBOM_FORMATS: Mapping[SbomKind, SbomFormat] = {
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
 SLSA_PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02)
+GITHUB_ACTIONS_BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
+"""The SLSA v1 build type of GitHub Actions builds: the build's own source is its external parameters'
+`workflow.repository` and `workflow.ref`."""
 
 # --- workload identity ----------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class KeylessAuthority:
     subject_regexp: str | None = None
     name: str | None = None
     """How namespaces' signer lists name it (None: it is trusted wherever any authority is)."""
+    provenance_only: bool = False
+    """A builder: signs provenance only, never trusted for image signatures."""
 
     def describe(self) -> str:
         """The identity as a reviewer reads it: subject (or pattern) and issuer."""
@@ -90,6 +92,8 @@ class Provenance:
     builder_id: str
     source_repository: str  # https://host/owner/repo (no git+ prefix)
     source_ref: str | None = None
+    signer: KeylessAuthority | None = None
+    """The builder's identity: the only one whose provenance counts."""
 
     @property
     def source_uri(self) -> str:
@@ -203,7 +207,12 @@ class TrustModel:
         """The model back from its `to_json` form (the `trustModel` stack output)."""
         namespaces = []
         for ns in data["namespaces"]:
-            provenance = Provenance(**ns["provenance"]) if ns.get("provenance") else None
+            provenance = None
+            if ns.get("provenance"):
+                signer = ns["provenance"].get("signer")
+                provenance = Provenance(
+                    **{**ns["provenance"], "signer": KeylessAuthority(**signer) if signer else None}
+                )
             namespaces.append(
                 NamespacePolicy(
                     ns["name"],
@@ -293,13 +302,23 @@ def trust_model(config: StackConfig) -> TrustModel:
     exemptions: list[Exemption] = []
     allowed: list[str] = [login_server]
     require_digest = True
+    authorities = [
+        KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp, k.name, k.provenance_only)
+        for k in config.signing.keyless
+    ]
+    identities = {k.name: k for k in authorities if k.name is not None}
     if admission is not None:
         for name, ns in sorted(admission.namespaces.items()):
             required = admission.attestations.get(name)
             provenance = None
             if required is not None and required.provenance is not None:
                 p = required.provenance
-                provenance = Provenance(p.builder_id, p.source_repository.removeprefix("git+"), p.source_ref)
+                provenance = Provenance(
+                    p.builder_id,
+                    p.source_repository.removeprefix("git+"),
+                    p.source_ref,
+                    identities.get(p.signer),
+                )
             namespaces.append(
                 NamespacePolicy(
                     name,
@@ -316,7 +335,8 @@ def trust_model(config: StackConfig) -> TrustModel:
         allowed += [r for r in admission.allowed_registries if r not in allowed]
         require_digest = admission.require_digest
     return TrustModel(
-        keyless=tuple(KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp, k.name) for k in config.signing.keyless),
+        # a provenance-only builder signs no image: it appears only as its namespaces' provenance signer
+        keyless=tuple(k for k in authorities if not k.provenance_only),
         keys=tuple(_key_authorities(config)),
         sigstore=SigstoreInstance(
             rekor_url=sig.rekor_url or PUBLIC_GOOD_REKOR,

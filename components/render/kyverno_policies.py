@@ -17,7 +17,10 @@ Choices a reviewer should know about:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from components.model.contract import (
+    GITHUB_ACTIONS_BUILD_TYPE,
     SLSA_PROVENANCE_V02,
     SLSA_PROVENANCE_V1,
     Mode,
@@ -26,7 +29,7 @@ from components.model.contract import (
     sbom_policy_name,
     signature_policy_name,
 )
-from components.model.trust import NamespacePolicy, NamespaceScope, TrustModel
+from components.model.trust import NamespacePolicy, NamespaceScope, Provenance, TrustModel
 from components.render.cel import OBJECT_IMAGES, cel_string
 from components.render.kyverno_attestors import any_of, authorities_text, image_policy, scope_text
 from components.render.kyverno_common import (
@@ -116,41 +119,63 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
 
 
 def _provenance_v1(ns: NamespacePolicy) -> str:
+    """v1: the builder, and the build's own source: the workflow's repository and ref in the build
+    definition's external parameters (GitHub Actions' build type), not any dependency that names it."""
     assert ns.provenance is not None
     p = ns.provenance
-    payload = "extractPayload(image, attestations.slsa_v1).predicate"
-    source = f"d.uri == {cel_string(p.source_uri)}" if p.source_ref else f"d.uri.startsWith({cel_string(p.source_uri)})"
-    return (
-        f"{payload}.runDetails.builder.id == {cel_string(p.builder_id)}"
-        f" && {payload}.buildDefinition.resolvedDependencies.exists(d, has(d.uri) && {source})"
-    )
+    build = "extractPayload(image, attestations.slsa_v1).predicate.buildDefinition"
+    workflow = f"{build}.externalParameters.workflow"
+    checks = [
+        f"extractPayload(image, attestations.slsa_v1).predicate.runDetails.builder.id == {cel_string(p.builder_id)}",
+        f"{build}.buildType == {cel_string(GITHUB_ACTIONS_BUILD_TYPE)}",
+        f"{workflow}.repository == {cel_string(p.source_repository)}",
+    ]
+    if p.source_ref:
+        checks.append(f"{workflow}.ref == {cel_string(p.source_ref)}")
+    return " && ".join(checks)
 
 
 def _provenance_v02(ns: NamespacePolicy) -> str:
+    """v0.2: the builder, and the config source's URI (with the ref) and its commit digest."""
     assert ns.provenance is not None
     p = ns.provenance
     payload = "extractPayload(image, attestations.slsa_v02).predicate"
-    uri = f"{payload}.invocation.configSource.uri"
-    source = f"{uri} == {cel_string(p.source_uri)}" if p.source_ref else f"{uri}.startsWith({cel_string(p.source_uri)})"
-    return f"{payload}.builder.id == {cel_string(p.builder_id)} && {source}"
+    source = f"{payload}.invocation.configSource"
+    uri = (
+        f"{source}.uri == {cel_string(p.source_uri)}"
+        if p.source_ref
+        else f"{source}.uri.startsWith({cel_string(p.source_uri)})"
+    )
+    return (
+        f"{payload}.builder.id == {cel_string(p.builder_id)} && {uri}"
+        f" && has({source}.digest.sha1) && {source}.digest.sha1.matches('^[0-9a-f]{{40}}$')"
+    )
+
+
+def _builder_text(provenance: Provenance) -> str:
+    return provenance.signer.describe() if provenance.signer is not None else "a trusted signer"
 
 
 def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
-    """Signed SLSA provenance naming the namespace's builder and source, on every image admitted there."""
-    if ns.provenance is None or not has_authority(model):
+    """SLSA provenance signed by the namespace's builder, naming it and the source, on every image admitted there."""
+    if ns.provenance is None:
         return None
     p = ns.provenance
+    # only the builder's identity signs provenance: a key or identity the shared agents hold could forge it
+    builder = replace(model, keyless=(p.signer,), keys=()) if p.signer is not None else model
+    if not has_authority(builder):
+        return None
     ref = f" at {p.source_ref}" if p.source_ref else ""
     description = (
         "An image built by an unknown builder or from an unreviewed source can carry anything. Every image "
-        f"admitted in {ns.name} must carry SLSA provenance (v1 or v0.2) signed by a trusted signer, naming "
+        f"admitted in {ns.name} must carry SLSA provenance (v1 or v0.2) signed by {_builder_text(p)}, naming "
         f"builder {p.builder_id} and source {p.source_repository}{ref}. Generate it in the build workflow and "
         "attest with `cosign attest --type slsaprovenance1` (or `slsaprovenance02`)."
     )
-    v1 = any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v1, {attestor})")
-    v02 = any_of(model, "verifyAttestationSignatures(image, attestations.slsa_v02, {attestor})")
+    v1 = any_of(builder, "verifyAttestationSignatures(image, attestations.slsa_v1, {attestor})")
+    v02 = any_of(builder, "verifyAttestationSignatures(image, attestations.slsa_v02, {attestor})")
     return image_policy(
-        model,
+        builder,
         provenance_policy_name(ns.name),
         ns.mode,
         NamespaceScope(False, listed=(ns.name,)),
@@ -162,7 +187,7 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
         [
             {
                 "expression": f"variables.allImages.all(image, {v1} || {v02})",
-                "message": "image has no SLSA provenance attestation signed by a trusted signer",
+                "message": "image has no SLSA provenance attestation signed by its builder",
             },
             {
                 "expression": (

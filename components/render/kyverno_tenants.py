@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from components.model.contract import repositories_policy_name, signers_policy_name
+from components.model.contract import repositories_policy_name, repository_glob_regex, signers_policy_name
 from components.model.trust import NamespacePolicy, NamespaceScope, TrustModel
 from components.render.cel import OBJECT_IMAGES, cel_string
 from components.render.kyverno_attestors import any_of, image_policy
@@ -24,7 +24,7 @@ from components.render.shared import has_authority, labels
 def repository_regex(registry: str, glob: str) -> str:
     """An anchored RE2 pattern for images of `registry` whose repository path matches `glob` (`*` within
     one path segment), by tag or digest."""
-    path = "[^/@:]*".join(re.escape(part) for part in glob.split("*"))
+    path = repository_glob_regex(glob)
     return f"^{re.escape(registry)}/{path}(:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(@sha256:[0-9a-f]{{64}})?$"
 
 

@@ -24,8 +24,9 @@ from components.model.contract import (
     POLICY_CONTROLLER_SIGNATURE_POLICY,
     POLICY_CONTROLLER_TRUST_ROOT,
     allowed_registry_policy_name,
+    tenant_image_policy_name,
 )
-from components.model.trust import KeyAuthority, TrustModel
+from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from components.render.shared import has_authority, key_reference, keyless_identities, labels
 
 API_VERSION = "policy.sigstore.dev/v1beta1"
@@ -158,6 +159,32 @@ def signature_policy(model: TrustModel) -> Manifest:
     }
 
 
+def tenant_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
+    """A namespace's repositories signed by its own signers. Policy Controller cannot select namespaces,
+    but it selects images: with Kyverno keeping each namespace to its repositories, the two together bind
+    a tenant's images to its signers (every matching policy must pass)."""
+    tenant = model.signers_of(ns)
+    if ns.mode != "enforce" or not ns.signers or not ns.repositories or not has_authority(tenant):
+        return None
+    # Policy Controller matches a glob against the whole reference, tag or digest included, and `*` stops
+    # only at `/`: a trailing `*` covers `:tag` and `@sha256:...` (and, fail-closed, same-prefix siblings)
+    globs = [
+        f"{registry}/{path}" + ("" if path.endswith("*") else "*")
+        for registry in model.signed_registries
+        for path in ns.repositories
+    ]
+    description = (
+        f"Images of {', '.join(ns.repositories)} (the repositories of {ns.name}) are signed by one of "
+        f"{', '.join(ns.signers)}, whichever namespace runs them."
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ClusterImagePolicy",
+        "metadata": _metadata(tenant_image_policy_name(ns.name), f"Only {ns.name}'s signers", description),
+        "spec": {"mode": "enforce", "images": [{"glob": g} for g in globs], "authorities": authorities(tenant)},
+    }
+
+
 def allowed_registry_policy(registry: str) -> Manifest:
     """Images from an extra allowed registry pass (with no-match-policy deny, all others are refused)."""
     description = (
@@ -181,5 +208,6 @@ def policy_controller_policies(model: TrustModel) -> list[Manifest]:
     if not model.in_mode("enforce") or not has_authority(model):
         return []
     docs: list[Manifest | None] = [trust_root(model), signature_policy(model)]
+    docs += [tenant_policy(model, ns) for ns in model.namespaces]
     docs += [allowed_registry_policy(r) for r in model.allowed_registries if r not in model.signed_registries]
     return [d for d in docs if d is not None]

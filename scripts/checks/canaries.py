@@ -27,6 +27,7 @@ from scripts.checks.cosign import (
 from scripts.checks.errors import CheckError
 from scripts.checks.oci import Registry
 from scripts.checks.options import Options
+from scripts.checks.provenance import github_provenance_v1
 from scripts.checks.results import Check, Observation, passed_if
 
 CANARY_REPOSITORY = "supply-chain-canary"
@@ -55,10 +56,9 @@ def _attest_required(
             )
         if ns.provenance:
             p = ns.provenance
-            predicate = {
-                "buildDefinition": {"resolvedDependencies": [{"uri": p.source_uri}]},
-                "runDetails": {"builder": {"id": provenance_builder or p.builder_id}},
-            }
+            predicate = github_provenance_v1(
+                provenance_builder or p.builder_id, p.source_repository, p.source_ref or "refs/heads/main"
+            )
             attest(registry, image, key, SLSA_PROVENANCE_V1, predicate)
 
 

@@ -5,9 +5,12 @@ signing refused (admitted in audit); and, where required, a missing SBOM or some
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from components.model.contract import repository_glob_regex
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
+from scripts.checks.canaries import CANARY_REPOSITORY
 from scripts.checks.options import Options
 from scripts.checks.verification import same_public_key
 
@@ -52,8 +55,21 @@ def plan_cases(model: TrustModel, options: Options) -> list[Case]:
     why_no_key = why_not if trusted is None else ""
     cases: list[Case] = []
     for ns in (*model.namespaces, *unlisted_namespaces(model)):
-        cases += _namespace_cases(ns, known_good=bool(options.known_good), why_no_key=why_no_key)
+        barrier = key_barrier(model, ns, trusted) if trusted is not None else ""
+        cases += _namespace_cases(ns, known_good=bool(options.known_good), why_no_key=why_no_key, barrier=barrier)
     return cases
+
+
+def key_barrier(model: TrustModel, ns: NamespacePolicy, key: KeyAuthority) -> str:
+    """Why a canary signed and attested by `key` must not get into `ns` ("" if it may): the tenant
+    binding and the builder's own provenance signature are exactly what keep a shared key out."""
+    if ns.signers and key.authority_name not in ns.signers:
+        return f"key {key.name} is not one of {ns.name}'s signers"
+    if ns.repositories and not any(re.fullmatch(repository_glob_regex(g), CANARY_REPOSITORY) for g in ns.repositories):
+        return f"{CANARY_REPOSITORY} is not one of {ns.name}'s repositories"
+    if ns.provenance and ns.provenance.signer is not None:
+        return f"its provenance is signed by {key.name}, not by {ns.name}'s builder"
+    return ""
 
 
 UNLISTED_PROBE = "default"
@@ -68,8 +84,9 @@ def unlisted_namespaces(model: TrustModel) -> tuple[NamespacePolicy, ...]:
     return (NamespacePolicy(UNLISTED_PROBE, model.default_mode),)
 
 
-def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str) -> list[Case]:
-    """The cases of one namespace; `why_no_key` says why no canary can be signed by a trusted key ("" if one can)."""
+def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str, barrier: str = "") -> list[Case]:
+    """The cases of one namespace; `why_no_key` says why no canary can be signed by a trusted key ("" if one
+    can), `barrier` why this namespace must refuse even that key's canary ("" if it must admit it)."""
     enforce = ns.mode == "enforce"
     verdict = "denied" if enforce else "admitted (audit)"
 
@@ -101,15 +118,12 @@ def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str) 
     cases.append(case("unsigned", f"unsigned canary is {verdict}", ("unsigned",)))
     cases.append(case("untrusted-signer", f"canary signed by an untrusted key is {verdict}", ("untrusted",)))
     cases.append(case("foreign-registry", f"image from a registry not allowed is {verdict}", (FOREIGN_IMAGE,)))
-    cases.append(
-        case(
-            "trusted-canary",
-            "canary signed and attested by a trusted key is admitted",
-            ("trusted",),
-            admit=True,
-            skip=why_no_key,
-        )
-    )
+    if barrier:
+        title = f"canary signed and attested by the stack's key is {verdict}: {barrier}"
+        cases.append(case("key-canary-kept-out", title, ("trusted",), skip=why_no_key))
+    else:
+        title = "canary signed and attested by a trusted key is admitted"
+        cases.append(case("trusted-canary", title, ("trusted",), admit=True, skip=why_no_key))
     cases.append(case("tag-moved", f"tag moved after signing is {verdict}", ("moved-tag",), skip=why_no_key))
     if ns.sbom:
         title = f"signed canary without the required SBOM is {verdict}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sigstore.models import TrustedRoot
 
-from components.model.contract import SLSA_PROVENANCE_TYPES, SLSA_PROVENANCE_V1
+from components.model.contract import SLSA_PROVENANCE_TYPES
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cosign import (
     CERTIFICATE_ANNOTATION,
@@ -24,6 +24,7 @@ from scripts.checks.cosign import (
 )
 from scripts.checks.errors import CheckError
 from scripts.checks.oci import Registry
+from scripts.checks.provenance import meets_provenance
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
@@ -70,17 +71,27 @@ class ImageReport:
         """Whether a trusted signer signed the image."""
         return any(p.kind == "signature" and p.verified_by for p in self.proofs)
 
-    def statements(self, predicate_type: str) -> list[dict[str, Any]]:
-        """The in-toto statements of `predicate_type` that a trusted signer attested."""
+    def statements(self, predicate_type: str, by: str | None = None) -> list[dict[str, Any]]:
+        """The in-toto statements of `predicate_type` that a trusted signer (or the one described `by`) attested."""
         return [
             p.statement
             for p in self.proofs
-            if p.kind == "attestation" and p.verified_by and p.predicate_type == predicate_type and p.statement
+            if p.kind == "attestation"
+            and p.verified_by
+            and (by is None or p.verified_by == by)
+            and p.predicate_type == predicate_type
+            and p.statement
         ]
 
 
-def _identities(model: TrustModel) -> list[IdentityPolicy]:
-    return [IdentityPolicy(k.issuer, subject=k.subject, subject_regexp=k.subject_regexp) for k in model.keyless]
+def _identities(model: TrustModel, kind: str = "signature") -> list[IdentityPolicy]:
+    """The identities that may have made a proof of `kind`: for attestations, the namespaces' builders
+    too (they sign provenance only, never an image)."""
+    authorities = list(model.keyless)
+    if kind == "attestation":
+        builders = [ns.provenance.signer for ns in model.namespaces if ns.provenance and ns.provenance.signer]
+        authorities += [b for b in builders if b not in authorities]
+    return [IdentityPolicy(k.issuer, subject=k.subject, subject_regexp=k.subject_regexp) for k in authorities]
 
 
 def _first(attempts: list[tuple[str, Callable[[], Verified]]]) -> tuple[str | None, str]:
@@ -119,7 +130,8 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
         material = json.loads(bundle).get("verificationMaterial", {})
         if "publicKey" not in material:
             attempts += [
-                (i.describe(), partial(verify_with_identity, bundle, subject, root, i)) for i in _identities(model)
+                (i.describe(), partial(verify_with_identity, bundle, subject, root, i))
+                for i in _identities(model, found.kind)
             ]
         for key in keys:
             public = load_public_key((key.public_key_pem or "").encode())
@@ -139,7 +151,7 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                     i.describe(),
                     partial(verify_legacy_keyless, signed, signature, certificate.encode(), rekor.encode(), root, i),
                 )
-                for i in _identities(model)
+                for i in _identities(model, found.kind)
             ]
         elif not certificate:
             for key in keys:
@@ -184,30 +196,14 @@ def requirement_problems(report: ImageReport, ns: NamespacePolicy) -> list[str]:
             problems.append(f"no {ns.sbom} SBOM attestation by a trusted signer")
         elif not any(_names_something(s, sbom.list_field) for s in sboms):
             problems.append(f"the {ns.sbom} SBOM lists no {sbom.item} with a name")
-    if ns.provenance is not None and not any(
-        _provenance_ok(ns, s) for t in SLSA_PROVENANCE_TYPES for s in report.statements(t)
-    ):
-        problems.append(
-            f"no SLSA provenance by a trusted signer naming builder {ns.provenance.builder_id} "
-            f"and source {ns.provenance.source_uri}"
-        )
+    if (p := ns.provenance) is not None:
+        builder = p.signer.describe() if p.signer is not None else None
+        if not any(meets_provenance(p, s) for t in SLSA_PROVENANCE_TYPES for s in report.statements(t, by=builder)):
+            problems.append(
+                f"no SLSA provenance by {builder or 'a trusted signer'} naming builder {p.builder_id} "
+                f"and source {p.source_uri}"
+            )
     return problems
-
-
-def _provenance_ok(ns: NamespacePolicy, statement: dict[str, Any]) -> bool:
-    assert ns.provenance is not None
-    p = ns.provenance
-    predicate = statement.get("predicate", {})
-
-    def source_ok(uri: object) -> bool:
-        return isinstance(uri, str) and (uri == p.source_uri if p.source_ref else uri.startswith(p.source_uri))
-
-    if statement.get("predicateType") == SLSA_PROVENANCE_V1:
-        builder = predicate.get("runDetails", {}).get("builder", {}).get("id")
-        dependencies = predicate.get("buildDefinition", {}).get("resolvedDependencies", [])
-        return builder == p.builder_id and any(source_ok(d.get("uri")) for d in dependencies)
-    builder = predicate.get("builder", {}).get("id")
-    return builder == p.builder_id and source_ok(predicate.get("invocation", {}).get("configSource", {}).get("uri"))
 
 
 def encode_proof(proof: Proof) -> str:

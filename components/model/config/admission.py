@@ -30,6 +30,13 @@ _REPOSITORY_GLOB = re.compile(r"[a-z0-9*]+(?:[._-][a-z0-9*]+)*(?:/[a-z0-9*]+(?:[
 class ProvenanceRequirement(ConfigModel):
     """SLSA provenance an image must carry (v1 or v0.2 predicate)."""
 
+    signer: str = Field(
+        pattern=r"^[0-9a-zA-Z-]{1,127}$",
+        description=(
+            "Name of the keyless identity of the builder (`signing.keyless[].name`) that signs the provenance: "
+            "only it may, never a key the build agents hold."
+        ),
+    )
     builder_id: str = Field(description="Exact builder id, e.g. the reusable workflow's URI with @refs/tags/vN.")
     source_repository: str = Field(description="Source repository URI, e.g. `https://github.com/contoso/app`.")
     source_ref: str | None = Field(default=None, description="Required source ref, e.g. `refs/heads/main`.")

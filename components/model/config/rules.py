@@ -324,6 +324,25 @@ def _signers_known(s: Sections) -> Iterator[Problem]:
                 )
 
 
+def _provenance_from_the_builder(s: Sections) -> Iterator[Problem]:
+    if s.admission is None:
+        return
+    identities = {k.name for k in s.signing.keyless if k.name is not None}
+    keys = {k.name for k in s.signing.keys}
+    for ns, required in s.admission.attestations.items():
+        if required.provenance is None or required.provenance.signer in identities:
+            continue
+        why = (
+            "is a key (the build agents could forge provenance with it)"
+            if required.provenance.signer in keys
+            else ("names no keyless identity")
+        )
+        yield Problem(
+            config_key(f"admission.attestations.{ns}.provenance.signer"),
+            f"{required.provenance.signer} {why} — name the builder's keyless identity (signing.keyless[].name)",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
     Rule("agents-need-network", _agents_need_network),
@@ -340,6 +359,7 @@ RULES: tuple[Rule, ...] = (
     Rule("agent-subnet-capacity", _agent_subnet_capacity),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
     Rule("signers-known", _signers_known),
+    Rule("provenance-from-the-builder", _provenance_from_the_builder),
 )
 
 

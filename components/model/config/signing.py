@@ -31,6 +31,13 @@ class KeylessIdentity(ConfigModel):
     )
     issuer: HttpsUrl = Field(description="OIDC issuer, exact (e.g. `https://token.actions.githubusercontent.com`).")
     subject: str | None = Field(default=None, description="Exact certificate identity (SAN).")
+    provenance_only: bool = Field(
+        default=False,
+        description=(
+            "A builder that signs provenance and nothing else (a shared build workflow is not bound to the "
+            "repository calling it): never trusted for image signatures; name it in a provenance `signer`."
+        ),
+    )
     subject_reg_exp: str | None = Field(
         default=None, description="Anchored regex over the identity, pinned to one owner (never `.*`)."
     )
