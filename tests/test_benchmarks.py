@@ -45,7 +45,7 @@ def test_verify_50_images_against_the_loopback_registry(loopback_registry: str, 
 
     def verify_all() -> int:
         reports = check_images(registry, images, model, root, workers=8)
-        return sum(not requirement_problems(r, model.namespaces[0]) for r in reports)
+        return sum(not requirement_problems(r, model.namespaces[0], model) for r in reports)
 
     start = time.perf_counter()
     admissible = benchmark.pedantic(verify_all, rounds=3, iterations=1)  # type: ignore[no-untyped-call]

@@ -26,7 +26,7 @@ from components.model.trust import (
 )
 from scripts.checks import evidence
 from scripts.checks.canaries import CANARY_REPOSITORY
-from scripts.checks.cases import FOREIGN_IMAGE, plan_cases
+from scripts.checks.cases import FOREIGN_IMAGE, known_good_targets, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import push_canary, sign_legacy
 from scripts.checks.oci import Registry
@@ -189,6 +189,26 @@ def test_the_stacks_own_key_must_not_get_into_a_tenants_namespace() -> None:
         assert why in case.title
         assert f"{ns}/trusted-canary" not in cases
     assert cases["built-audit/key-canary-kept-out"].admit, "audit reports, never denies"
+
+
+def test_a_tenants_known_good_image_is_expected_denied_in_the_other_tenants_namespace() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    model = replace(
+        _model("registry.example:5000", key),
+        namespaces=(
+            NamespacePolicy("payments", "enforce", signers=("payments-release",), repositories=("payments/*",)),
+            NamespacePolicy("storefront", "enforce", signers=("storefront-release",), repositories=("storefront/*",)),
+            NamespacePolicy("analytics", "audit"),
+        ),
+    )
+    assert known_good_targets(model, "payments/api") == ("payments",)
+    assert known_good_targets(model, "tools/x") == ("analytics",)
+    options = Options(known_good="registry.example:5000/payments/api@sha256:" + "a" * 64)
+    cases = {c.id: c for c in plan_cases(model, options)}
+    assert cases["payments/known-good"].admit
+    assert not cases["storefront/other-tenants-image"].admit
+    assert "storefront/known-good" not in cases
+    assert cases["analytics/other-tenants-image"].admit, "audit reports, never denies"
 
 
 def test_dry_run_create_is_flagged_and_answers_are_read() -> None:

@@ -54,6 +54,7 @@ def _model(registry: Registry, key: ec.EllipticCurvePrivateKey, **changes: objec
         allowed_registries=(registry.host,),
         namespaces=(NamespacePolicy("apps", "enforce", "spdx", Provenance(BUILDER, SOURCE, "refs/heads/main")),),
         require_digest=True,
+        signature_format="legacy",  # prod's layout; a test of the bundle layout says so
     )
     return replace(model, **changes)  # type: ignore[arg-type]
 
@@ -72,10 +73,13 @@ def test_image_signed_and_attested_by_the_trusted_key_meets_the_namespace(
     sign(registry, image, key)
     attest(registry, image, key, SPDX, {"packages": [{"name": "openssl"}]})
     attest(registry, image, key, SLSA_PROVENANCE_V1, github_provenance_v1(BUILDER, SOURCE, "refs/heads/main"))
-    model = _model(registry, key)
+    model = _model(registry, key, signature_format=layout)
     report = check_image(registry, image, model, root)  # type: ignore[arg-type]
     assert report.signed
-    assert requirement_problems(report, model.namespaces[0]) == []
+    assert requirement_problems(report, model.namespaces[0], model) == []
+    other = "bundle" if layout == "legacy" else "legacy"
+    elsewhere = check_image(registry, image, replace(model, signature_format=other), root)  # type: ignore[arg-type]
+    assert not elsewhere.signed, f"a {other} stack's admission does not read {layout} signatures"
 
 
 def test_what_is_missing_is_named(registry: Registry, key: ec.EllipticCurvePrivateKey, root: object) -> None:
@@ -85,7 +89,7 @@ def test_what_is_missing_is_named(registry: Registry, key: ec.EllipticCurvePriva
     wrong = github_provenance_v1("https://example.com/someone-elses-builder", SOURCE, "refs/heads/main")
     attest_legacy(registry, image, key, SLSA_PROVENANCE_V1, wrong)
     model = _model(registry, key)
-    problems = requirement_problems(check_image(registry, image, model, root), model.namespaces[0])  # type: ignore[arg-type]
+    problems = requirement_problems(check_image(registry, image, model, root), model.namespaces[0], model)  # type: ignore[arg-type]
     assert problems == [
         "the spdx SBOM lists no package with a name",
         f"no SLSA provenance by a trusted signer naming builder {BUILDER} and source git+{SOURCE}@refs/heads/main",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.model.contract import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
-from components.model.trust import NamespacePolicy, Provenance
+from components.model.trust import KeyAuthority, NamespacePolicy, Provenance, SigstoreInstance, TrustModel
 from scripts.checks.cosign import (
     COSIGN_SIGN_PREDICATE,
     _write_bundle,
@@ -103,13 +104,22 @@ def test_an_sbom_copied_from_another_image_is_not_this_images_sbom(
     registry.put_manifest(target.repository, tag_for(target.digest, "att"), copied.json())
     model = _model(registry, key)
     report = check_image(registry, target, model, root)
-    problems = requirement_problems(report, NamespacePolicy("apps", "enforce", "spdx"))
+    problems = requirement_problems(report, NamespacePolicy("apps", "enforce", "spdx"), model)
     assert problems == ["no spdx SBOM attestation by a trusted signer"]
 
 
 # --- provenance: builder and source, both predicate versions --------------------------------------
 
 SOURCE = "https://github.com/contoso/app"
+MODEL = TrustModel(
+    keyless=(),
+    keys=(KeyAuthority("canary-key", public_key_pem="(pinned)"),),
+    sigstore=SigstoreInstance(),
+    signed_registries=("r.example",),
+    allowed_registries=("r.example", "mirror.example"),
+    namespaces=(),
+    require_digest=True,
+)
 
 
 def _report(*statements: tuple[str, dict[str, Any]], verified_by: str | None = "key canary-key") -> ImageReport:
@@ -152,7 +162,7 @@ ANY_REF = NamespacePolicy("apps", "enforce", provenance=Provenance(WORKFLOW, SOU
 def test_provenance_must_come_from_the_trusted_source(
     ns: NamespacePolicy, source: str, admissible: bool, version: Any
 ) -> None:
-    problems = requirement_problems(_report(version(source)), ns)
+    problems = requirement_problems(_report(version(source)), ns, MODEL)
     assert (problems == []) is admissible, problems
 
 
@@ -163,9 +173,9 @@ def test_provenance_from_another_builder_or_unverified_is_refused(version: Any) 
         f"no SLSA provenance by a trusted signer naming builder {WORKFLOW} "
         "and source git+https://github.com/contoso/app@refs/heads/main"
     ]
-    assert requirement_problems(_report(version(good, builder=WORKFLOW + "x")), PINNED) == expected
-    assert requirement_problems(_report(version(good), verified_by=None), PINNED) == expected
-    assert requirement_problems(_report(), PINNED) == expected
+    assert requirement_problems(_report(version(good, builder=WORKFLOW + "x")), PINNED, MODEL) == expected
+    assert requirement_problems(_report(version(good), verified_by=None), PINNED, MODEL) == expected
+    assert requirement_problems(_report(), PINNED, MODEL) == expected
 
 
 def test_v1_provenance_counts_the_builds_own_source_not_a_dependency_that_names_it() -> None:
@@ -174,17 +184,17 @@ def test_v1_provenance_counts_the_builds_own_source_not_a_dependency_that_names_
     predicate["buildDefinition"]["resolvedDependencies"].append(
         {"uri": "git+https://github.com/contoso/app@refs/heads/main"}
     )
-    assert requirement_problems(_report((SLSA_PROVENANCE_V1, predicate)), PINNED) != []
+    assert requirement_problems(_report((SLSA_PROVENANCE_V1, predicate)), PINNED, MODEL) != []
     _, other_type = _v1("git+https://github.com/contoso/app@refs/heads/main")
     other_type["buildDefinition"]["buildType"] = "https://example.com/some-other-build-type"
-    assert requirement_problems(_report((SLSA_PROVENANCE_V1, other_type)), PINNED) != []
+    assert requirement_problems(_report((SLSA_PROVENANCE_V1, other_type)), PINNED, MODEL) != []
 
 
 @pytest.mark.parametrize("commit", [None, "", "main", "A" * 40, "a" * 39, "a" * 64, ["a" * 40]])
 def test_v02_provenance_must_name_the_commit_it_built(commit: object) -> None:
     source = "git+https://github.com/contoso/app@refs/heads/main"
-    assert requirement_problems(_report(_v02(source)), PINNED) == []
-    assert requirement_problems(_report(_v02(source, commit=commit)), PINNED) != []
+    assert requirement_problems(_report(_v02(source)), PINNED, MODEL) == []
+    assert requirement_problems(_report(_v02(source, commit=commit)), PINNED, MODEL) != []
 
 
 _JSON = st.recursive(
@@ -197,24 +207,44 @@ _JSON = st.recursive(
 @given(_JSON)
 def test_a_malformed_provenance_predicate_is_refused_not_a_crash(predicate: Any) -> None:
     for predicate_type in (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02):
-        assert requirement_problems(_report((predicate_type, predicate)), PINNED) != []
+        assert requirement_problems(_report((predicate_type, predicate)), PINNED, MODEL) != []
+
+
+def test_requirements_follow_the_registry_allow_list_and_the_tenant() -> None:
+    signed = _report((SPDX, {"packages": [{"name": "x"}]}), verified_by="key canary-key (pinned public key)")
+    apps = NamespacePolicy("apps", "enforce", "spdx")
+    assert requirement_problems(signed, apps, MODEL) == []
+    foreign = replace(signed, image="docker.io/library/busybox@sha256:" + "1" * 64)
+    assert requirement_problems(foreign, apps, MODEL) == [
+        "registry docker.io is not one of the allowed registries (r.example, mirror.example)"
+    ]
+    mirrored = replace(signed, image="mirror.example/tools/x@sha256:" + "1" * 64, proofs=())
+    assert requirement_problems(mirrored, apps, MODEL) == [], "an extra allowed registry needs no signature"
+    tenant = NamespacePolicy("payments", "enforce", "spdx", signers=("payments-release",), repositories=("payments/*",))
+    assert requirement_problems(signed, tenant, MODEL) == [
+        "repository app is not one of payments's (payments/*)",
+        "no signature by payments's signers (payments-release)",
+        "no spdx SBOM attestation by a trusted signer",
+    ]
 
 
 def test_sbom_requirements_name_what_is_missing() -> None:
     spdx = NamespacePolicy("apps", "enforce", "spdx")
-    assert requirement_problems(_report((SPDX, {"packages": [{"name": "x"}]})), spdx) == []
-    assert requirement_problems(_report((SPDX, {"packages": []})), spdx) == [
+    assert requirement_problems(_report((SPDX, {"packages": [{"name": "x"}]})), spdx, MODEL) == []
+    assert requirement_problems(_report((SPDX, {"packages": []})), spdx, MODEL) == [
         "the spdx SBOM lists no package with a name"
     ]
-    assert requirement_problems(_report((SPDX, {"packages": [{}]})), spdx) == [
+    assert requirement_problems(_report((SPDX, {"packages": [{}]})), spdx, MODEL) == [
         "the spdx SBOM lists no package with a name"
     ], "an entry must name what it is"
     unverified = _report((SPDX, {"packages": [{"name": "x"}]}), verified_by=None)
-    assert requirement_problems(unverified, spdx) == ["no spdx SBOM attestation by a trusted signer"]
+    assert requirement_problems(unverified, spdx, MODEL) == ["no spdx SBOM attestation by a trusted signer"]
     cyclonedx = _report(("https://cyclonedx.org/bom", {"components": [{"name": "x"}]}))
-    assert requirement_problems(cyclonedx, spdx) == ["no spdx SBOM attestation by a trusted signer"]
+    assert requirement_problems(cyclonedx, spdx, MODEL) == ["no spdx SBOM attestation by a trusted signer"]
     unsigned = ImageReport("r.example/app@sha256:" + "1" * 64, ())
-    assert requirement_problems(unsigned, NamespacePolicy("apps", "audit")) == ["no signature by a trusted signer"]
+    assert requirement_problems(unsigned, NamespacePolicy("apps", "audit"), MODEL) == [
+        "no signature by a trusted signer"
+    ]
 
 
 # --- identities, issuers and keys ------------------------------------------------------------------

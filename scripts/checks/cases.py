@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from components.model.contract import repository_glob_regex
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.canaries import CANARY_REPOSITORY
-from scripts.checks.options import Options
+from scripts.checks.options import Options, parse_image
 from scripts.checks.verification import same_public_key
 
 FOREIGN_IMAGE = "docker.io/library/busybox@sha256:" + "0" * 64  # never pulled: dry runs schedule nothing
@@ -54,10 +54,28 @@ def plan_cases(model: TrustModel, options: Options) -> list[Case]:
     trusted, why_not = usable_signing_key(model, options)
     why_no_key = why_not if trusted is None else ""
     cases: list[Case] = []
+    targets = known_good_targets(model, parse_image(options.known_good).repository) if options.known_good else ()
     for ns in (*model.namespaces, *unlisted_namespaces(model)):
         barrier = key_barrier(model, ns, trusted) if trusted is not None else ""
-        cases += _namespace_cases(ns, known_good=bool(options.known_good), why_no_key=why_no_key, barrier=barrier)
+        cases += _namespace_cases(
+            ns,
+            known_good=bool(options.known_good),
+            why_no_key=why_no_key,
+            barrier=barrier,
+            elsewhere=bool(options.known_good) and ns.name not in targets and ns in model.namespaces,
+        )
     return cases
+
+
+def known_good_targets(model: TrustModel, repository: str) -> tuple[str, ...]:
+    """The namespaces the known-good image is meant for: those whose repositories take it, else (when no
+    namespace claims it) every namespace that names no repositories. Elsewhere it is another tenant's image."""
+    claimed = tuple(
+        ns.name
+        for ns in model.namespaces
+        if any(re.fullmatch(repository_glob_regex(g), repository) for g in ns.repositories)
+    )
+    return claimed or tuple(ns.name for ns in model.namespaces if not ns.repositories)
 
 
 def key_barrier(model: TrustModel, ns: NamespacePolicy, key: KeyAuthority) -> str:
@@ -84,7 +102,9 @@ def unlisted_namespaces(model: TrustModel) -> tuple[NamespacePolicy, ...]:
     return (NamespacePolicy(UNLISTED_PROBE, model.default_mode),)
 
 
-def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str, barrier: str = "") -> list[Case]:
+def _namespace_cases(
+    ns: NamespacePolicy, *, known_good: bool, why_no_key: str, barrier: str = "", elsewhere: bool = False
+) -> list[Case]:
     """The cases of one namespace; `why_no_key` says why no canary can be signed by a trusted key ("" if one
     can), `barrier` why this namespace must refuse even that key's canary ("" if it must admit it)."""
     enforce = ns.mode == "enforce"
@@ -102,7 +122,10 @@ def _namespace_cases(ns: NamespacePolicy, *, known_good: bool, why_no_key: str, 
         return Case(f"{ns.name}/{name}", title, ns.name, containers, init, admit, skip_reason=skip)
 
     cases: list[Case] = []
-    if known_good:
+    if known_good and elsewhere:
+        title = f"known-good image of another tenant is {verdict}"
+        cases.append(case("other-tenants-image", title, ("known-good",)))
+    elif known_good:
         cases.append(case("known-good", "known-good image is admitted", ("known-good",), admit=True))
         cases.append(
             case(

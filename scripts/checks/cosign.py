@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from scripts.checks.documents import field, json_object
 from scripts.checks.oci import OCI_MANIFEST, Registry, RegistryError, sha256_digest, tag_for
 from scripts.checks.signed import DssePayload, pae
 
@@ -284,15 +285,13 @@ class Found:
 
     def names(self, image: ImageRef) -> bool:
         """Whether the signed payload is about `image`'s digest (not some other image's)."""
-        try:
-            document = json.loads(self.payload)
-        except ValueError:
-            return False
-        if not isinstance(document, dict):
+        document = json_object(self.payload)
+        if document is None:
             return False
         if self.payload_type is None:
-            return bool(document.get("critical", {}).get("image", {}).get("docker-manifest-digest") == image.digest)
-        return any(s.get("digest", {}).get("sha256") == image.digest[7:] for s in document.get("subject", []))
+            return field(document, "critical", "image", "docker-manifest-digest") == image.digest
+        subjects = document.get("subject")
+        return isinstance(subjects, list) and any(field(s, "digest", "sha256") == image.digest[7:] for s in subjects)
 
     def verifies_with(self, key: ec.EllipticCurvePublicKey) -> bool:
         """Whether the signature verifies with `key` (ECDSA, SHA-256)."""
@@ -303,13 +302,31 @@ class Found:
         return True
 
 
-def _from_envelope(envelope: dict[str, Any], layout: str, bundle: bytes | None = None) -> list[Found]:
-    payload = base64.b64decode(envelope["payload"])
-    predicate = json.loads(payload).get("predicateType")
-    kind = "signature" if predicate == COSIGN_SIGN_PREDICATE else "attestation"
+def _from_envelope(
+    envelope: object, layout: str, bundle: bytes | None = None, *, kind: str | None = None
+) -> list[Found]:
+    """The signatures of a DSSE envelope; `kind` fixed by where it was found (a legacy `.att` holds attestations
+    only), else read from the predicate (a bundle of cosign's signing predicate is a signature)."""
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("signatures"), list):
+        raise ValueError("a DSSE envelope needs a payload, a payload type and a list of signatures")
+    payload = base64.b64decode(envelope["payload"], validate=True)
+    predicate = field(json_object(payload), "predicateType")
+    predicate = predicate if isinstance(predicate, str) else None
+    kind = kind or ("signature" if predicate == COSIGN_SIGN_PREDICATE else "attestation")
+    payload_type = envelope["payloadType"]
+    if not isinstance(payload_type, str):
+        raise ValueError("a DSSE envelope's payload type is text")
     return [
-        Found(layout, kind, predicate, payload, base64.b64decode(s["sig"]), envelope["payloadType"], bundle)
-        for s in envelope.get("signatures", [])
+        Found(
+            layout,
+            kind,
+            predicate,
+            payload,
+            base64.b64decode(str(field(s, "sig") or ""), validate=True),
+            payload_type,
+            bundle,
+        )
+        for s in envelope["signatures"]
     ]
 
 
@@ -318,33 +335,46 @@ def find(registry: Registry, image: ImageRef) -> list[Found]:
     that does not parse is a `RegistryError` naming it, not a crash."""
     try:
         return _find(registry, image)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise RegistryError(f"a signature or attestation attached to {image} is malformed: {exc}") from exc
 
 
 def _find(registry: Registry, image: ImageRef) -> list[Found]:
     found: list[Found] = []
-    for suffix in ("sig", "att"):
+    # cosign reads simple-signing layers from `.sig` and DSSE envelopes from `.att`, nothing else: a layer of
+    # the other kind (an attestation of the signing predicate under `.att`) is not a signature to it either
+    for suffix, wanted in (("sig", SIMPLE_SIGNING), ("att", DSSE_ENVELOPE)):
         manifest = registry.get_manifest(image.repository, tag_for(image.digest, suffix))
-        for layer in manifest.json().get("layers", []) if manifest else []:
+        for layer in _layers(manifest.json()) if manifest else []:
+            if layer.get("mediaType") != wanted:
+                continue
             blob = registry.get_blob(image.repository, layer["digest"])
             annotations = tuple(sorted((layer.get("annotations") or {}).items()))
-            if layer["mediaType"] == SIMPLE_SIGNING:
+            if wanted == SIMPLE_SIGNING:
                 signature = base64.b64decode(dict(annotations).get(SIGNATURE_ANNOTATION, ""))
                 found.append(Found("legacy", "signature", None, blob, signature, annotations=annotations))
-            elif layer["mediaType"] == DSSE_ENVELOPE:
+            else:
                 found += [
                     Found(f.layout, f.kind, f.predicate_type, f.payload, f.signature, f.payload_type, None, annotations)
-                    for f in _from_envelope(json.loads(blob), "legacy")
+                    for f in _from_envelope(json.loads(blob), "legacy", kind="attestation")
                 ]
     for descriptor in registry.referrers(image.repository, image.digest, BUNDLE_V03):
         manifest = registry.get_manifest(image.repository, descriptor.digest)
-        for layer in manifest.json().get("layers", []) if manifest else []:
+        for layer in _layers(manifest.json()) if manifest else []:
             bundle = registry.get_blob(image.repository, layer["digest"])
-            envelope = json.loads(bundle).get("dsseEnvelope")
+            envelope = field(json_object(bundle), "dsseEnvelope")
             if envelope:
                 found += _from_envelope(envelope, "bundle", bundle)
     return found
+
+
+def _layers(manifest: object) -> list[dict[str, Any]]:
+    layers = field(manifest, "layers")
+    if layers is None:
+        return []
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) and "digest" in layer for layer in layers):
+        raise ValueError("a manifest's layers are a list of descriptors with digests")
+    return layers
 
 
 def delete_canary(registry: Registry, image: ImageRef) -> list[str]:

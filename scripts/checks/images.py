@@ -4,8 +4,8 @@ with the same meaning the admission policies give them."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -13,7 +13,7 @@ from typing import Any
 
 from sigstore.models import TrustedRoot
 
-from components.model.contract import SLSA_PROVENANCE_TYPES
+from components.model.contract import SLSA_PROVENANCE_TYPES, repository_glob_regex
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cosign import (
     CERTIFICATE_ANNOTATION,
@@ -22,6 +22,7 @@ from scripts.checks.cosign import (
     ImageRef,
     find,
 )
+from scripts.checks.documents import field, json_object
 from scripts.checks.errors import CheckError
 from scripts.checks.oci import Registry
 from scripts.checks.provenance import meets_provenance
@@ -65,20 +66,38 @@ class ImageReport:
 
     image: str
     proofs: tuple[Proof, ...]
+    signature_format: str | None = None
+    """The layout admission reads in this stack ("legacy" or "bundle"); None: either counts."""
+
+    def counted(self) -> list[Proof]:
+        """The proofs admission reads: Policy Controller verifies only the stack's layout (and Kyverno, told
+        nothing, reads bundles when any is attached), so a proof in the other layout vouches for nothing."""
+        return [p for p in self.proofs if self.signature_format in (None, p.layout)]
 
     @property
     def signed(self) -> bool:
-        """Whether a trusted signer signed the image."""
-        return any(p.kind == "signature" and p.verified_by for p in self.proofs)
+        """Whether a trusted signer signed the image (in the stack's layout)."""
+        return any(p.kind == "signature" and p.verified_by for p in self.counted())
 
-    def statements(self, predicate_type: str, by: str | None = None) -> list[dict[str, Any]]:
-        """The in-toto statements of `predicate_type` that a trusted signer (or the one described `by`) attested."""
+    def stray_referrers(self) -> list[Proof]:
+        """Bundles on a legacy stack's image that no trusted authority made: any one of them switches Kyverno
+        to bundle mode, where the legacy signatures the stack relies on are no longer read."""
+        if self.signature_format != "legacy":
+            return []
+        return [p for p in self.proofs if p.layout == "bundle" and not p.verified_by]
+
+    def signed_by(self, by: Collection[str]) -> bool:
+        """Whether one of the authorities described `by` signed the image (in the stack's layout)."""
+        return any(p.kind == "signature" and p.verified_by in by for p in self.counted())
+
+    def statements(self, predicate_type: str, by: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """The in-toto statements of `predicate_type` that a trusted signer (or one described `by`) attested."""
         return [
             p.statement
-            for p in self.proofs
+            for p in self.counted()
             if p.kind == "attestation"
             and p.verified_by
-            and (by is None or p.verified_by == by)
+            and (by is None or p.verified_by in by)
             and p.predicate_type == predicate_type
             and p.statement
         ]
@@ -118,7 +137,7 @@ def _keys(model: TrustModel) -> tuple[list[KeyAuthority], list[str]]:
 
 def verify_found(found: Found, image: ImageRef, model: TrustModel, root: TrustedRoot) -> Proof:
     """Verify one signature or attestation against every trusted authority of its kind."""
-    statement = json.loads(found.payload) if found.payload_type else None
+    statement = json_object(found.payload) if found.payload_type else None
     if not found.names(image):
         return Proof(found.layout, found.kind, found.predicate_type, None, "signs another image's digest")
     subject = Subject(bytes.fromhex(image.digest.removeprefix("sha256:")))
@@ -127,7 +146,8 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
     signed, signature = found.content(), found.signature
     if found.layout == "bundle" and found.bundle is not None:
         bundle = found.bundle
-        material = json.loads(bundle).get("verificationMaterial", {})
+        material = field(json_object(bundle), "verificationMaterial")
+        material = material if isinstance(material, dict) else {}
         if "publicKey" not in material:
             attempts += [
                 (i.describe(), partial(verify_with_identity, bundle, subject, root, i))
@@ -174,7 +194,8 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
 
 def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: TrustedRoot) -> ImageReport:
     """Every signature and attestation on `image`, each verified against the trust model."""
-    return ImageReport(str(image), tuple(verify_found(f, image, model, root) for f in find(registry, image)))
+    proofs = tuple(verify_found(f, image, model, root) for f in find(registry, image))
+    return ImageReport(str(image), proofs, model.signature_format)
 
 
 def _names_something(statement: dict[str, Any], list_field: str) -> bool:
@@ -185,20 +206,35 @@ def _names_something(statement: dict[str, Any], list_field: str) -> bool:
     )
 
 
-def requirement_problems(report: ImageReport, ns: NamespacePolicy) -> list[str]:
-    """What the namespace requires and the image lacks, in the policies' terms (empty: admissible)."""
+def requirement_problems(report: ImageReport, ns: NamespacePolicy, model: TrustModel) -> list[str]:
+    """What the namespace requires and the image lacks, in the policies' terms (empty: admissible): the
+    registry allow-list, then for the stack's registries the namespace's repositories and signers, its SBOM
+    and its provenance (signed by its builder)."""
+    location, _, _ = report.image.partition("@")
+    registry, _, repository = location.partition("/")
+    if registry not in model.allowed_registries:
+        return [f"registry {registry} is not one of the allowed registries ({', '.join(model.allowed_registries)})"]
+    if registry not in model.signed_registries:
+        return []  # an extra allowed registry: admitted by the allow-list, no signature required
     problems = []
+    if ns.repositories and not any(re.fullmatch(repository_glob_regex(g), repository) for g in ns.repositories):
+        problems.append(f"repository {repository} is not one of {ns.name}'s ({', '.join(ns.repositories)})")
+    tenant = model.signers_of(ns)
+    signers = {a.describe() for a in tenant.keyless} | {k.describe() for k in tenant.keys}
     if not report.signed:
         problems.append("no signature by a trusted signer")
+    elif ns.signers and not report.signed_by(signers):
+        problems.append(f"no signature by {ns.name}'s signers ({', '.join(ns.signers)})")
     if (sbom := ns.sbom_format) is not None:
-        sboms = report.statements(sbom.predicate_type)
+        sboms = report.statements(sbom.predicate_type, by=signers if ns.signers else None)
         if not sboms:
             problems.append(f"no {ns.sbom} SBOM attestation by a trusted signer")
         elif not any(_names_something(s, sbom.list_field) for s in sboms):
             problems.append(f"the {ns.sbom} SBOM lists no {sbom.item} with a name")
     if (p := ns.provenance) is not None:
         builder = p.signer.describe() if p.signer is not None else None
-        if not any(meets_provenance(p, s) for t in SLSA_PROVENANCE_TYPES for s in report.statements(t, by=builder)):
+        statements = [s for t in SLSA_PROVENANCE_TYPES for s in report.statements(t, by={builder} if builder else None)]
+        if not any(meets_provenance(p, s) for s in statements):
             problems.append(
                 f"no SLSA provenance by {builder or 'a trusted signer'} naming builder {p.builder_id} "
                 f"and source {p.source_uri}"

@@ -22,7 +22,7 @@ from sigstore.models import TrustedRoot
 from components.model.contract import StackOutputs
 from components.model.trust import TrustModel
 from scripts.checks.canaries import CANARY_REPOSITORY, canaries_deleted, image_reference, push_canaries
-from scripts.checks.cases import Case, plan_cases
+from scripts.checks.cases import Case, known_good_targets, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import ImageRef
 from scripts.checks.errors import CheckError, UnreachableError
@@ -118,16 +118,27 @@ def _known_good_verifies(registry: Registry, model: TrustModel, root: TrustedRoo
             raise
         except CheckError as exc:  # malformed attachments, registry errors: a failed check, not a crash
             raise CheckFailed(f"could not be verified: {exc}") from exc
-        problems = {ns.name: requirement_problems(report, ns) for ns in model.namespaces}
-        details = {"proofs": [encode_proof(p) for p in report.proofs], "problems": problems}
+        targets = known_good_targets(model, image.repository)
+        problems = {ns.name: requirement_problems(report, ns, model) for ns in model.namespaces if ns.name in targets}
+        stray = report.stray_referrers()
+        details = {
+            "proofs": [encode_proof(p) for p in report.proofs],
+            "problems": problems,
+            "strayReferrers": [encode_proof(p) for p in stray],
+        }
         failing = {ns: p for ns, p in problems.items() if p}
-        observed = "; ".join(f"{ns}: {', '.join(p)}" for ns, p in failing.items()) or "meets every namespace"
-        return passed_if(not failing, observed, details)
+        found = [f"{ns}: {', '.join(p)}" for ns, p in failing.items()]
+        if stray:  # a lockout waiting to happen: Kyverno reads bundles once any is attached
+            found.append(
+                f"{len(stray)} bundle referrer(s) no trusted authority made: Kyverno would read them instead of "
+                "the legacy signatures; delete them (`oras discover`, then `oras manifest delete`) and restrict push"
+            )
+        return passed_if(not found, "; ".join(found) or "meets every namespace", details)
 
     return Check(
         "verify/known-good",
         "known-good image verifies independently against the trust model",
-        "signed and attested as each namespace requires",
+        "signed and attested as each namespace it is meant for requires",
         observe,
     )
 
