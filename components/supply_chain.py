@@ -16,7 +16,7 @@ from components.azure.registry import ContainerRegistry
 from components.azure.roles import ACR_PULL, ACR_PUSH
 from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, azure_tags, built_in_role
 from components.azure.signing_keys import VaultSigningKeys
-from components.cluster.admission_engine import AdmissionEngine
+from components.cluster.admission_engine import AdmissionEngine, deploy_time_values, fill_deferred, with_deferred_keys
 from components.cluster.namespaces import AdmissionNamespaces
 from components.cluster.provider import aks_parts, kubernetes_provider
 from components.generated_key import GeneratedSigningKey
@@ -38,6 +38,8 @@ class _AzureParts:
 
     outputs: dict[str, Any]
     workload_identity_client_id: pulumi.Output[str] | None = None
+    key_versions: pulumi.Output[dict[str, str]] | None = None
+    """The vault keys' current versions, which the policies trust by number."""
 
 
 @dataclass(frozen=True)
@@ -69,15 +71,16 @@ class SupplyChain(pulumi.ComponentResource):
 
         keys = self._generated_keys(name, config)
         values.update(keys.outputs)
+        deferred = deploy_time_values(keys.public, azure.key_versions if azure is not None else None)
         values["trust_model"] = (
-            keys.public.apply(lambda pems: model.with_public_keys(pems).to_json())
-            if keys.public is not None
+            deferred.apply(lambda known: fill_deferred(with_deferred_keys(model).to_json(), known))
+            if deferred is not None
             else model.to_json()
         )
 
         if config.cluster is not None and config.admission is not None:
             client_id = azure.workload_identity_client_id if azure is not None else None
-            values.update(self._admission(name, config, model, keys.public, client_id))
+            values.update(self._admission(name, config, model, deferred, client_id))
 
         self.outputs = StackOutputs.exported(**values)
         self.register_outputs(dict(self.outputs))
@@ -105,7 +108,7 @@ class SupplyChain(pulumi.ComponentResource):
         name: str,
         config: StackConfig,
         model: TrustModel,
-        public_keys: pulumi.Output[dict[str, str]] | None,
+        deferred: pulumi.Output[dict[str, str]] | None,
         workload_identity_client_id: pulumi.Output[str] | None,
     ) -> dict[str, Any]:
         assert config.cluster is not None
@@ -128,7 +131,7 @@ class SupplyChain(pulumi.ComponentResource):
                 model,
                 provider,
                 workload_identity_client_id=workload_identity_client_id,
-                generated_public_keys=public_keys,
+                deferred=deferred,
                 depends_on=[namespaces],
                 opts=child,
             )
@@ -223,7 +226,7 @@ class SupplyChain(pulumi.ComponentResource):
                 diagnostics=Diagnostics(vault_workspace) if vault_workspace is not None else None,
                 opts=child,
             )
-            VaultSigningKeys(
+            signing_keys = VaultSigningKeys(
                 f"{name}-keys",
                 [(k, config.hsm_enabled(k)) for k in vault_keys],
                 vault_id=vault.vault_id,
@@ -234,11 +237,16 @@ class SupplyChain(pulumi.ComponentResource):
                 verifiers={"admission": identities.admission_principal_id},
                 opts=child,
             )
+            key_versions: pulumi.Output[dict[str, str]] = pulumi.Output.all(**signing_keys.key_versions).apply(dict)
             outputs.update(
                 vault_uri=vault.vault_uri,
                 vault_private_ips=vault.private_ips,
-                signing_key_uris={k.name: kms_uri(vault_name, k.name) for k in vault_keys},
+                # what the agents sign with: the version the policies trust, by number
+                signing_key_uris=key_versions.apply(
+                    lambda versions: {k: kms_uri(vault_name, k, v) for k, v in versions.items()}
+                ),
             )
+            return _AzureParts(outputs, workload_identity_client_id, key_versions)
         return _AzureParts(outputs, workload_identity_client_id)
 
     def _federate_engines(

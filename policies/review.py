@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from components.model.config import AzureKeyVaultKey, StackConfig
-from components.model.contract import PROJECT, is_public_good
+from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_good
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -126,6 +126,16 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
                 "Policy Controller checks signatures and registries in enforce namespaces only; attestations, "
                 "exceptions and audit namespaces are Kyverno's alone",
             )
+        listed = config.admission.namespaces
+        if len(listed) > 1:
+            for ns, cfg in sorted(listed.items()):
+                if cfg.mode == "enforce" and not cfg.signers and not cfg.repositories:
+                    yield Finding(
+                        "medium" if config.environment == "prod" else "info",
+                        _key(f"admission.namespaces.{ns}"),
+                        f"{ns} runs images any trusted signer signed, from any repository: another team's "
+                        "pipeline can ship into it (bind signers and repositories)",
+                    )
         for i, exc in enumerate(config.admission.exceptions):
             yield Finding(
                 "medium",
@@ -135,6 +145,14 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             )
     yield from _signing_findings(config)
     for i, identity in enumerate(config.signing.keyless):
+        if identity.issuer == GITHUB_ACTIONS_ISSUER and not identity.provenance_only:
+            # the certificate names the workflow file, not who ran it: a reusable workflow signs for every caller
+            yield Finding(
+                "medium",
+                _key(f"signing.keyless[{i}]"),
+                f"{identity.subject or identity.subject_reg_exp} signs for whoever runs it: keep it each service's own "
+                "workflow (no `on: workflow_call`), since admission does not check the calling repository",
+            )
         if identity.subject_reg_exp is not None:
             yield Finding(
                 "low",
@@ -162,11 +180,12 @@ def _signing_findings(config: StackConfig) -> Iterator[Finding]:
                     "to the vault's endpoint (peer its VNet with the build VNet and link "
                     "privatelink.vaultcore.azure.net), or pin publicKey",
                 )
-            for version in key.previous_versions:
+            for j, previous in enumerate(key.previous_versions):
                 yield Finding(
-                    "info",
-                    _key(f"signing.keys[{i}].previousVersions"),
-                    f"{key.name} version {version} is still trusted; remove it once its images are re-signed",
+                    "medium",
+                    _key(f"signing.keys[{i}].previousVersions[{j}]"),
+                    f"{key.name} version {previous.version} is still trusted until {previous.until.isoformat()} "
+                    "(rotation overlap): a stolen or retired key signs until then; re-sign its images and remove it",
                 )
     sigstore = config.signing.sigstore
     if not is_public_good(sigstore.rekor_url, sigstore.tuf_mirror, sigstore.fulcio_roots):

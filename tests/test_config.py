@@ -397,7 +397,31 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
     (
         "malformed key version",
         "prod",
-        _set("signing.keys[0].previousVersions", ["v1"]),
+        _set("signing.keys[0].previousVersions", [{"version": "v1", "until": date(2026, 12, 31)}]),
+        "signing.keys[0].previousVersions[0].version",
+    ),
+    (
+        "key version listed without the end of its overlap",
+        "prod",
+        _set("signing.keys[0].previousVersions", ["a" * 32]),
+        "signing.keys[0].previousVersions[0]",
+    ),
+    (
+        "key version whose overlap has ended",
+        "prod",
+        _set("signing.keys[0].previousVersions", [{"version": "a" * 32, "until": date(2026, 11, 23)}]),
+        "signing.keys[0].previousVersions[0].until",
+    ),
+    (
+        "key version trusted past the next rotation",
+        "prod",
+        _set("signing.keys[0].previousVersions", [{"version": "a" * 32, "until": date(2027, 6, 1)}]),
+        "signing.keys[0].previousVersions",
+    ),
+    (
+        "key version listed twice",
+        "prod",
+        _set("signing.keys[0].previousVersions", [{"version": "a" * 32, "until": date(2026, 12, 15)}] * 2),
         "signing.keys[0].previousVersions",
     ),
     (

@@ -3,14 +3,17 @@ deny in audit, never touch system namespaces, and deciding admission the way the
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from components.model.config import parse_stack_config
+from components.model.config import ConfigError, parse_stack_config
 from components.model.contract import SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from components.model.trust import TrustModel, trust_model
 from components.render.cel import glob_regex
@@ -216,21 +219,49 @@ def test_images_outside_the_signed_registry_are_left_to_the_registry_policy(sign
     assert not admit(registries, pod("payments", [GOOD, "docker.io/library/busybox:1"])).allowed
 
 
-def test_any_one_trusted_key_version_suffices_during_rotation() -> None:
-    version = "0" * 31 + "1"
+ROTATED = date(2027, 3, 1)
+OLD_VERSION = "0" * 31 + "1"
 
-    def rotate(raw: dict[str, Any]) -> None:
-        raw["signing"]["keys"][0]["previousVersions"] = [version]
 
-    policy = policies_of("prod", rotate)["verify-image-signatures-enforce"]
-    names = [a["name"] for a in policy["spec"]["attestors"]]
-    assert names == ["keyless", "key_image_signing", "key_image_signing_00000000"]
-    kms = [a["cosign"]["key"].get("kms") for a in policy["spec"]["attestors"][1:]]
+def _rotation(until: date | None) -> Callable[[dict[str, Any]], None]:
+    """prod rotated on ROTATED: the old version listed with its overlap (None: the entry removed)."""
+
+    def edit(raw: dict[str, Any]) -> None:
+        previous = [] if until is None else [{"version": OLD_VERSION, "until": until}]
+        raw["signing"]["keys"][0]["previousVersions"] = previous
+
+    return edit
+
+
+def _signatures_on(day: date, until: date | None) -> Manifest:
+    model = trust_model(parse_stack_config(_edited("prod", _rotation(until)), today=day))
+    return {d["metadata"]["name"]: d for d in kyverno_policies(model)}["verify-image-signatures-enforce"]
+
+
+def _edited(stack: str, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    raw = stack_raw(stack)
+    edit(raw)
+    return raw
+
+
+def test_the_day_after_rotation_the_old_version_still_admits_and_after_the_overlap_it_does_not() -> None:
+    until = ROTATED + timedelta(days=30)
+    signed_with_old = Registry().sign(GOOD, "key_image_signing_00000000")
+    day_after = _signatures_on(ROTATED + timedelta(days=1), until)
+    kms = [a["cosign"]["key"].get("kms") for a in day_after["spec"]["attestors"][1:]]
     assert kms == [
-        "azurekms://kv-crcontosoprod.vault.azure.net/image-signing",
-        f"azurekms://kv-crcontosoprod.vault.azure.net/image-signing/{version}",
-    ]
-    assert admit(policy, pod("payments", [GOOD]), Registry().sign(GOOD, "key_image_signing_00000000")).allowed
+        "azurekms://kv-crcontosoprod.vault.azure.net/image-signing/<current version of image-signing>",
+        f"azurekms://kv-crcontosoprod.vault.azure.net/image-signing/{OLD_VERSION}",
+    ], "every version by number: a versionless URI would follow the rotation and drop the old images at once"
+    assert admit(day_after, pod("payments", [GOOD]), signed_with_old).allowed
+    assert admit(day_after, pod("payments", [GOOD]), Registry().sign(GOOD, "key_image_signing")).allowed
+    # the day after the overlap the plan refuses the entry; once it is removed the old version is not trusted
+    with pytest.raises(ConfigError) as refused:
+        parse_stack_config(_edited("prod", _rotation(until)), today=until + timedelta(days=1))
+    assert "signing.keys[0].previousVersions[0].until" in str(refused.value)
+    after = _signatures_on(until + timedelta(days=1), None)
+    assert not admit(after, pod("payments", [GOOD]), signed_with_old).allowed
+    assert admit(after, pod("payments", [GOOD]), Registry().sign(GOOD, "key_image_signing")).allowed
 
 
 def test_pinned_public_key_is_verified_offline_instead_of_through_the_vault() -> None:
@@ -449,8 +480,11 @@ def test_plan_installs_pinned_kyverno_and_applies_policies_after_it(plan_of: Cal
     expected = {doc["metadata"]["name"]: doc for doc in kyverno_policies(model_of(stack))}
     assert set(applied) == set(expected), "the plan applies exactly the rendered documents"
     if stack == "prod":  # local's generated key is only known inside the plan
+        # the vault key's current version is the deploy's: the plan fills in the one the agents sign with
+        version = plan.outputs["signingKeyUris"]["image-signing"].rsplit("/", 1)[1]
         for name, doc in expected.items():
-            assert applied[name]["spec"] == doc["spec"], name
+            filled = json.loads(json.dumps(doc["spec"]).replace("<current version of image-signing>", version))
+            assert applied[name]["spec"] == filled, name
 
 
 def test_aks_engines_use_workload_identity(plan_of: Callable[[str], Plan]) -> None:
@@ -495,10 +529,15 @@ def test_azure_vault_key_is_ec_p256_rotating_and_hsm_in_prod(plan_of: Callable[[
     assert props["keyOps"] == ["sign", "verify"]
     assert props["attributes"]["exportable"] is False
     actions = {a["action"]["type"]: a["trigger"] for a in props["rotationPolicy"]["lifetimeActions"]}
-    assert actions["rotate"] == {"timeAfterCreate": "P180D"}
-    assert plan_of("prod").outputs["signingKeyUris"] == {
-        "image-signing": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing"
-    }
+    assert actions == {"notify": {"timeBeforeExpiry": "P180D"}}, "the runbook rotates; the vault never does alone"
+    (uri,) = plan_of("prod").outputs["signingKeyUris"].values()
+    assert re.fullmatch(r"azurekms://kv-crcontosoprod\.vault\.azure\.net/image-signing/[0-9a-f]{32}", uri)
+    policy = {doc["metadata"]["name"]: doc for _, doc in kubernetes_manifests(plan_of("prod")) if "metadata" in doc}[
+        "verify-image-signatures-enforce"
+    ]
+    assert [a["cosign"]["key"]["kms"] for a in policy["spec"]["attestors"][1:]] == [uri], (
+        "the policies trust the version the agents sign with"
+    )
 
 
 def test_local_registry_credentials_reach_both_the_policies_and_the_controller() -> None:

@@ -138,7 +138,10 @@ def test_signature_policy_trusts_exactly_the_trust_model() -> None:
             "subject": "https://github.com/contoso/storefront-web/.github/workflows/release.yml@refs/heads/main",
         },
     ], "the builder signs provenance only: never trusted for an image signature"
-    assert key["key"] == {"kms": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing", "hashAlgorithm": "sha256"}
+    assert key["key"] == {
+        "kms": "azurekms://kv-crcontosoprod.vault.azure.net/image-signing/<current version of image-signing>",
+        "hashAlgorithm": "sha256",
+    }, "the current version by number (filled in at deploy)"
     assert key["ctlog"] == {"url": "https://rekor.sigstore.dev"}, "the transparency log is checked"
     assert {a["signatureFormat"] for a in spec["authorities"]} == {"legacy"}, "prod signs legacy: it trusts a key"
 

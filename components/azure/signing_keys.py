@@ -18,22 +18,21 @@ PUBLIC_KEY_READER_ACTIONS = ["Microsoft.KeyVault/vaults/keys/read"]
 
 def key_properties(key: AzureKeyVaultKey, hsm: bool) -> keyvault.KeyPropertiesArgs:
     """An EC P-256 signing key that rotates itself every `rotationDays` and never leaves the vault."""
+    # No automatic rotation: the policies trust versions by number, so a version the vault made on its own would
+    # sign images no policy trusts and drop its predecessor at the next refresh. The vault announces the due
+    # rotation (Event Grid `KeyNearExpiry`) and the README's runbook rotates with an overlap.
     return keyvault.KeyPropertiesArgs(
         kty="EC-HSM" if hsm else "EC",
         curve_name="P-256",
         key_ops=["sign", "verify"],
         attributes=keyvault.KeyAttributesArgs(enabled=True, exportable=False),
         rotation_policy=keyvault.RotationPolicyArgs(
-            # A version stays valid for verification a rotation period after its successor exists.
+            # a version can sign for two rotation periods at most: the runbook rotates after one
             attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time=f"P{2 * key.rotation_days}D"),
             lifetime_actions=[
                 keyvault.LifetimeActionArgs(
-                    action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.ROTATE),
-                    trigger=keyvault.TriggerArgs(time_after_create=f"P{key.rotation_days}D"),
-                ),
-                keyvault.LifetimeActionArgs(
                     action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.NOTIFY),
-                    trigger=keyvault.TriggerArgs(time_before_expiry="P30D"),
+                    trigger=keyvault.TriggerArgs(time_before_expiry=f"P{key.rotation_days}D"),
                 ),
             ],
         ),
@@ -45,6 +44,8 @@ class VaultSigningKeys(pulumi.ComponentResource):
     verifiers (the admission engines) a custom role that reads public keys only."""
 
     key_ids: dict[str, pulumi.Output[str]]
+    key_versions: dict[str, pulumi.Output[str]]
+    """Each key's current version, as the vault numbers it."""
 
     def __init__(
         self,
@@ -73,6 +74,7 @@ class VaultSigningKeys(pulumi.ComponentResource):
         )
         crypto_user = built_in_role(subscription_id, KEY_VAULT_CRYPTO_USER)
         self.key_ids = {}
+        self.key_versions = {}
         for key, hsm in keys:
             created = keyvault.Key(
                 f"{name}-{key.name}",
@@ -84,6 +86,10 @@ class VaultSigningKeys(pulumi.ComponentResource):
                 opts=child,
             )
             self.key_ids[key.name] = created.id
+            # the version the policies trust and the agents sign with (…/keys/<name>/<version>)
+            self.key_versions[key.name] = created.key_uri_with_version.apply(
+                lambda uri: uri.rstrip("/").rsplit("/", 1)[-1]
+            )
             grants = [RoleGrant(f"sign-{label}", crypto_user, principal) for label, principal in signers.items()]
             grants += [RoleGrant(f"read-{label}", reader.id, principal) for label, principal in verifiers.items()]
             assign_roles(f"{name}-{key.name}", created.id, grants, child)

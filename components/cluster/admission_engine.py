@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.model.contract import current_key_version
 from components.model.trust import TrustModel
 from components.render.engines import EngineDescriptor
 
@@ -33,15 +34,31 @@ def with_deferred_keys(model: TrustModel) -> TrustModel:
     return model.with_public_keys({name: deferred_public_key(name) for name in waiting})
 
 
-def fill_public_keys(value: Any, pems: Mapping[str, str]) -> Any:
-    """`value` with every placeholder of a generated key replaced by its public key PEM."""
+def deploy_time_values(
+    generated_public_keys: pulumi.Output[dict[str, str]] | None,
+    key_versions: pulumi.Output[dict[str, str]] | None,
+) -> pulumi.Output[dict[str, str]] | None:
+    """Each placeholder in the rendered documents with the value it stands for, once the deploy knows them:
+    generated keys' public halves and vault keys' current versions (None: the documents have none)."""
+    parts: list[pulumi.Output[dict[str, str]]] = []
+    if generated_public_keys is not None:
+        parts.append(generated_public_keys.apply(lambda pems: {deferred_public_key(n): p for n, p in pems.items()}))
+    if key_versions is not None:
+        parts.append(key_versions.apply(lambda versions: {current_key_version(n): v for n, v in versions.items()}))
+    if not parts:
+        return None
+    return pulumi.Output.all(*parts).apply(lambda maps: {k: v for m in maps for k, v in m.items()})
+
+
+def fill_deferred(value: Any, known: Mapping[str, str]) -> Any:
+    """`value` with every placeholder replaced by what it stands for (a PEM, or a version inside a KMS URI)."""
     if isinstance(value, Mapping):
-        return {k: fill_public_keys(v, pems) for k, v in value.items()}
+        return {k: fill_deferred(v, known) for k, v in value.items()}
     if isinstance(value, list):
-        return [fill_public_keys(v, pems) for v in value]
-    for name, pem in pems.items():
-        if value == deferred_public_key(name):
-            return pem
+        return [fill_deferred(v, known) for v in value]
+    if isinstance(value, str):
+        for placeholder, actual in known.items():
+            value = value.replace(placeholder, actual)
     return value
 
 
@@ -58,7 +75,7 @@ class AdmissionEngine(pulumi.ComponentResource):
         provider: k8s.Provider,
         *,
         workload_identity_client_id: pulumi.Input[str] | None = None,
-        generated_public_keys: pulumi.Input[Mapping[str, str]] | None = None,
+        deferred: pulumi.Input[Mapping[str, str]] | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -90,12 +107,13 @@ class AdmissionEngine(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on))),
         )
         after_release = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[release]))
-        # Rendered once; a generated key's public half is filled in when the key exists.
-        documents = engine.documents(with_deferred_keys(model) if generated_public_keys is not None else model)
+        # Rendered once; what only the deploy knows (generated keys' public halves, vault keys' current
+        # versions) is filled in when it exists.
+        documents = engine.documents(with_deferred_keys(model))
         for document in documents:
             spec: pulumi.Input[Any] = document["spec"]
-            if generated_public_keys is not None:
-                spec = pulumi.Output.from_input(generated_public_keys).apply(partial(fill_public_keys, spec))
+            if deferred is not None:
+                spec = pulumi.Output.from_input(deferred).apply(partial(fill_deferred, spec))
             k8s.apiextensions.CustomResource(
                 f"{name}-{document['kind'].lower()}-{document['metadata']['name']}",
                 api_version=document["apiVersion"],

@@ -153,6 +153,11 @@ def kms_uri(vault_name: str, key_name: str, version: str | None = None) -> str:
     return f"{uri}/{version}" if version else uri
 
 
+def current_key_version(key_name: str) -> str:
+    """Stands in a KMS reference for a vault key's current version, which only the deploy knows (filled in then)."""
+    return f"<current version of {key_name}>"
+
+
 _KMS_URI = re.compile(
     r"azurekms://(?P<vault>[a-z0-9-]+)\.vault\.azure\.net/(?P<key>[0-9A-Za-z-]+)(/(?P<version>[0-9a-f]{32}))?"
 )
@@ -207,6 +212,7 @@ SBOM_FORMATS: Mapping[SbomKind, SbomFormat] = {
     "spdx": SbomFormat("spdx", "SPDX", "https://spdx.dev/Document", "spdxjson", "packages"),
     "cyclonedx": SbomFormat("cyclonedx", "CycloneDX", "https://cyclonedx.org/bom", "cyclonedx", "components"),
 }
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"
 SLSA_PROVENANCE_TYPES = (SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02)

@@ -20,6 +20,7 @@ from components.model.contract import (
     SbomFormat,
     SbomKind,
     acr_login_server,
+    current_key_version,
     is_public_good,
     kms_uri,
     vault_name_for,
@@ -264,24 +265,25 @@ def _key_authorities(config: StackConfig) -> list[KeyAuthority]:
         if isinstance(key, AzureKeyVaultKey):
             assert config.registry.name is not None  # azure-key-vault keys need an Azure stack (config rule)
             vault = vault_name_for(config.registry.name)
-            # The pinned PEM stands for the current version; without it the engines ask the vault.
+            # The pinned PEM stands for the current version; without it the engines ask the vault for that
+            # version, by number: a versionless URI would follow a rotation and drop every older image at once.
             out.append(
                 KeyAuthority(
                     name=key.name,
                     public_key_pem=key.public_key,
-                    kms_uri=kms_uri(vault, key.name),
+                    kms_uri=kms_uri(vault, key.name, current_key_version(key.name)),
                     transparency_log_required=key.transparency_log_required,
                 )
             )
-            # During a rotation the previous versions stay trusted (any one of), each by its own URI.
+            # During a rotation's overlap the previous versions stay trusted (any one of), each by its own URI.
             out += [
                 KeyAuthority(
-                    name=f"{key.name}-{version[:8]}",
-                    kms_uri=kms_uri(vault, key.name, version),
+                    name=f"{key.name}-{previous.version[:8]}",
+                    kms_uri=kms_uri(vault, key.name, previous.version),
                     transparency_log_required=key.transparency_log_required,
                     authority=key.name,
                 )
-                for version in key.previous_versions
+                for previous in key.previous_versions
             ]
         elif isinstance(key, PublicKeyAuthority):
             out.append(

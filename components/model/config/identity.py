@@ -20,10 +20,11 @@ from re import _parser as sre_parse
 from typing import Any
 
 from components.model.config.text import shown
+from components.model.contract import GITHUB_ACTIONS_ISSUER
 
 CI_ISSUERS = frozenset(
     {
-        "https://token.actions.githubusercontent.com",
+        GITHUB_ACTIONS_ISSUER,
         "https://gitlab.com",
         "https://agent.buildkite.com",
     }

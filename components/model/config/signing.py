@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.model.config.errors import raise_violations
 from components.model.config.fields import (
@@ -15,6 +16,7 @@ from components.model.config.fields import (
     WorkspaceId,
     certificate_chain_problems,
     public_key_problems,
+    today_of,
     tuf_root_problems,
 )
 from components.model.config.identity import identity_pattern_problems
@@ -59,18 +61,55 @@ class KeylessIdentity(ConfigModel):
         return self
 
 
+class PreviousKeyVersion(ConfigModel):
+    """A key version still trusted after a rotation, until a stated day."""
+
+    version: str = Field(description="The Key Vault key version (32 lowercase hex characters).")
+    until: date = Field(
+        description=(
+            "Last day images signed with this version are admitted (the overlap). After it the plan refuses the "
+            "entry until it is removed, and the next deploy stops trusting the version."
+        )
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, version: str) -> str:
+        if not re.fullmatch(r"[0-9a-f]{32}", version):
+            raise ValueError(f"{shown(version)} is not a Key Vault key version (32 lowercase hex characters)")
+        return version
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, until: date, info: ValidationInfo) -> date:
+        if until < today_of(info):
+            raise ValueError(
+                f"the overlap ended on {until.isoformat()}: remove this version (images signed with it are no "
+                "longer admitted once the stack is deployed without it)"
+            )
+        return until
+
+
 class AzureKeyVaultKey(ConfigModel):
     """An EC P-256 signing key the stack creates in its Key Vault, referenced by KMS URI."""
 
     kind: Literal["azure-key-vault"]
     name: str = Field(pattern=KEY_NAME, description="Key name in the vault.")
     hsm_enabled: bool | None = Field(default=None, description="HSM-backed key (default: true in prod).")
-    rotation_days: int = Field(default=180, ge=30, le=730, description="Rotate the key after this many days.")
-    previous_versions: list[str] = Field(
+    rotation_days: int = Field(
+        default=180,
+        ge=30,
+        le=730,
+        description=(
+            "Days between rotations: the vault notifies when one is due (the README's runbook rotates, with an "
+            "overlap); a version expires after two periods."
+        ),
+    )
+    previous_versions: list[PreviousKeyVersion] = Field(
         default_factory=list,
         description=(
-            "Key versions (32 hex) still trusted after a rotation, until images signed with them are rebuilt; "
-            "the current version is always trusted."
+            "Versions still trusted after a rotation, each until a day, while images signed with them are "
+            "rebuilt; the current version is always trusted, by its explicit version (never the versionless URI)."
         ),
     )
     public_key: str | None = Field(
@@ -86,10 +125,19 @@ class AzureKeyVaultKey(ConfigModel):
 
     @field_validator("previous_versions")
     @classmethod
-    def _versions(cls, versions: list[str]) -> list[str]:
-        for version in versions:
-            if not re.fullmatch(r"[0-9a-f]{32}", version):
-                raise ValueError(f"{shown(version)} is not a Key Vault key version (32 lowercase hex characters)")
+    def _distinct_versions(cls, versions: list[PreviousKeyVersion], info: ValidationInfo) -> list[PreviousKeyVersion]:
+        seen = [v.version for v in versions]
+        if len(set(seen)) != len(seen):
+            raise ValueError("a version is listed twice: keep one entry per version")
+        # an overlap longer than a rotation period keeps a retired key trusted past the next rotation
+        rotation = info.data.get("rotation_days", 180)
+        latest = today_of(info) + timedelta(days=rotation)
+        for v in versions:
+            if v.until > latest:
+                raise ValueError(
+                    f"version {v.version[:8]}… is trusted until {v.until.isoformat()}, past one rotation period "
+                    f"({rotation} days, {latest.isoformat()}): shorten the overlap"
+                )
         return versions
 
     @field_validator("public_key")
