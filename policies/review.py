@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from components.model.config import AzureKeyVaultKey, StackConfig
+from components.model.config import AzureKeyVaultKey, KeylessIdentity, StackConfig
 from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_good
 
 Severity = Literal["high", "medium", "low", "info"]
@@ -146,19 +146,34 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
     yield from _signing_findings(config)
     for i, identity in enumerate(config.signing.keyless):
         if identity.issuer == GITHUB_ACTIONS_ISSUER and not identity.provenance_only:
-            # the certificate names the workflow file, not who ran it: a reusable workflow signs for every caller
-            yield Finding(
-                "medium",
-                _key(f"signing.keyless[{i}]"),
-                f"{identity.subject or identity.subject_reg_exp} signs for whoever runs it: keep it each service's own "
-                "workflow (no `on: workflow_call`), since admission does not check the calling repository",
-            )
+            yield _caller_finding(config, i, identity)
         if identity.subject_reg_exp is not None:
             yield Finding(
                 "low",
                 _key(f"signing.keyless[{i}].subjectRegExp"),
                 f"identities matching {identity.subject_reg_exp} may sign; an exact subject is narrower",
             )
+
+
+def _caller_finding(config: StackConfig, i: int, identity: KeylessIdentity) -> Finding:
+    """A certificate names the workflow file, not who ran it: who checks the calling repository, and where."""
+    engines = config.admission.engines if config.admission is not None else []
+    enforced = "policy-controller" in engines and config.signing.signature_format == "legacy"
+    who = identity.subject or identity.subject_reg_exp
+    runs = f"run by {', '.join(identity.callers)}" if identity.callers else "run by its own repository"
+    if enforced:
+        return Finding(
+            "info",
+            _key(f"signing.keyless[{i}]"),
+            f"{who} is admitted only as {runs} by Policy Controller (enforce namespaces); Kyverno cannot check the "
+            "caller (kyverno#15809), so audit namespaces rely on it being no reusable workflow",
+        )
+    return Finding(
+        "high" if identity.callers else "medium",
+        _key(f"signing.keyless[{i}]"),
+        f"{who} signs for whoever runs it: no engine here checks that it was {runs}; keep it each service's own "
+        "workflow (no `on: workflow_call`), or add policy-controller with legacy signatures",
+    )
 
 
 def _signing_findings(config: StackConfig) -> Iterator[Finding]:

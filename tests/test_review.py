@@ -35,10 +35,18 @@ def test_a_default_mode_that_checks_nothing_is_high() -> None:
     assert "admission.defaultMode" not in findings_of("prod"), "prod enforces everywhere not exempt"
 
 
-def test_every_image_signing_github_identity_is_shown_as_caller_unbound() -> None:
+def test_who_checks_a_workflows_caller_is_shown_for_every_image_signing_github_identity() -> None:
     prod = findings_of("prod")
-    signers = [k for k, f in prod.items() if k.startswith("signing.keyless[") and "signs for whoever" in f.message]
-    assert signers == ["signing.keyless[0]", "signing.keyless[1]"], "the builder signs provenance only"
+    bound = {k: f for k, f in prod.items() if k.startswith("signing.keyless[")}
+    assert sorted(bound) == ["signing.keyless[0]", "signing.keyless[1]"], "the builder signs provenance only"
+    assert all(f.severity == "info" and "by Policy Controller" in f.message for f in bound.values())
+    dev = findings_of("dev")["signing.keyless[0]"]
+    assert dev.severity == "medium", "Kyverno alone cannot check the caller"
+
+    def reusable(raw: dict[str, Any]) -> None:
+        raw["signing"]["keyless"][0]["callers"] = ["contoso/payments-api"]
+
+    assert findings_of("dev", reusable)["signing.keyless[0]"].severity == "high"
 
 
 def test_an_enforce_namespace_open_to_every_signer_is_shown() -> None:

@@ -250,13 +250,17 @@ def test_sbom_requirements_name_what_is_missing() -> None:
 # --- identities, issuers and keys ------------------------------------------------------------------
 
 
-def _certificate(*sans: x509.GeneralName, issuer: str = ISSUER) -> x509.Certificate:
+def _certificate(
+    *sans: x509.GeneralName, issuer: str = ISSUER, extensions: dict[str, bytes] | None = None
+) -> x509.Certificate:
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev")])
     now = datetime.datetime.now(datetime.UTC)
+    builder = x509.CertificateBuilder()
+    for oid, value in (extensions or {}).items():
+        builder = builder.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
     return (
-        x509.CertificateBuilder()
-        .subject_name(name)
+        builder.subject_name(name)
         .issuer_name(name)
         .public_key(private.public_key())
         .serial_number(1)
@@ -352,3 +356,53 @@ def test_public_keys_compare_by_value() -> None:
     assert not same_public_key(key_b.public_key(), pem_a)
     assert not same_public_key("not a key", "not a key")
     assert _pem(key_a) == pem_a.decode()
+
+
+# --- who ran the workflow ---------------------------------------------------------------------------
+
+PAYMENTS = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
+WORKFLOW_REPOSITORY = "1.3.6.1.4.1.57264.1.5"  # raw text (deprecated form)
+SOURCE_REPOSITORY_URI = "1.3.6.1.4.1.57264.1.12"  # DER UTF8String
+
+
+def _utf8(text: str) -> bytes:
+    return bytes([0x0C, len(text)]) + text.encode()
+
+
+@pytest.mark.parametrize(
+    ("extensions", "accepted"),
+    [
+        ({SOURCE_REPOSITORY_URI: _utf8("https://github.com/contoso/payments-api")}, True),
+        ({WORKFLOW_REPOSITORY: b"contoso/payments-api"}, True),
+        ({SOURCE_REPOSITORY_URI: _utf8("https://github.com/mallory/payments-api")}, False),
+        ({WORKFLOW_REPOSITORY: b"contoso/storefront-web"}, False),
+        (  # the newer claim decides when both are present
+            {
+                SOURCE_REPOSITORY_URI: _utf8("https://github.com/mallory/payments-api"),
+                WORKFLOW_REPOSITORY: b"contoso/payments-api",
+            },
+            False,
+        ),
+        ({}, False),  # no claim: not provably run by its repository
+    ],
+)
+def test_a_github_workflow_counts_only_as_run_by_its_own_repository(
+    extensions: dict[str, bytes], accepted: bool
+) -> None:
+    cert = _certificate(x509.UniformResourceIdentifier(PAYMENTS), extensions=extensions)
+    identity = IdentityPolicy(ISSUER, subject=PAYMENTS, bind_caller=True)
+    if accepted:
+        identity.verify(cert)
+    else:
+        with pytest.raises(VerificationFailedError, match="the workflow was not run by contoso/payments-api"):
+            identity.verify(cert)
+
+
+def test_a_reusable_workflow_counts_only_as_run_by_its_declared_callers() -> None:
+    cert = _certificate(
+        x509.UniformResourceIdentifier(WORKFLOW),
+        extensions={SOURCE_REPOSITORY_URI: _utf8("https://github.com/contoso/payments-api")},
+    )
+    IdentityPolicy(ISSUER, subject=WORKFLOW, bind_caller=True, callers=("contoso/payments-api",)).verify(cert)
+    with pytest.raises(VerificationFailedError, match="not run by contoso/workflows"):
+        IdentityPolicy(ISSUER, subject=WORKFLOW, bind_caller=True).verify(cert)

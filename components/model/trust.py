@@ -38,6 +38,13 @@ class KeylessAuthority:
     """How namespaces' signer lists name it (None: it is trusted wherever any authority is)."""
     provenance_only: bool = False
     """A builder: signs provenance only, never trusted for image signatures."""
+    callers: tuple[str, ...] = ()
+    """GitHub `owner/repo`s that may run the workflow (empty: only its own repository)."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> KeylessAuthority:
+        """An authority back from its `to_json` form."""
+        return cls(**{**data, "callers": tuple(data.get("callers", ()))})
 
     def describe(self) -> str:
         """The identity as a reviewer reads it: subject (or pattern) and issuer."""
@@ -212,7 +219,7 @@ class TrustModel:
             if ns.get("provenance"):
                 signer = ns["provenance"].get("signer")
                 provenance = Provenance(
-                    **{**ns["provenance"], "signer": KeylessAuthority(**signer) if signer else None}
+                    **{**ns["provenance"], "signer": KeylessAuthority.from_json(signer) if signer else None}
                 )
             namespaces.append(
                 NamespacePolicy(
@@ -225,7 +232,7 @@ class TrustModel:
                 )
             )
         return cls(
-            keyless=tuple(KeylessAuthority(**k) for k in data["keyless"]),
+            keyless=tuple(KeylessAuthority.from_json(k) for k in data["keyless"]),
             keys=tuple(KeyAuthority(**k) for k in data["keys"]),
             sigstore=SigstoreInstance(**data["sigstore"]),
             signed_registries=tuple(data["signed_registries"]),
@@ -305,7 +312,7 @@ def trust_model(config: StackConfig) -> TrustModel:
     allowed: list[str] = [login_server]
     require_digest = True
     authorities = [
-        KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp, k.name, k.provenance_only)
+        KeylessAuthority(k.issuer, k.subject, k.subject_reg_exp, k.name, k.provenance_only, tuple(k.callers))
         for k in config.signing.keyless
     ]
     identities = {k.name: k for k in authorities if k.name is not None}

@@ -27,6 +27,7 @@ from components.model.contract import (
     tenant_image_policy_name,
 )
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
+from components.render.policy_controller_callers import caller_policy
 from components.render.shared import has_authority, key_reference, keyless_identities, labels
 
 API_VERSION = "policy.sigstore.dev/v1beta1"
@@ -155,8 +156,14 @@ def signature_policy(model: TrustModel) -> Manifest:
             "mode": "enforce",
             "images": [{"glob": _glob(r)} for r in model.signed_registries],
             "authorities": authorities(model),
+            **_callers(model),
         },
     }
+
+
+def _callers(model: TrustModel) -> dict[str, Any]:
+    policy = caller_policy(model)
+    return {"policy": policy} if policy is not None else {}
 
 
 def tenant_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
@@ -181,7 +188,12 @@ def tenant_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
         "metadata": _metadata(tenant_image_policy_name(ns.name), f"Only {ns.name}'s signers", description),
-        "spec": {"mode": "enforce", "images": [{"glob": g} for g in globs], "authorities": authorities(tenant)},
+        "spec": {
+            "mode": "enforce",
+            "images": [{"glob": g} for g in globs],
+            "authorities": authorities(tenant),
+            **_callers(tenant),
+        },
     }
 
 

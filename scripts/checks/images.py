@@ -13,7 +13,7 @@ from typing import Any
 
 from sigstore.models import TrustedRoot
 
-from components.model.contract import SLSA_PROVENANCE_TYPES, repository_glob_regex
+from components.model.contract import GITHUB_ACTIONS_ISSUER, SLSA_PROVENANCE_TYPES, repository_glob_regex
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cosign import (
     CERTIFICATE_ANNOTATION,
@@ -110,7 +110,16 @@ def _identities(model: TrustModel, kind: str = "signature") -> list[IdentityPoli
     if kind == "attestation":
         builders = [ns.provenance.signer for ns in model.namespaces if ns.provenance and ns.provenance.signer]
         authorities += [b for b in builders if b not in authorities]
-    return [IdentityPolicy(k.issuer, subject=k.subject, subject_regexp=k.subject_regexp) for k in authorities]
+    return [
+        IdentityPolicy(
+            k.issuer,
+            subject=k.subject,
+            subject_regexp=k.subject_regexp,
+            bind_caller=k.issuer == GITHUB_ACTIONS_ISSUER and not k.provenance_only,
+            callers=k.callers,
+        )
+        for k in authorities
+    ]
 
 
 def _first(attempts: list[tuple[str, Callable[[], Verified]]]) -> tuple[str | None, str]:

@@ -42,6 +42,7 @@ from sigstore_models.bundle.v1 import Bundle as BundleMessage
 from sigstore_models.intoto import Envelope
 
 from scripts.checks import sigstore_compat
+from scripts.checks.callers import verify_caller
 from scripts.checks.errors import UsageError, VerificationFailedError
 from scripts.checks.log_entries import Signing, check_log_entry, signer_der
 from scripts.checks.signed import DssePayload, Subject
@@ -57,6 +58,9 @@ class IdentityPolicy:
     issuer: str
     subject: str | None = None
     subject_regexp: str | None = None
+    bind_caller: bool = False
+    """GitHub: the repository that ran the workflow must be one of `callers`, else the workflow's own."""
+    callers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.subject is None) == (self.subject_regexp is None):
@@ -75,6 +79,8 @@ class IdentityPolicy:
         # fullmatch: a trailing newline cannot satisfy `$` (Go's RE2 semantics, which the engines use)
         elif not any(re.fullmatch(self.subject_regexp or "", san) for san in sans):
             raise VerificationFailedError(f"certificate identity {sorted(sans)} does not match {self.subject_regexp}")
+        if self.bind_caller:
+            verify_caller(cert, sans, self.callers)
 
     def describe(self) -> str:
         """The identity in a few words, for reports."""

@@ -343,6 +343,23 @@ def _provenance_from_the_builder(s: Sections) -> Iterator[Problem]:
         )
 
 
+def _reusable_workflows_bound(s: Sections) -> Iterator[Problem]:
+    """A reusable workflow signs for every repository that calls it; only Policy Controller can check the caller
+    (the certificate's workflow-repository claim, on legacy signatures), Kyverno cannot (kyverno#15809)."""
+    if s.environment != "prod":
+        return
+    engines = s.admission.engines if s.admission is not None else []
+    enforced = "policy-controller" in engines and s.signing.signature_format == "legacy"
+    for i, identity in enumerate(s.signing.keyless):
+        if identity.callers and not identity.provenance_only and not enforced:
+            yield Problem(
+                config_key(f"signing.keyless[{i}].callers"),
+                "a reusable workflow's callers are checked only by Policy Controller on legacy signatures — add "
+                "policy-controller to admission.engines with signing.signatureFormat: legacy, or trust each "
+                "service's own workflow instead",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
     Rule("agents-need-network", _agents_need_network),
@@ -360,6 +377,7 @@ RULES: tuple[Rule, ...] = (
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
     Rule("signers-known", _signers_known),
     Rule("provenance-from-the-builder", _provenance_from_the_builder),
+    Rule("reusable-workflows-bound", _reusable_workflows_bound),
 )
 
 

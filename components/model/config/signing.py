@@ -21,6 +21,7 @@ from components.model.config.fields import (
 )
 from components.model.config.identity import identity_pattern_problems
 from components.model.config.text import shown
+from components.model.contract import GITHUB_ACTIONS_ISSUER
 
 
 class KeylessIdentity(ConfigModel):
@@ -43,6 +44,14 @@ class KeylessIdentity(ConfigModel):
     subject_reg_exp: str | None = Field(
         default=None, description="Anchored regex over the identity, pinned to one owner (never `.*`)."
     )
+    callers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "GitHub only: the repositories (`owner/repo`) that may run this workflow when it is a reusable one "
+            "(the certificate's workflow-repository claim). Empty: only the workflow's own repository. Checked by "
+            "Policy Controller on legacy signatures and by the post-deploy checks."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_subject(self) -> KeylessIdentity:
@@ -57,6 +66,15 @@ class KeylessIdentity(ConfigModel):
             )
         if self.subject_reg_exp is not None:
             problems += [("subjectRegExp", p) for p in identity_pattern_problems(self.subject_reg_exp, self.issuer)]
+        if self.callers and self.issuer != GITHUB_ACTIONS_ISSUER:
+            problems.append(
+                ("callers", f"only GitHub certificates name the calling repository ({GITHUB_ACTIONS_ISSUER})")
+            )
+        for caller in self.callers:
+            if not re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9_.-]+", caller):
+                problems.append(("callers", f"{shown(caller)} is not a GitHub repository as owner/repo"))
+        if len(set(self.callers)) != len(self.callers):
+            problems.append(("callers", "a repository is listed twice"))
         raise_violations(problems)
         return self
 
