@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.model.config.stack_file import read_stack_file
+from scripts.checks.oci import Registry
 from scripts.planning import Plan, PlannedResource, plan_config, plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,3 +116,15 @@ def loopback_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def key() -> ec.EllipticCurvePrivateKey:
+    """A fresh EC P-256 signing key."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def registry(loopback_registry: str) -> Registry:
+    """A client of the session's loopback registry."""
+    return Registry(loopback_registry, plain_http=True, timeout=5)

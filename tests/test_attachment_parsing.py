@@ -9,7 +9,6 @@ import json
 import uuid
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
@@ -42,16 +41,6 @@ _JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=25,
 )
-
-
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
-def registry(loopback_registry: str) -> Registry:
-    return Registry(loopback_registry, plain_http=True, timeout=5)
 
 
 def test_a_signed_payload_whose_critical_section_is_a_list_is_no_signature(

@@ -35,16 +35,6 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> str:
     )
 
 
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
-def registry(loopback_registry: str) -> Registry:
-    return Registry(loopback_registry, plain_http=True, timeout=5)
-
-
 def _model(registry: Registry, key: ec.EllipticCurvePrivateKey, **changes: object) -> TrustModel:
     model = TrustModel(
         keyless=(),

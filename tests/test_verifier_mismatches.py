@@ -37,16 +37,6 @@ from scripts.checks.verification import IdentityPolicy, same_public_key, trusted
 from tests.test_image_checks import SPDX, _model, _pem
 
 
-@pytest.fixture
-def key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture
-def registry(loopback_registry: str) -> Registry:
-    return Registry(loopback_registry, plain_http=True, timeout=5)
-
-
 @pytest.fixture(scope="module")
 def root() -> Any:
     return trusted_root()
