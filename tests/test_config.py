@@ -373,6 +373,12 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "signing.signatureFormat",
     ),
     (
+        "policy-controller with bundle signatures, keyless only",
+        "prod",
+        _both(_set("signing.signatureFormat", "bundle"), _set("signing.keys", [])),
+        "signing.signatureFormat",
+    ),
+    (
         "Fulcio roots without the Fulcio URL",
         "prod",
         _set("signing.sigstore", {"fulcioRoots": self_signed_pem()}),
