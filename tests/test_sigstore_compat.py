@@ -10,7 +10,7 @@ import importlib
 import inspect
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 import rfc8785
 import sigstore
 from cryptography import x509
-from sigstore.models import Bundle
+from sigstore.models import Bundle, TrustedRoot
 from sigstore_models.bundle.v1 import Bundle as BundleMessage
 
 from scripts.checks import sigstore_compat
@@ -158,3 +158,31 @@ def test_nothing_else_touches_sigstores_private_api() -> None:
         if found := _leaks(ast.parse(path.read_text(), str(path))):
             leaks[str(path.relative_to(ROOT))] = found
     assert leaks == {}, f"sigstore's private API outside scripts/checks/sigstore_compat.py: {json.dumps(leaks)}"
+
+
+@pytest.mark.parametrize(
+    ("end", "counted"),
+    [
+        (timedelta(0), True),  # exactly at the end: the period is closed
+        (timedelta(seconds=1), True),
+        (timedelta(seconds=-1), False),
+    ],
+)
+def test_a_timestamp_at_the_end_of_its_authoritys_validity_counts(
+    cases: Path, tmp_path: Path, end: timedelta, counted: bool
+) -> None:
+    """Sigstore conformance `trust-root-tsa-validity-end-inclusive`, on the real timestamp of a conformance
+    bundle: the authority's validity period ends at the timestamp, and the timestamp still counts."""
+    case = cases / "intoto-with-custom-trust-root"
+    bundle = Bundle.from_json((case / "bundle.sigstore.json").read_text())
+    timestamps = bundle.verification_material.timestamp_verification_data
+    assert timestamps is not None
+    (response,) = timestamps.rfc3161_timestamps
+    signed_at = response.tst_info.gen_time
+    root_json = json.loads((case / "trusted_root.json").read_text())
+    (authority,) = root_json["timestampAuthorities"]
+    authority["validFor"]["end"] = (signed_at + end).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    root_file = tmp_path / "trusted_root.json"
+    root_file.write_text(json.dumps(root_json))
+    root = TrustedRoot.from_file(str(root_file))
+    assert (sigstore_compat.verified_timestamp_times(root, bundle) == [signed_at]) is counted

@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cryptography.x509 import Certificate
+from rfc3161_client import TimeStampResponse, VerifierBuilder
+from rfc3161_client import VerificationError as Rfc3161VerificationError
 from sigstore._internal.sct import verify_sct
 from sigstore._internal.timestamp import TimestampSource, TimestampVerificationResult
 from sigstore._internal.trust import KeyringPurpose
@@ -45,6 +47,7 @@ PRIVATE_API: dict[str, tuple[str, ...] | None] = {
     "sigstore.verify.Verifier._verify_timestamp_authority": ("self", "bundle"),
     "sigstore.verify.Verifier._verify_common_signing_cert": ("self", "bundle", "policy"),
     "sigstore.verify.Verifier._verify_chain_at_time": ("self", "certificate", "timestamp_result"),
+    "sigstore.verify.Verifier._verify_signed_timestamp": ("self", "timestamp_response", "message"),
 }
 """Each private name used here, with its parameters where it is called (None: not a callable we call)."""
 
@@ -78,11 +81,40 @@ class _IntotoAwareVerifier(Verifier):
             )
         return results
 
+    def _verify_signed_timestamp(
+        self, timestamp_response: TimeStampResponse, message: bytes
+    ) -> TimestampVerificationResult | None:
+        """A signed timestamp by one of the root's authorities, within that authority's validity period, both
+        ends included (the library excludes the end; Sigstore conformance's
+        `trust-root-tsa-validity-end-inclusive` requires it)."""
+        when = timestamp_response.tst_info.gen_time
+        for authority in self._trusted_root.get_timestamp_authorities():
+            start, end = authority.validity_period_start, authority.validity_period_end
+            if when < start or (end is not None and when > end):
+                continue
+            chain = authority.certificates(allow_expired=True)
+            if len(chain) < 2:  # a signing certificate and a root at least
+                continue
+            builder = VerifierBuilder().tsa_certificate(chain[0]).add_root_certificate(chain[-1])
+            for intermediate in chain[1:-1]:
+                builder = builder.add_intermediate_certificate(intermediate)
+            try:
+                builder.build().verify_message(timestamp_response, message)
+            except Rfc3161VerificationError:
+                continue
+            return TimestampVerificationResult(source=TimestampSource.TIMESTAMP_AUTHORITY, time=when)
+        return None
+
 
 def verifier(root: TrustedRoot) -> Verifier:
     """A `Verifier` for `root` whose public methods behave as the library's, and which
     `verify_signing_certificate` can also use for `intoto` 0.0.2 entries."""
     return _IntotoAwareVerifier(trusted_root=root)
+
+
+def verified_timestamp_times(root: TrustedRoot, bundle: Bundle) -> list[datetime]:
+    """The times of the bundle's signed timestamps that one of `root`'s authorities vouches for."""
+    return [result.time for result in verifier(root)._verify_timestamp_authority(bundle)]
 
 
 def verify_signing_certificate(verifier_: Verifier, bundle: Bundle, policy: VerificationPolicy) -> None:
