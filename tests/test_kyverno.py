@@ -357,6 +357,37 @@ def test_provenance_counts_the_builds_own_source_not_a_dependency_that_names_it(
     assert not admit(policy, pod("payments", [GOOD]), registry).allowed
 
 
+@pytest.mark.parametrize(
+    "drop",
+    [
+        ("runDetails",),
+        ("runDetails", "builder"),
+        ("buildDefinition", "buildType"),
+        ("buildDefinition", "externalParameters"),
+        ("buildDefinition", "externalParameters", "workflow"),
+        ("buildDefinition", "externalParameters", "workflow", "ref"),
+    ],
+)
+def test_provenance_missing_a_field_is_refused_not_an_evaluation_error(drop: tuple[str, ...]) -> None:
+    """An engine error is ignored in audit and reported as a failure in enforce: a refusal says what is wrong."""
+    predicate = _provenance_v1()
+    parent = predicate
+    for key in drop[:-1]:
+        parent = parent[key]
+    del parent[drop[-1]]
+    registry = Registry().attest(GOOD, SLSA_PROVENANCE_V1, predicate, "keyless")
+    outcome = admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), registry)
+    assert not outcome.allowed
+    assert outcome.message is not None and "does not name builder" in outcome.message
+
+
+@pytest.mark.parametrize("source", [{}, {"uri": 7, "digest": {"sha1": "a" * 40}}, {"uri": "git+x", "digest": []}])
+def test_v02_provenance_with_a_malformed_config_source_is_refused(source: dict[str, Any]) -> None:
+    predicate = {"builder": {"id": WORKFLOW}, "invocation": {"configSource": source}}
+    registry = Registry().attest(GOOD, SLSA_PROVENANCE_V02, predicate, "keyless")
+    assert not admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), registry).allowed
+
+
 def test_only_the_builder_signs_provenance_never_a_key_the_agents_hold() -> None:
     policy = policies_of("prod")["require-provenance-payments"]
     (attestor,) = policy["spec"]["attestors"]

@@ -118,20 +118,30 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
     )
 
 
+def _present(root: str, *path: str) -> list[str]:
+    """`has()` for each step of `root.path...`, so a statement missing a field is refused, not an evaluation
+    error (which audit mode would ignore and enforce mode report as an engine failure)."""
+    return [f"has({'.'.join((root, *path[: i + 1]))})" for i in range(len(path))]
+
+
 def _provenance_v1(ns: NamespacePolicy) -> str:
     """v1: the builder, and the build's own source: the workflow's repository and ref in the build
     definition's external parameters (GitHub Actions' build type), not any dependency that names it."""
     assert ns.provenance is not None
     p = ns.provenance
-    build = "extractPayload(image, attestations.slsa_v1).predicate.buildDefinition"
+    predicate = "extractPayload(image, attestations.slsa_v1).predicate"
+    build = f"{predicate}.buildDefinition"
     workflow = f"{build}.externalParameters.workflow"
     checks = [
-        f"extractPayload(image, attestations.slsa_v1).predicate.runDetails.builder.id == {cel_string(p.builder_id)}",
+        *_present(predicate, "runDetails", "builder", "id"),
+        f"{predicate}.runDetails.builder.id == {cel_string(p.builder_id)}",
+        *_present(predicate, "buildDefinition", "buildType"),
         f"{build}.buildType == {cel_string(GITHUB_ACTIONS_BUILD_TYPE)}",
+        *_present(predicate, "buildDefinition", "externalParameters", "workflow", "repository"),
         f"{workflow}.repository == {cel_string(p.source_repository)}",
     ]
     if p.source_ref:
-        checks.append(f"{workflow}.ref == {cel_string(p.source_ref)}")
+        checks += [f"has({workflow}.ref)", f"{workflow}.ref == {cel_string(p.source_ref)}"]
     return " && ".join(checks)
 
 
@@ -144,12 +154,19 @@ def _provenance_v02(ns: NamespacePolicy) -> str:
     uri = (
         f"{source}.uri == {cel_string(p.source_uri)}"
         if p.source_ref
-        else f"{source}.uri.startsWith({cel_string(p.source_uri)})"
+        else f"string({source}.uri).startsWith({cel_string(p.source_uri)})"
     )
-    return (
-        f"{payload}.builder.id == {cel_string(p.builder_id)} && {uri}"
-        f" && has({source}.digest.sha1) && {source}.digest.sha1.matches('^[0-9a-f]{{40}}$')"
-    )
+    checks = [
+        *_present(payload, "builder", "id"),
+        f"{payload}.builder.id == {cel_string(p.builder_id)}",
+        *_present(payload, "invocation", "configSource", "uri"),
+        f"type({source}.uri) == string",
+        uri,
+        *_present(payload, "invocation", "configSource", "digest", "sha1"),
+        f"type({source}.digest.sha1) == string",
+        f"{source}.digest.sha1.matches('^[0-9a-f]{{40}}$')",
+    ]
+    return " && ".join(checks)
 
 
 def _builder_text(provenance: Provenance) -> str:
