@@ -378,7 +378,8 @@ def test_provenance_missing_a_field_is_refused_not_an_evaluation_error(drop: tup
     registry = Registry().attest(GOOD, SLSA_PROVENANCE_V1, predicate, "keyless")
     outcome = admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), registry)
     assert not outcome.allowed
-    assert outcome.message is not None and "does not name builder" in outcome.message
+    assert outcome.message is not None
+    assert "does not name builder" in outcome.message
 
 
 @pytest.mark.parametrize("source", [{}, {"uri": 7, "digest": {"sha1": "a" * 40}}, {"uri": "git+x", "digest": []}])
