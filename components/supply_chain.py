@@ -232,7 +232,6 @@ class SupplyChain(pulumi.ComponentResource):
                 vault_id=vault.vault_id,
                 vault_name=vault.vault_name,
                 placement=placement,
-                subscription_id=client.subscription_id,
                 signers={"build-agents": identities.build_agents_principal_id},
                 verifiers={"admission": identities.admission_principal_id},
                 opts=child,
@@ -264,8 +263,11 @@ class SupplyChain(pulumi.ComponentResource):
             for engine in engines
             for account in ENGINES[engine].federated_accounts
         }
+        # Azure refuses concurrent writes of federated credentials on one identity (409
+        # ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity): one after the other.
+        previous: list[pulumi.Resource] = []
         for label, (namespace, service_account) in accounts.items():
-            managedidentity.FederatedIdentityCredential(
+            credential = managedidentity.FederatedIdentityCredential(
                 f"{name}-fic-{label}",
                 resource_name_=identities.admission_identity_name,
                 federated_identity_credential_resource_name=label,
@@ -273,5 +275,6 @@ class SupplyChain(pulumi.ComponentResource):
                 issuer=issuer,
                 subject=service_account_subject(namespace, service_account),
                 audiences=[WORKLOAD_IDENTITY_AUDIENCE],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
+            previous = [credential]

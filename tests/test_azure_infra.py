@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.azure.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_CRYPTO_USER
+from components.azure.roles import ACR_PULL, ACR_PUSH
 from components.model.config import parse_stack_config
 from components.model.config.stack_file import read_stack_file
 from components.render.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
@@ -246,18 +246,61 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
     assert len(kubelet_candidates) == 1, "one more principal: the AKS kubelet identity"
     (kubelet,) = kubelet_candidates
     (key,) = [k.outputs["id"] for k in plan.of_type("azure-native:keyvault:Key")]
-    reader = only(plan, "azure-native:authorization:RoleDefinition")
+    roles = {r.name.rsplit("-", 1)[1]: r for r in plan.of_type("azure-native:authorization:RoleDefinition")}
+    assert set(roles) == {"signer", "verifier"}
+    signer, verifier = (roles[kind].outputs["id"].rsplit("/", 1)[1] for kind in ("signer", "verifier"))
     assert _role_assignments(plan) == {
         (agents, ACR_PUSH, registry_id),
         (admission, ACR_PULL, registry_id),
         (kubelet, ACR_PULL, registry_id),
-        (agents, KEY_VAULT_CRYPTO_USER, key),  # signs
-        (admission, reader.outputs["id"].rsplit("/", 1)[1], key),  # reads the public key, cannot sign
+        (agents, signer, key),
+        (admission, verifier, key),
     }
-    assert reader.inputs["permissions"] == [{"actions": [], "dataActions": ["Microsoft.KeyVault/vaults/keys/read"]}]
-    assert reader.inputs["assignableScopes"] == [only(plan, "azure-native:keyvault:Vault").outputs["id"]]
+    # exactly the calls each makes: cosign signs (get key + sign); Kyverno verifies through the vault
+    # (get key + verify); nobody but the deployment can update, back up, delete or rotate a key
+    assert roles["signer"].inputs["permissions"] == [
+        {
+            "actions": [],
+            "dataActions": ["Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/sign/action"],
+        }
+    ]
+    assert roles["verifier"].inputs["permissions"] == [
+        {
+            "actions": [],
+            "dataActions": ["Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/keys/verify/action"],
+        }
+    ]
+    vault = only(plan, "azure-native:keyvault:Vault").outputs["id"]
+    for role in roles.values():
+        assert role.inputs["assignableScopes"] == [vault]
     for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
         assert assignment.inputs["principalType"] == "ServicePrincipal", assignment.urn
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_federated_credentials_on_one_identity_are_written_one_at_a_time(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    credentials = plan_of(stack).of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    assert len(credentials) >= 2, "both engines' service accounts sign in as the admission identity"
+    urns = {c.urn for c in credentials}
+    waits_for = {c.urn: set(c.depends_on) & urns for c in credentials}
+    first = [urn for urn, before in waits_for.items() if not before]
+    assert len(first) == 1, "exactly one credential starts the chain"
+    chain = first
+    while next_ := [urn for urn, before in waits_for.items() if before == {chain[-1]}]:
+        chain.append(next_[0])
+    assert len(chain) == len(credentials), "each credential waits for the one before it"
+
+
+def test_the_first_key_version_expires_two_rotation_periods_after_creation() -> None:
+    from datetime import date
+
+    from components.azure.signing_keys import first_version_expiry
+    from components.model.config import AzureKeyVaultKey
+
+    key = AzureKeyVaultKey.model_validate({"kind": "azure-key-vault", "name": "image-signing", "rotationDays": 180})
+    assert first_version_expiry(key, date(2026, 11, 26)) == 1826755200  # 2027-11-21T00:00:00Z
 
 
 @pytest.mark.parametrize(("stack", "sku"), [("dev", "standard"), ("prod", "premium")])
