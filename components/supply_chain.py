@@ -196,6 +196,7 @@ class SupplyChain(pulumi.ComponentResource):
                 ),
             ],
             diagnostics=Diagnostics(registry_workspace) if registry_workspace is not None else None,
+            locked=config.delete_locks_enabled(),
             opts=child,
         )
         outputs: dict[str, Any] = {
@@ -224,6 +225,7 @@ class SupplyChain(pulumi.ComponentResource):
                 placement=placement,
                 private_network=private_network,
                 diagnostics=Diagnostics(vault_workspace) if vault_workspace is not None else None,
+                locked=config.delete_locks_enabled(),
                 opts=child,
             )
             signing_keys = VaultSigningKeys(

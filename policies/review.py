@@ -79,6 +79,20 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             _key("registry.azureServicesBypassEnabled"),
             "trusted Azure services bypass the registry's network rules",
         )
+    if registry.retention_days is not None:
+        yield Finding(
+            "medium",
+            _key("registry.retentionDays"),
+            f"untagged manifests are deleted after {registry.retention_days} days, including images still "
+            "running by digest after their tag moved",
+        )
+    if config.environment == "prod" and config.azure is not None and not config.delete_locks_enabled():
+        yield Finding(
+            "high",
+            _key("azure.deleteLocksEnabled"),
+            "the prod registry and signing vault have no delete lock: one mistaken destroy removes every image "
+            "and signing key",
+        )
     if config.network is not None and config.network.egress.mode == "nsg-only":
         yield Finding(
             "high",

@@ -173,7 +173,11 @@ def test_registry_is_private_premium_and_locked_down(plan_of: Callable[[str], Pl
     assert acr["networkRuleSet"]["defaultAction"] == "Deny"
     assert acr["networkRuleBypassOptions"] == "None"
     assert acr["policies"]["exportPolicy"] == {"status": "disabled"}
-    assert acr["policies"]["retentionPolicy"] == {"days": plan.config.registry.retention_days, "status": "enabled"}
+    assert acr["policies"]["retentionPolicy"] == (
+        {"days": 7, "status": "enabled"} if stack == "dev" else {"status": "disabled"}
+    ), "prod keeps untagged manifests: admission pins images by digest"
+    # both engines log in to ACR with ARM-audience tokens (see registry.py): disabling them denies every pull
+    assert acr["policies"]["azureADAuthenticationAsArmPolicy"] == {"status": "enabled"}
     assert acr["dataEndpointEnabled"] is True
     assert plan.outputs["registryLoginServer"] == f"{plan.config.registry.name}.azurecr.io"
 
@@ -363,3 +367,28 @@ def test_pure_rules_without_pulumi() -> None:
     assert names == ["sigstore", "stack-extras"], "no CI hosts when no agents are configured"
     rules = agent_nsg_rules(config.network)
     assert [r["name"] for r in rules][-2:] == ["deny-all-out", "deny-all-in"]
+
+
+def test_prod_locks_the_registry_and_the_vault_against_deletion_and_dev_does_not(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    prod = plan_of("prod")
+    locks = prod.of_type("azure-native:authorization:ManagementLockByScope")
+    vault = only(prod, "azure-native:keyvault:Vault").outputs["id"]
+    assert {lock.inputs["scope"] for lock in locks} == {prod.outputs["registryId"], vault}
+    assert {lock.inputs["level"] for lock in locks} == {"CanNotDelete"}
+    assert not plan_of("dev").of_type("azure-native:authorization:ManagementLockByScope")
+
+
+def test_an_unlocked_prod_stack_is_flagged_by_review(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("prod")
+    raw["azure"]["deleteLocksEnabled"] = False
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:authorization:ManagementLockByScope")
+    flagged = {(f.severity, f.key) for f in plan.findings}
+    assert ("high", "supply-chain:azure.deleteLocksEnabled") in flagged
+
+
+def test_retention_of_untagged_manifests_is_flagged_where_it_is_allowed(plan_of: Callable[[str], Plan]) -> None:
+    flagged = {(f.severity, f.key) for f in plan_of("dev").findings}
+    assert ("medium", "supply-chain:registry.retentionDays") in flagged

@@ -428,8 +428,14 @@ CASES += [
     Case(
         "prod registry public, and its ranges missing too",
         "prod",
-        replace("    retentionDays: 30", "    retentionDays: 30\n    publicNetworkAccessEnabled: true"),
+        replace("    name: crcontosoprod", "    name: crcontosoprod\n    publicNetworkAccessEnabled: true"),
         "supply-chain:registry.publicNetworkAccessEnabled",
+    ),
+    Case(
+        "prod registry deletes untagged manifests",
+        "prod",
+        replace("    name: crcontosoprod", "    name: crcontosoprod\n    retentionDays: 30"),
+        "supply-chain:registry.retentionDays",
     ),
     Case(
         "prod without admission",

@@ -9,7 +9,15 @@ import pulumi
 from pulumi_azure_native import keyvault
 
 from components.azure.private_link import PrivateLink
-from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, assign_roles, send_diagnostics
+from components.azure.shared import (
+    Diagnostics,
+    Placement,
+    PrivateNetwork,
+    RoleGrant,
+    assign_roles,
+    lock_against_deletion,
+    send_diagnostics,
+)
 
 VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
 
@@ -52,6 +60,7 @@ class SigningKeyVault(pulumi.ComponentResource):
         private_network: PrivateNetwork,
         role_grants: Sequence[RoleGrant] = (),
         diagnostics: Diagnostics | None = None,
+        locked: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:SigningKeyVault", name, {}, opts)
@@ -75,6 +84,7 @@ class SigningKeyVault(pulumi.ComponentResource):
             opts=child,
         )
         send_diagnostics(name, "vault-to-log-analytics", vault.id, diagnostics, child)
+        lock_against_deletion(name, vault.id, locked, child)
         assign_roles(name, vault.id, role_grants, child)
         self.vault_id = vault.id
         self.vault_name = vault.name

@@ -10,7 +10,15 @@ import pulumi
 from pulumi_azure_native import containerregistry
 
 from components.azure.private_link import PrivateLink
-from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, assign_roles, send_diagnostics
+from components.azure.shared import (
+    Diagnostics,
+    Placement,
+    PrivateNetwork,
+    RoleGrant,
+    assign_roles,
+    lock_against_deletion,
+    send_diagnostics,
+)
 from components.model.config import RegistryConfig
 
 ACR_PRIVATE_DNS_ZONE = "privatelink.azurecr.io"
@@ -34,7 +42,14 @@ def registry_args(config: RegistryConfig, zone_redundant: bool) -> dict[str, Any
         "policies": {
             # export needs public access off anyway; disabled so images cannot be copied out wholesale
             "export_policy": {"status": "disabled"},
-            "retention_policy": {"days": config.retention_days, "status": "enabled"},
+            # Off unless asked: Microsoft's own advice for registries pulled by digest, as admission pins them.
+            "retention_policy": {"days": config.retention_days, "status": "enabled"}
+            if config.retention_days is not None
+            else {"status": "disabled"},
+            # Stays enabled: both engines' registry logins ask Entra for an ARM-audience token before the ACR
+            # exchange (Kyverno 1.19 through fluxcd/pkg oci/auth/azure, Policy Controller 0.13 through its
+            # acrhelper, both scope management.azure.com/.default); disabling it would deny every pull.
+            "azure_ad_authentication_as_arm_policy": {"status": "enabled"},
         },
         "zone_redundancy": "Enabled" if zone_redundant else "Disabled",
     }
@@ -59,6 +74,7 @@ class ContainerRegistry(pulumi.ComponentResource):
         private_network: PrivateNetwork,
         role_grants: Sequence[RoleGrant],
         diagnostics: Diagnostics | None = None,
+        locked: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:ContainerRegistry", name, {}, opts)
@@ -81,6 +97,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=child,
         )
         send_diagnostics(name, "registry-to-log-analytics", registry.id, diagnostics, child)
+        lock_against_deletion(name, registry.id, locked, child)
         assign_roles(name, registry.id, role_grants, child)
 
         self.registry_id = registry.id

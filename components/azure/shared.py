@@ -103,3 +103,20 @@ def send_diagnostics(
         opts=opts,
         **dedicated,
     )
+
+
+def lock_against_deletion(
+    name: str, scope: pulumi.Input[str], locked: bool, opts: pulumi.ResourceOptions
+) -> authorization.ManagementLockByScope | None:
+    """A `CanNotDelete` lock on `scope` as `<name>-lock` (control plane: deleting the resource, not its
+    data); nothing when the stack does not lock."""
+    if not locked:
+        return None
+    return authorization.ManagementLockByScope(
+        f"{name}-lock",
+        scope=scope,
+        lock_name="do-not-delete",
+        level="CanNotDelete",
+        notes=f"Part of the signing chain ({MANAGED_BY}); remove the lock through the stack config.",
+        opts=opts,
+    )

@@ -23,6 +23,13 @@ class AzureConfig(ConfigModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags put on every Azure resource (owner, cost centre, ...)."
     )
+    delete_locks_enabled: bool | None = Field(
+        default=None,
+        description=(
+            "`CanNotDelete` locks on the registry and the signing vault (a `pulumi destroy` must remove them "
+            "first). Default: on in prod only; off in prod is flagged by review."
+        ),
+    )
 
     @field_validator("tags")
     @classmethod

@@ -37,8 +37,14 @@ class RegistryConfig(ConfigModel):
         default=False,
         description="Let trusted Azure services bypass the network rules (`AzureServices`). Flagged by review.",
     )
-    retention_days: int = Field(
-        default=7, ge=0, le=365, description="Days untagged manifests are kept before ACR deletes them (0-365)."
+    retention_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description=(
+            "Delete untagged manifests after this many days (0-365). Off by default: admission pins images by "
+            "digest, so a running image whose tag moved would vanish. Flagged by review; refused in prod."
+        ),
     )
     log_analytics_workspace_id: WorkspaceId | None = Field(
         default=None, description="Resource id of a Log Analytics workspace for registry diagnostic logs."

@@ -113,6 +113,12 @@ def _prod_registry(s: Sections) -> Iterator[Problem]:
             config_key("registry.publicNetworkAccessEnabled"),
             "prod registries are private (private endpoint only) — set it to false",
         )
+    if env == "prod" and s.registry.retention_days is not None:
+        yield Problem(
+            config_key("registry.retentionDays"),
+            "retention deletes untagged manifests, and prod pins images by digest: a running image whose tag "
+            "moved would vanish from the registry — remove it",
+        )
 
 
 def _prod_audit(s: Sections) -> Iterator[Problem]:

@@ -70,6 +70,11 @@ class StackConfig(ConfigModel):
             raise RuleViolation([(p.key.removeprefix(config_key("")), p.message) for p in problems])
         return self
 
+    def delete_locks_enabled(self) -> bool:
+        """Whether the registry and the vault get `CanNotDelete` locks: as configured, else in prod only."""
+        configured = self.azure.delete_locks_enabled if self.azure is not None else None
+        return configured if configured is not None else self.environment == "prod"
+
     def hsm_enabled(self, key: AzureKeyVaultKey) -> bool:
         """Whether a Key Vault key is HSM-backed: as configured, else in prod only."""
         return key.hsm_enabled if key.hsm_enabled is not None else self.environment == "prod"
