@@ -154,14 +154,16 @@ class SupplyChain(pulumi.ComponentResource):
         )
         placement = Placement(group.name, location, tags)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        cluster_vnet_id = config.cluster.virtual_network_id if config.cluster is not None else None
         net = BuildNetwork(
             f"{name}-net",
             config.network,
             config.build_agents.runner if config.build_agents else None,
             placement=placement,
+            cluster_vnet_id=cluster_vnet_id,
             opts=child,
         )
-        private_network = PrivateNetwork(net.endpoints_subnet_id, net.vnet_id)
+        private_network = PrivateNetwork(net.endpoints_subnet_id, net.vnet_id, cluster_vnet_id)
         identities = ChainIdentities(f"{name}-id", placement=placement, opts=child)
         pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
         pullers.update(config.registry.puller_principal_ids)

@@ -79,6 +79,19 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             _key("registry.azureServicesBypassEnabled"),
             "trusted Azure services bypass the registry's network rules",
         )
+    if (
+        config.cluster is not None
+        and config.network is not None
+        and config.cluster.virtual_network_id is None
+        and not registry.public_network_access_enabled
+    ):
+        yield Finding(
+            "high",
+            _key("cluster.virtualNetworkId"),
+            "the registry and vault are reachable only through private endpoints, and the cluster's network is "
+            "not peered: node pulls and the engines' registry and Key Vault calls fail unless the estate routes "
+            "and resolves them itself",
+        )
     if registry.retention_days is not None:
         yield Finding(
             "medium",

@@ -16,6 +16,7 @@ from scripts.planning import Plan, PlannedResource, plan_stack
 from tests.conftest import STACKS, only, stack_raw
 
 AZURE_STACKS = ["dev", "prod"]
+SUBSCRIPTIONS = {"dev": "6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c", "prod": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"}
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +220,11 @@ def test_private_endpoints_with_dns(plan_of: Callable[[str], Plan], stack: str, 
         for link in plan.of_type("azure-native:privatedns:VirtualNetworkLink")
         if link.inputs["privateZoneName"] == zone
     ]
-    assert len(links) == 1
-    assert links[0].inputs["registrationEnabled"] is False
+    build_vnet = only(plan, "azure-native:network:VirtualNetwork").outputs["id"]
+    cluster_vnet = f"/subscriptions/{SUBSCRIPTIONS[stack]}/resourceGroups/rg-aks-{stack}/providers/Microsoft.Network/virtualNetworks/vnet-aks-{stack}"
+    # the build VNet (agents) and the cluster's (nodes pull, engines verify) both resolve the endpoint
+    assert {link.inputs["virtualNetwork"]["id"] for link in links} == {build_vnet, cluster_vnet}
+    assert {link.inputs["registrationEnabled"] for link in links} == {False}
     groups = [
         g
         for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
@@ -392,3 +396,44 @@ def test_an_unlocked_prod_stack_is_flagged_by_review(plan_raw: Callable[..., Pla
 def test_retention_of_untagged_manifests_is_flagged_where_it_is_allowed(plan_of: Callable[[str], Plan]) -> None:
     flagged = {(f.severity, f.key) for f in plan_of("dev").findings}
     assert ("medium", "supply-chain:registry.retentionDays") in flagged
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_the_cluster_vnet_is_peered_both_ways_and_shares_nothing_else(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    build_vnet = only(plan, "azure-native:network:VirtualNetwork")
+    cluster_vnet = (
+        f"/subscriptions/{SUBSCRIPTIONS[stack]}/resourceGroups/rg-aks-{stack}"
+        f"/providers/Microsoft.Network/virtualNetworks/vnet-aks-{stack}"
+    )
+    peerings = {
+        (p.inputs["resourceGroupName"], p.inputs["virtualNetworkName"]): p
+        for p in plan.of_type("azure-native:network:VirtualNetworkPeering")
+    }
+    assert set(peerings) == {
+        (f"rg-supplychain-{stack}", build_vnet.outputs["name"]),
+        (f"rg-aks-{stack}", f"vnet-aks-{stack}"),
+    }
+    assert peerings[(f"rg-supplychain-{stack}", build_vnet.outputs["name"])].inputs["remoteVirtualNetwork"] == {
+        "id": cluster_vnet
+    }
+    assert peerings[(f"rg-aks-{stack}", f"vnet-aks-{stack}")].inputs["remoteVirtualNetwork"] == {
+        "id": build_vnet.outputs["id"]
+    }
+    for peering in peerings.values():
+        assert peering.inputs["allowVirtualNetworkAccess"] is True
+        assert peering.inputs["allowForwardedTraffic"] is False
+        assert peering.inputs["allowGatewayTransit"] is False
+        assert peering.inputs["useRemoteGateways"] is False
+
+
+def test_an_unpeered_cluster_is_flagged_where_it_is_not_refused(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("dev")
+    del raw["cluster"]["virtualNetworkId"]
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:network:VirtualNetworkPeering")
+    assert len(plan.of_type("azure-native:privatedns:VirtualNetworkLink")) == 2, "the build VNet's links only"
+    flagged = {(f.severity, f.key) for f in plan.findings}
+    assert ("high", "supply-chain:cluster.virtualNetworkId") in flagged

@@ -334,6 +334,44 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "signing.keys[0].transparencyLogRequired",
     ),
     (
+        "prod cluster network not peered while the registry is private",
+        "prod",
+        _delete("cluster.virtualNetworkId"),
+        "cluster.virtualNetworkId",
+    ),
+    (
+        "cluster VNet peered but the endpoints' NSG admits only the agents",
+        "dev",
+        _set("network.endpointClientRanges", []),
+        "network.endpointClientRanges",
+    ),
+    (
+        "cluster VNet range overlapping the build VNet (cannot peer)",
+        "prod",
+        _set("network.endpointClientRanges", ["10.50.128.0/17"]),
+        "network.endpointClientRanges[0]",
+    ),
+    (
+        "cluster VNet id of another resource type",
+        "dev",
+        _set(
+            "cluster.virtualNetworkId",
+            "/subscriptions/6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c/resourceGroups/rg/providers/Microsoft.Network/"
+            "networkSecurityGroups/nsg",
+        ),
+        "cluster.virtualNetworkId",
+    ),
+    (
+        "cluster VNet on the local stack",
+        "local",
+        _set(
+            "cluster.virtualNetworkId",
+            "/subscriptions/6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c/resourceGroups/rg/providers/Microsoft.Network/"
+            "virtualNetworks/vnet",
+        ),
+        "cluster.virtualNetworkId",
+    ),
+    (
         "public endpoint client range",
         "prod",
         _set("network.endpointClientRanges", ["20.0.0.0/16"]),

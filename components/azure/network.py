@@ -32,6 +32,7 @@ class BuildNetwork(pulumi.ComponentResource):
         runner: RunnerConfig | None,
         *,
         placement: Placement,
+        cluster_vnet_id: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:BuildNetwork", name, {}, opts)
@@ -132,6 +133,9 @@ class BuildNetwork(pulumi.ComponentResource):
             resource_group_name=placement.resource_group_name,
         )
 
+        if cluster_vnet_id is not None:
+            self._peer(name, vnet, cluster_vnet_id, placement)
+
         self.vnet_id = vnet.id
         self.agents_subnet_id = agents.id
         self.endpoints_subnet_id = endpoints.id
@@ -142,4 +146,33 @@ class BuildNetwork(pulumi.ComponentResource):
                 "endpointsSubnetId": self.endpoints_subnet_id,
                 "firewallPrivateIp": self.firewall_private_ip,
             }
+        )
+
+    def _peer(self, name: str, vnet: network.VirtualNetwork, cluster_vnet_id: str, placement: Placement) -> None:
+        """Peer the build VNet with the cluster's, both directions: the cluster reaches the private endpoints,
+        and nothing more is shared (no forwarded traffic, no gateway transit, no remote gateways)."""
+        _, _, _, _, cluster_group, _, _, _, cluster_vnet = cluster_vnet_id.split("/")[:9]
+        network.VirtualNetworkPeering(
+            f"{name}-to-cluster",
+            virtual_network_peering_name="to-cluster",
+            virtual_network_name=vnet.name,
+            resource_group_name=placement.resource_group_name,
+            remote_virtual_network={"id": cluster_vnet_id},
+            allow_virtual_network_access=True,
+            allow_forwarded_traffic=False,
+            allow_gateway_transit=False,
+            use_remote_gateways=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        network.VirtualNetworkPeering(
+            f"{name}-from-cluster",
+            virtual_network_peering_name=pulumi.Output.concat("to-", vnet.name),
+            virtual_network_name=cluster_vnet,
+            resource_group_name=cluster_group,
+            remote_virtual_network={"id": vnet.id},
+            allow_virtual_network_access=True,
+            allow_forwarded_traffic=False,
+            allow_gateway_transit=False,
+            use_remote_gateways=False,
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -47,17 +47,22 @@ class PrivateLink(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
-        privatedns.VirtualNetworkLink(
-            f"{name}-zone-link",
-            private_zone_name=zone.name,
-            virtual_network_link_name=f"link-{name}",
-            virtual_network={"id": private_network.vnet_id},
-            registration_enabled=False,
-            location="global",
-            resource_group_name=placement.resource_group_name,
-            tags=placement.tags,
-            opts=child,
-        )
+        resolvers: list[tuple[str, pulumi.Input[str]]] = [("", private_network.vnet_id)]
+        if private_network.peered_vnet_id is not None:
+            # the cluster's nodes and engines resolve the endpoint's name from their own VNet
+            resolvers.append(("-cluster", private_network.peered_vnet_id))
+        for suffix, vnet_id in resolvers:
+            privatedns.VirtualNetworkLink(
+                f"{name}-zone-link{suffix}",
+                private_zone_name=zone.name,
+                virtual_network_link_name=f"link-{name}{suffix}",
+                virtual_network={"id": vnet_id},
+                registration_enabled=False,
+                location="global",
+                resource_group_name=placement.resource_group_name,
+                tags=placement.tags,
+                opts=child,
+            )
         network.PrivateDnsZoneGroup(
             f"{name}-zone-group",
             private_endpoint_name=endpoint.name,

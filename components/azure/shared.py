@@ -43,10 +43,12 @@ class Diagnostics:
 
 @dataclass(frozen=True)
 class PrivateNetwork:
-    """Where a component's private endpoint lands and which VNet resolves its private DNS zone."""
+    """Where a component's private endpoint lands and which VNets resolve its private DNS zone: the
+    build VNet, and the peered cluster VNet when there is one."""
 
     subnet_id: pulumi.Input[str]
     vnet_id: pulumi.Input[str]
+    peered_vnet_id: str | None = None
 
 
 def azure_tags(config: StackConfig, stack: str) -> dict[str, str]:

@@ -260,6 +260,40 @@ def _admission_needs_cluster(s: Sections) -> Iterator[Problem]:
         )
 
 
+def _cluster_reaches_endpoints(s: Sections) -> Iterator[Problem]:
+    if s.cluster is None:
+        return
+    vnet = s.cluster.virtual_network_id
+    if vnet is not None and s.network is None:
+        yield Problem(
+            config_key("cluster.virtualNetworkId"),
+            "only Azure stacks peer the cluster's network with their own — remove it",
+        )
+        return
+    if s.network is None:
+        return
+    if vnet is not None:
+        if not s.network.endpoint_client_ranges:
+            yield Problem(
+                config_key("network.endpointClientRanges"),
+                "the cluster's VNet is peered, but the endpoints' NSG admits only the agents — list the cluster "
+                "VNet's address space here",
+            )
+        for i, client in enumerate(s.network.endpoint_client_ranges):
+            if client.overlaps(s.network.address_space):
+                yield Problem(
+                    config_key(f"network.endpointClientRanges[{i}]"),
+                    f"{client} overlaps network.addressSpace ({s.network.address_space}): VNets with overlapping "
+                    "ranges cannot be peered — pick the cluster VNet's own range",
+                )
+    elif s.environment == "prod" and not s.registry.public_network_access_enabled:
+        yield Problem(
+            config_key("cluster.virtualNetworkId"),
+            "the prod registry and vault are reachable only through their private endpoints, and the cluster's "
+            "network is not peered — set the resource id of the VNet its node pools are in",
+        )
+
+
 def _prod_enforces(s: Sections) -> Iterator[Problem]:
     if s.environment != "prod":
         return
@@ -379,6 +413,7 @@ RULES: tuple[Rule, ...] = (
     Rule("engine-capabilities", _engine_capabilities),
     Rule("signature-format", _signature_format),
     Rule("admission-needs-cluster", _admission_needs_cluster),
+    Rule("cluster-reaches-endpoints", _cluster_reaches_endpoints),
     Rule("prod-enforces", _prod_enforces),
     Rule("agent-subnet-capacity", _agent_subnet_capacity),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),

@@ -26,6 +26,15 @@ class ClusterConfig(ConfigModel):
         default=None, description="Context in the local kubeconfig (e.g. `kind-supply-chain`)."
     )
     aks_cluster_id: str | None = Field(default=None, description="Resource id of an existing AKS cluster.")
+    virtual_network_id: str | None = Field(
+        default=None,
+        description=(
+            "Resource id of the VNet the cluster's nodes are in. The stack peers it with the build VNet (both "
+            "directions, no gateway transit) and links the registry's and vault's private DNS zones to it, so "
+            "nodes and engines reach both private endpoints; list its address space in "
+            "`network.endpointClientRanges`. Required in prod when the registry is private."
+        ),
+    )
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> ClusterConfig:
@@ -42,6 +51,18 @@ class ClusterConfig(ConfigModel):
                     "aksClusterId",
                     "must be /subscriptions/<guid>/resourceGroups/<rg>/providers/"
                     "Microsoft.ContainerService/managedClusters/<name>",
+                )
+            )
+        if self.virtual_network_id is not None and not re.fullmatch(
+            r"/subscriptions/[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/resource[gG]roups/[-A-Za-z0-9_.()]{1,90}"
+            r"/providers/Microsoft\.Network/virtualNetworks/[A-Za-z0-9][-A-Za-z0-9_.]{0,63}",
+            self.virtual_network_id,
+        ):
+            problems.append(
+                (
+                    "virtualNetworkId",
+                    "must be /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+                    "Microsoft.Network/virtualNetworks/<name>",
                 )
             )
         raise_violations(problems)
