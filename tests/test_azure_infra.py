@@ -221,7 +221,10 @@ def test_private_endpoints_with_dns(plan_of: Callable[[str], Plan], stack: str, 
         if link.inputs["privateZoneName"] == zone
     ]
     build_vnet = only(plan, "azure-native:network:VirtualNetwork").outputs["id"]
-    cluster_vnet = f"/subscriptions/{SUBSCRIPTIONS[stack]}/resourceGroups/rg-aks-{stack}/providers/Microsoft.Network/virtualNetworks/vnet-aks-{stack}"
+    cluster_vnet = (
+        f"/subscriptions/{SUBSCRIPTIONS[stack]}/resourceGroups/rg-aks-{stack}"
+        f"/providers/Microsoft.Network/virtualNetworks/vnet-aks-{stack}"
+    )
     # the build VNet (agents) and the cluster's (nodes pull, engines verify) both resolve the endpoint
     assert {link.inputs["virtualNetwork"]["id"] for link in links} == {build_vnet, cluster_vnet}
     assert {link.inputs["registrationEnabled"] for link in links} == {False}
