@@ -29,6 +29,7 @@ from components.model.contract import (
     vault_name_for,
 )
 from components.model.trust import TrustModel, trust_model
+from components.render.egress import private_endpoint_hosts
 from components.render.engines import ENGINES
 
 
@@ -161,6 +162,13 @@ class SupplyChain(pulumi.ComponentResource):
             config.build_agents.runner if config.build_agents else None,
             placement=placement,
             cluster_vnet_id=cluster_vnet_id,
+            private_hosts=private_endpoint_hosts(
+                config.registry.name,
+                location,
+                vault_name_for(config.registry.name)
+                if any(isinstance(k, AzureKeyVaultKey) for k in config.signing.keys)
+                else None,
+            ),
             opts=child,
         )
         private_network = PrivateNetwork(net.endpoints_subnet_id, net.vnet_id, cluster_vnet_id)

@@ -113,6 +113,13 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             "nsg-only egress cannot restrict Sigstore, GitHub or package hosts by name: agents can reach "
             "anything in the allowed service tags and the Internet ranges behind them",
         )
+    if config.network is not None and not config.network.egress.dns_filtering_enabled:
+        yield Finding(
+            "high" if config.environment == "prod" else "medium",
+            _key("network.egress.dnsFilteringEnabled"),
+            "agents resolve any name: a query for a name under an attacker's domain carries data out past the "
+            "firewall (Azure DNS answers on the platform address, which NSGs and the firewall do not see)",
+        )
     if config.network is not None:
         for fqdn in config.network.egress.extra_allowed_fqdns:
             yield Finding("info", _key("network.egress.extraAllowedFqdns"), f"agents may reach {fqdn}")

@@ -115,7 +115,9 @@ def test_egress_allowlist_is_exact(plan_of: Callable[[str], Plan], stack: str) -
     assert not [f for f in fqdns if "*" in f], "no wildcard hosts"
     network = plan.config.network
     assert network is not None
-    assert set(fqdns) == set(SIGSTORE_HOSTS) | set(GITHUB_HOSTS) | set(network.egress.extra_allowed_fqdns)
+    # the agents log in to Azure by OIDC federation: Entra ID's token endpoint
+    entra = {"login.microsoftonline.com"}
+    assert set(fqdns) == set(SIGSTORE_HOSTS) | set(GITHUB_HOSTS) | entra | set(network.egress.extra_allowed_fqdns)
     group = only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup")
     for collection in group.inputs["ruleCollections"]:
         assert collection["action"]["type"] == "Allow"
@@ -333,7 +335,8 @@ def test_diagnostics_only_where_a_workspace_is_configured(plan_of: Callable[[str
     settings = {s.inputs["resourceUri"]: s.inputs for s in prod.of_type("azure-native:monitor:DiagnosticSetting")}
     firewall = only(prod, "azure-native:network:AzureFirewall").outputs["id"]
     vault = only(prod, "azure-native:keyvault:Vault").outputs["id"]
-    assert set(settings) == {prod.outputs["registryId"], firewall, vault}
+    dns = only(prod, "azure-native:dnsresolver:DnsResolverPolicy").outputs["id"]
+    assert set(settings) == {prod.outputs["registryId"], firewall, vault, dns}
     assert settings[prod.outputs["registryId"]]["workspaceId"] == prod.config.registry.log_analytics_workspace_id
     assert settings[vault]["workspaceId"] == prod.config.signing.log_analytics_workspace_id
     assert settings[vault]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}], "AuditEvent: every sign"
@@ -440,3 +443,54 @@ def test_an_unpeered_cluster_is_flagged_where_it_is_not_refused(plan_raw: Callab
     assert len(plan.of_type("azure-native:privatedns:VirtualNetworkLink")) == 2, "the build VNet's links only"
     flagged = {(f.severity, f.key) for f in plan.findings}
     assert ("high", "supply-chain:cluster.virtualNetworkId") in flagged
+
+
+@pytest.mark.parametrize(("stack", "extras"), [("dev", set()), ("prod", {"registry.npmjs.org"})])
+def test_agents_resolve_only_the_names_they_may_reach(
+    plan_of: Callable[[str], Plan], stack: str, extras: set[str]
+) -> None:
+    plan = plan_of(stack)
+    lists = {d.name.rsplit("-", 1)[1]: d for d in plan.of_type("azure-native:dnsresolver:DnsResolverDomainList")}
+    assert set(lists) == {"allowed", "everything"}
+    assert set(lists["allowed"].inputs["domains"]) == {
+        "fulcio.sigstore.dev",
+        "rekor.sigstore.dev",
+        "tuf-repo-cdn.sigstore.dev",
+        "timestamp.sigstore.dev",
+        *GITHUB_HOSTS,
+        "login.microsoftonline.com",
+        "pypi.org",
+        "files.pythonhosted.org",
+        *extras,
+        f"crcontoso{stack}.azurecr.io",
+        f"crcontoso{stack}.westeurope.data.azurecr.io",
+        "privatelink.azurecr.io",
+        f"kv-crcontoso{stack}.vault.azure.net",
+        "privatelink.vaultcore.azure.net",
+    }
+    assert lists["everything"].inputs["domains"] == ["."]
+    rules = {r.inputs["priority"]: r.inputs for r in plan.of_type("azure-native:dnsresolver:DnsSecurityRule")}
+    assert set(rules) == {100, 65000}, "allow first, then block everything else at the lowest priority"
+    assert rules[100]["action"] == {"actionType": "Allow"}
+    assert rules[100]["dnsResolverDomainLists"] == [{"id": lists["allowed"].outputs["id"]}]
+    assert rules[65000]["action"] == {"actionType": "Block", "blockResponseCode": "SERVFAIL"}
+    assert rules[65000]["dnsResolverDomainLists"] == [{"id": lists["everything"].outputs["id"]}]
+    link = only(plan, "azure-native:dnsresolver:DnsResolverPolicyVirtualNetworkLink")
+    assert link.inputs["virtualNetwork"] == {"id": only(plan, "azure-native:network:VirtualNetwork").outputs["id"]}
+
+
+def test_dns_queries_are_logged_where_a_workspace_is_set(plan_of: Callable[[str], Plan]) -> None:
+    prod = plan_of("prod")
+    policy = only(prod, "azure-native:dnsresolver:DnsResolverPolicy").outputs["id"]
+    settings = {s.inputs["resourceUri"]: s.inputs for s in prod.of_type("azure-native:monitor:DiagnosticSetting")}
+    assert prod.config.network is not None
+    assert settings[policy]["workspaceId"] == prod.config.network.log_analytics_workspace_id
+
+
+def test_unfiltered_dns_is_flagged(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("dev")
+    raw["network"]["egress"]["dnsFilteringEnabled"] = False
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:dnsresolver:DnsResolverPolicy")
+    flagged = {(f.severity, f.key) for f in plan.findings}
+    assert ("medium", "supply-chain:network.egress.dnsFilteringEnabled") in flagged

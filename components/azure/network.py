@@ -8,10 +8,11 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
+from components.azure.dns_filter import DnsFilter
 from components.azure.firewall import EgressFirewall
 from components.azure.shared import Diagnostics, Placement
 from components.model.config import NetworkConfig, RunnerConfig
-from components.render.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules
+from components.render.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules, resolvable_names
 
 FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
 
@@ -33,6 +34,7 @@ class BuildNetwork(pulumi.ComponentResource):
         *,
         placement: Placement,
         cluster_vnet_id: str | None = None,
+        private_hosts: tuple[str, ...] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:BuildNetwork", name, {}, opts)
@@ -73,6 +75,17 @@ class BuildNetwork(pulumi.ComponentResource):
             opts=subnet_opts,
             resource_group_name=placement.resource_group_name,
         )
+
+        workspace = config.log_analytics_workspace_id
+        if config.egress.dns_filtering_enabled:
+            DnsFilter(
+                f"{name}-dns",
+                names=resolvable_names(config, runner, private_hosts),
+                vnet_id=vnet.id,
+                placement=placement,
+                diagnostics=Diagnostics(workspace) if workspace is not None else None,
+                opts=child,
+            )
 
         route_table_id: pulumi.Output[str] | None = None
         self.firewall_private_ip = None

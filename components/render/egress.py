@@ -42,6 +42,9 @@ AZURE_DEVOPS_HOSTS = (
 )
 CI_HOSTS: dict[str, tuple[str, ...]] = {"github": GITHUB_HOSTS, "azure-devops": AZURE_DEVOPS_HOSTS}
 
+# Agents log in to Azure by OIDC federation (a GitHub or Azure DevOps token exchanged at Entra ID).
+ENTRA_LOGIN_HOST = "login.microsoftonline.com"
+
 NSG_ONLY_SERVICE_TAGS = ("AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage")
 """What `nsg-only` mode opens (HTTPS): the registry, Entra ID, Key Vault, and Storage for the job queue.
 Sigstore and the CI service have no service tag, so this mode cannot reach them by name."""
@@ -63,6 +66,8 @@ def egress_rules(network: NetworkConfig, runner: RunnerConfig | None) -> list[Ap
     rules = [ApplicationRule("sigstore", "Sigstore public-good: Fulcio, Rekor, TUF root, TSA", SIGSTORE_HOSTS)]
     if runner is not None:
         rules.append(ApplicationRule(f"ci-{runner.kind}", f"{runner.kind} job service", CI_HOSTS[runner.kind]))
+        if ENTRA_LOGIN_HOST not in CI_HOSTS[runner.kind]:
+            rules.append(ApplicationRule("entra-login", "Azure login by OIDC federation", (ENTRA_LOGIN_HOST,)))
     if network.egress.extra_allowed_fqdns:
         rules.append(
             ApplicationRule(
@@ -178,3 +183,23 @@ def agent_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
         rule("deny-all-in", LOWEST_PRIORITY, "Inbound", "Deny", "*", description="agents accept no connections"),
     ]
     return rules
+
+
+def private_endpoint_hosts(registry_name: str, location: str, vault_name: str | None) -> tuple[str, ...]:
+    """The names agents resolve to the private endpoints: the registry's login server and data endpoint,
+    the vault's host, and the `privatelink` zones their public names point into."""
+    hosts = [f"{registry_name}.azurecr.io", f"{registry_name}.{location}.data.azurecr.io", "privatelink.azurecr.io"]
+    if vault_name is not None:
+        hosts += [f"{vault_name}.vault.azure.net", "privatelink.vaultcore.azure.net"]
+    return tuple(hosts)
+
+
+def resolvable_names(
+    network: NetworkConfig, runner: RunnerConfig | None, private_hosts: tuple[str, ...]
+) -> tuple[str, ...]:
+    """What the build VNet's DNS security policy lets agents resolve: every host they may reach (the
+    firewall's allowlist), the Entra login host, and the private endpoints' names with their
+    `privatelink` zones. A listed name covers its subdomains (DNS policy rules are hierarchical)."""
+    names = {fqdn for rule in egress_rules(network, runner) for fqdn in rule.fqdns}
+    names |= set(private_hosts)
+    return tuple(sorted(names))

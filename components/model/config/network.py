@@ -65,6 +65,14 @@ class EgressConfig(ConfigModel):
         default_factory=list,
         description="Exact hosts agents may reach besides Sigstore and the CI service (no wildcards).",
     )
+    dns_filtering_enabled: bool = Field(
+        default=True,
+        description=(
+            "A DNS security policy on the build VNet: agents resolve only the names they may reach (and their "
+            "subdomains); every other query is refused, so DNS cannot carry data out. Off only where the estate "
+            "already links its own policy to the VNet (one per VNet); flagged by review."
+        ),
+    )
 
 
 class NetworkConfig(ConfigModel):
@@ -81,7 +89,8 @@ class NetworkConfig(ConfigModel):
         ),
     )
     log_analytics_workspace_id: WorkspaceId | None = Field(
-        default=None, description="Resource id of a Log Analytics workspace for the firewall's diagnostic logs."
+        default=None,
+        description="Resource id of a Log Analytics workspace for the firewall's logs and the agents' DNS queries.",
     )
 
     @field_validator("endpoint_client_ranges")

@@ -101,26 +101,6 @@ def _placement(s: Sections) -> Iterator[Problem]:
             )
 
 
-def _agents_need_network(s: Sections) -> Iterator[Problem]:
-    if s.build_agents is not None and s.network is None:
-        yield Problem(config_key("network"), "buildAgents run in the build network — add the network section")
-
-
-def _prod_registry(s: Sections) -> Iterator[Problem]:
-    env = s.environment
-    if env == "prod" and s.registry.public_network_access_enabled:
-        yield Problem(
-            config_key("registry.publicNetworkAccessEnabled"),
-            "prod registries are private (private endpoint only) — set it to false",
-        )
-    if env == "prod" and s.registry.retention_days is not None:
-        yield Problem(
-            config_key("registry.retentionDays"),
-            "retention deletes untagged manifests, and prod pins images by digest: a running image whose tag "
-            "moved would vanish from the registry — remove it",
-        )
-
-
 def _prod_audit(s: Sections) -> Iterator[Problem]:
     env = s.environment
     if env != "prod" or s.admission is None:
@@ -260,40 +240,6 @@ def _admission_needs_cluster(s: Sections) -> Iterator[Problem]:
         )
 
 
-def _cluster_reaches_endpoints(s: Sections) -> Iterator[Problem]:
-    if s.cluster is None:
-        return
-    vnet = s.cluster.virtual_network_id
-    if vnet is not None and s.network is None:
-        yield Problem(
-            config_key("cluster.virtualNetworkId"),
-            "only Azure stacks peer the cluster's network with their own — remove it",
-        )
-        return
-    if s.network is None:
-        return
-    if vnet is not None:
-        if not s.network.endpoint_client_ranges:
-            yield Problem(
-                config_key("network.endpointClientRanges"),
-                "the cluster's VNet is peered, but the endpoints' NSG admits only the agents — list the cluster "
-                "VNet's address space here",
-            )
-        for i, client in enumerate(s.network.endpoint_client_ranges):
-            if client.overlaps(s.network.address_space):
-                yield Problem(
-                    config_key(f"network.endpointClientRanges[{i}]"),
-                    f"{client} overlaps network.addressSpace ({s.network.address_space}): VNets with overlapping "
-                    "ranges cannot be peered — pick the cluster VNet's own range",
-                )
-    elif s.environment == "prod" and not s.registry.public_network_access_enabled:
-        yield Problem(
-            config_key("cluster.virtualNetworkId"),
-            "the prod registry and vault are reachable only through their private endpoints, and the cluster's "
-            "network is not peered — set the resource id of the VNet its node pools are in",
-        )
-
-
 def _prod_enforces(s: Sections) -> Iterator[Problem]:
     if s.environment != "prod":
         return
@@ -314,23 +260,6 @@ def _prod_enforces(s: Sections) -> Iterator[Problem]:
         yield Problem(
             config_key("admission.namespaces"),
             "no namespace enforces in prod — set mode: enforce on at least one (audit is for a dated migration)",
-        )
-
-
-AZURE_RESERVED_ADDRESSES = 5
-"""Azure keeps the first four addresses and the last of every subnet."""
-
-
-def _agent_subnet_capacity(s: Sections) -> Iterator[Problem]:
-    if s.build_agents is None or s.network is None:
-        return
-    subnet = s.network.subnets.agents
-    room = subnet.num_addresses - AZURE_RESERVED_ADDRESSES
-    if s.build_agents.max_instances > room:
-        yield Problem(
-            config_key("buildAgents.maxInstances"),
-            f"{s.build_agents.max_instances} agents do not fit subnets.agents ({subnet}: {room} addresses after "
-            f"Azure's {AZURE_RESERVED_ADDRESSES} reserved) — lower it or widen the subnet",
         )
 
 
@@ -401,10 +330,12 @@ def _reusable_workflows_bound(s: Sections) -> Iterator[Problem]:
             )
 
 
+from components.model.config import network_rules  # noqa: E402 - its rules read `Sections`, defined above
+
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
-    Rule("agents-need-network", _agents_need_network),
-    Rule("prod-registry", _prod_registry),
+    Rule("agents-need-network", network_rules.agents_need_network),
+    Rule("prod-registry", network_rules.prod_registry),
     Rule("prod-audit", _prod_audit),
     Rule("authority", _authority),
     Rule("key-kinds", _key_kinds),
@@ -413,9 +344,9 @@ RULES: tuple[Rule, ...] = (
     Rule("engine-capabilities", _engine_capabilities),
     Rule("signature-format", _signature_format),
     Rule("admission-needs-cluster", _admission_needs_cluster),
-    Rule("cluster-reaches-endpoints", _cluster_reaches_endpoints),
+    Rule("cluster-reaches-endpoints", network_rules.cluster_reaches_endpoints),
     Rule("prod-enforces", _prod_enforces),
-    Rule("agent-subnet-capacity", _agent_subnet_capacity),
+    Rule("agent-subnet-capacity", network_rules.agent_subnet_capacity),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
     Rule("signers-known", _signers_known),
     Rule("provenance-from-the-builder", _provenance_from_the_builder),
