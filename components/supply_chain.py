@@ -153,7 +153,7 @@ class SupplyChain(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        placement = Placement(group.name, location, tags)
+        placement = Placement(group.name, location, tags, tuple(config.azure.availability_zones))
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
         cluster_vnet_id = config.cluster.virtual_network_id if config.cluster is not None else None
         net = BuildNetwork(

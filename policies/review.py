@@ -99,6 +99,12 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             f"untagged manifests are deleted after {registry.retention_days} days, including images still "
             "running by digest after their tag moved",
         )
+    if config.environment == "prod" and config.azure is not None and not config.azure.availability_zones:
+        yield Finding(
+            "medium",
+            _key("azure.availabilityZones"),
+            "the egress firewall and its IP sit in one zone: a zone outage stops every build; list the region's zones",
+        )
     if config.environment == "prod" and config.azure is not None and not config.delete_locks_enabled():
         yield Finding(
             "high",

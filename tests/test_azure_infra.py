@@ -445,7 +445,10 @@ def test_an_unpeered_cluster_is_flagged_where_it_is_not_refused(plan_raw: Callab
     assert ("high", "supply-chain:cluster.virtualNetworkId") in flagged
 
 
-@pytest.mark.parametrize(("stack", "extras"), [("dev", set()), ("prod", {"registry.npmjs.org"})])
+@pytest.mark.parametrize(
+    ("stack", "extras"),
+    [("dev", {"pypi.org", "files.pythonhosted.org"}), ("prod", {"contoso.pkgs.visualstudio.com"})],
+)
 def test_agents_resolve_only_the_names_they_may_reach(
     plan_of: Callable[[str], Plan], stack: str, extras: set[str]
 ) -> None:
@@ -459,8 +462,6 @@ def test_agents_resolve_only_the_names_they_may_reach(
         "timestamp.sigstore.dev",
         *GITHUB_HOSTS,
         "login.microsoftonline.com",
-        "pypi.org",
-        "files.pythonhosted.org",
         *extras,
         f"crcontoso{stack}.azurecr.io",
         f"crcontoso{stack}.westeurope.data.azurecr.io",
@@ -494,3 +495,17 @@ def test_unfiltered_dns_is_flagged(plan_raw: Callable[..., Plan]) -> None:
     assert not plan.of_type("azure-native:dnsresolver:DnsResolverPolicy")
     flagged = {(f.severity, f.key) for f in plan.findings}
     assert ("medium", "supply-chain:network.egress.dnsFilteringEnabled") in flagged
+
+
+def test_the_prod_firewall_and_its_ip_span_three_zones(plan_of: Callable[[str], Plan]) -> None:
+    prod = plan_of("prod")
+    assert only(prod, "azure-native:network:AzureFirewall").inputs["zones"] == ["1", "2", "3"]
+    assert only(prod, "azure-native:network:PublicIPAddress").inputs["zones"] == ["1", "2", "3"]
+    assert "zones" not in only(plan_of("dev"), "azure-native:network:AzureFirewall").inputs
+
+
+def test_a_single_zone_prod_firewall_is_flagged(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("prod")
+    del raw["azure"]["availabilityZones"]
+    flagged = {(f.severity, f.key) for f in plan_raw(raw).findings}
+    assert ("medium", "supply-chain:azure.availabilityZones") in flagged

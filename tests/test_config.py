@@ -371,6 +371,8 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         ),
         "cluster.virtualNetworkId",
     ),
+    ("a zone listed twice", "prod", _set("azure.availabilityZones", ["1", "1"]), "azure.availabilityZones"),
+    ("a zone that does not exist", "prod", _set("azure.availabilityZones", ["4"]), "azure.availabilityZones[0]"),
     (
         "public endpoint client range",
         "prod",

@@ -438,6 +438,14 @@ CASES += [
         "supply-chain:registry.retentionDays",
     ),
     Case(
+        "prod agents reaching a public package registry",
+        "prod",
+        replace(
+            "        - contoso.pkgs.visualstudio.com", "        - contoso.pkgs.visualstudio.com\n        - pypi.org"
+        ),
+        "supply-chain:network.egress.extraAllowedFqdns[1]",
+    ),
+    Case(
         "prod without admission",
         "prod",
         lambda t: t.replace("supply-chain:admission:", "supply-chain:admission-off:", 1),

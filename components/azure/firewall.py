@@ -47,6 +47,7 @@ class EgressFirewall(pulumi.ComponentResource):
             public_ip_address_name=f"pip-{name}",
             sku={"name": "Standard", "tier": "Regional"},
             public_ip_allocation_method="Static",
+            zones=list(placement.zones) or None,
             opts=child(f"{name}-pip"),
             resource_group_name=placement.resource_group_name,
             location=placement.location,
@@ -99,6 +100,7 @@ class EgressFirewall(pulumi.ComponentResource):
             ip_configurations=[
                 {"name": "egress", "subnet": {"id": subnet_id}, "public_ip_address": {"id": public_ip.id}}
             ],
+            zones=list(placement.zones) or None,
             opts=child(name, depends_on=[allowlist]),
             resource_group_name=placement.resource_group_name,
             location=placement.location,

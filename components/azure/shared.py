@@ -16,11 +16,13 @@ from components.model.contract import MANAGED_BY
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a component's resources go: the resource group, the region and the tags."""
+    """Where a component's resources go: the resource group, the region, the availability zones a zonal
+    resource spans (none: Azure picks one) and the tags."""
 
     resource_group_name: pulumi.Input[str]
     location: str
     tags: dict[str, str] = field(default_factory=dict)
+    zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ class AzureConfig(ConfigModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags put on every Azure resource (owner, cost centre, ...)."
     )
+    availability_zones: list[Literal["1", "2", "3"]] = Field(
+        default_factory=list,
+        description=(
+            'Zones the firewall and its public IP span (e.g. `["1", "2", "3"]`), where the region has '
+            "them. Empty: one zone, whichever Azure picks; flagged by review in prod."
+        ),
+    )
     delete_locks_enabled: bool | None = Field(
         default=None,
         description=(
@@ -30,6 +37,13 @@ class AzureConfig(ConfigModel):
             "first). Default: on in prod only; off in prod is flagged by review."
         ),
     )
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _distinct_zones(cls, zones: list[str]) -> list[str]:
+        if len(set(zones)) != len(zones):
+            raise ValueError(f"{zones} lists a zone twice — list each zone once")
+        return zones
 
     @field_validator("tags")
     @classmethod

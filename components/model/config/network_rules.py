@@ -12,6 +12,29 @@ if TYPE_CHECKING:
     from components.model.config.rules import Sections
 
 
+PUBLIC_PACKAGE_HOSTS = frozenset(
+    {
+        "pypi.org",
+        "files.pythonhosted.org",
+        "registry.npmjs.org",
+        "registry.yarnpkg.com",
+        "repo.maven.apache.org",
+        "repo1.maven.org",
+        "plugins.gradle.org",
+        "proxy.golang.org",
+        "index.crates.io",
+        "static.crates.io",
+        "crates.io",
+        "rubygems.org",
+        "api.nuget.org",
+        "registry-1.docker.io",
+        "auth.docker.io",
+        "production.cloudflare.docker.com",
+    }
+)
+"""Public package registries: anyone can publish there, so an agent that reaches one can upload what it
+read (a package is a drop box) as well as fetch what a typosquatter published."""
+
 AZURE_RESERVED_ADDRESSES = 5
 """Azure keeps the first four addresses and the last of every subnet."""
 
@@ -85,3 +108,17 @@ def agent_subnet_capacity(s: Sections) -> Iterator[Problem]:
             f"{s.build_agents.max_instances} agents do not fit subnets.agents ({subnet}: {room} addresses after "
             f"Azure's {AZURE_RESERVED_ADDRESSES} reserved) — lower it or widen the subnet",
         )
+
+
+def prod_packages_through_a_cache(s: Sections) -> Iterator[Problem]:
+    """Prod agents fetch packages through a cache the organisation controls, never from public registries."""
+    if s.environment != "prod" or s.network is None:
+        return
+    for i, host in enumerate(s.network.egress.extra_allowed_fqdns):
+        if host in PUBLIC_PACKAGE_HOSTS:
+            yield Problem(
+                config_key(f"network.egress.extraAllowedFqdns[{i}]"),
+                f"{host} is a public package registry (anyone can publish to it, so it is a way out as well as "
+                "in) — in prod, fetch packages through your own cache (an Azure Artifacts feed with upstream "
+                "sources, or an ACR cache rule for base images) and list its host",
+            )

@@ -347,6 +347,7 @@ RULES: tuple[Rule, ...] = (
     Rule("cluster-reaches-endpoints", network_rules.cluster_reaches_endpoints),
     Rule("prod-enforces", _prod_enforces),
     Rule("agent-subnet-capacity", network_rules.agent_subnet_capacity),
+    Rule("prod-packages-through-a-cache", network_rules.prod_packages_through_a_cache),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
     Rule("signers-known", _signers_known),
     Rule("provenance-from-the-builder", _provenance_from_the_builder),
