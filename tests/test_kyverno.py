@@ -3,6 +3,7 @@ deny in audit, never touch system namespaces, and deciding admission the way the
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from components.render.kyverno_values import CHART_VERSION, kyverno_values
 from scripts.checks.provenance import github_provenance_v1
 from scripts.planning import Plan, kubernetes_manifests
 from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
+from tests.certificates import self_signed_pem
 from tests.conftest import SHIPPED_STACKS, only, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values
 
@@ -280,6 +282,90 @@ def test_pinned_public_key_is_verified_offline_instead_of_through_the_vault() ->
 
     policy = policies_of("prod", pin)["verify-image-signatures-enforce"]
     assert policy["spec"]["attestors"][1]["cosign"]["key"] == {"data": pem}
+
+
+def test_a_pattern_identity_is_trusted_by_its_pattern_and_nothing_wider() -> None:
+    policy = policies_of("dev")["verify-image-signatures-audit"]
+    assert policy["spec"]["attestors"][0]["cosign"]["keyless"]["identities"] == [
+        {
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subjectRegExp": r"^https://github\.com/contoso/[A-Za-z0-9_.-]+/\.github/workflows/release\.yml@refs/heads/main$",
+        }
+    ], "an empty subjectRegExp would match every identity the issuer vouches for"
+
+
+# --- a private Sigstore instance, and a key signing offline ------------------------------------
+
+
+def _public_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+PRIVATE_REKOR_KEY, PRIVATE_CT_KEY = _public_key_pem(), _public_key_pem()
+PRIVATE_FULCIO_ROOT = self_signed_pem("fulcio.contoso.example")
+PRIVATE_TSA_CHAIN = self_signed_pem("tsa.contoso.example")
+PRIVATE_TUF_ROOT = base64.b64encode(
+    json.dumps(
+        {
+            "signed": {"_type": "root", "keys": {"k": {}}, "roles": {"root": {"keyids": ["k"]}}},
+            "signatures": [{"keyid": "k", "sig": "00"}],
+        }
+    ).encode()
+).decode()
+
+
+def _private_sigstore(raw: dict[str, Any]) -> None:
+    raw["signing"]["sigstore"] = {
+        "rekorUrl": "https://rekor.contoso.example",
+        "rekorPublicKey": PRIVATE_REKOR_KEY,
+        "ctLogUrl": "https://ctfe.contoso.example",
+        "ctLogPublicKey": PRIVATE_CT_KEY,
+        "fulcioUrl": "https://fulcio.contoso.example",
+        "fulcioRoots": PRIVATE_FULCIO_ROOT,
+        "tsaUrl": "https://tsa.contoso.example",
+        "tsaCertChain": PRIVATE_TSA_CHAIN,
+        "tufMirror": "https://tuf.contoso.example",
+        "tufRoot": PRIVATE_TUF_ROOT,
+    }
+
+
+def test_a_private_sigstore_instance_is_trusted_through_its_own_keys_roots_and_tuf_repository(
+    shared_dir: Path,
+) -> None:
+    docs = policies_of("prod", _private_sigstore)
+    for doc in docs.values():
+        assert crd_errors(doc) == [], doc["metadata"]["name"]
+    keyless, key = docs["verify-image-signatures-enforce"]["spec"]["attestors"]
+    ctlog = {
+        "url": "https://rekor.contoso.example",
+        "rekorPubKey": PRIVATE_REKOR_KEY,
+        "ctLogPubKey": PRIVATE_CT_KEY,
+        "tsaCertChain": PRIVATE_TSA_CHAIN,
+    }
+    tuf = {"mirror": "https://tuf.contoso.example", "root": {"data": PRIVATE_TUF_ROOT}}
+    assert keyless["cosign"]["ctlog"] == ctlog
+    assert keyless["cosign"]["keyless"]["roots"] == PRIVATE_FULCIO_ROOT, "certificates chain to its own Fulcio"
+    assert keyless["cosign"]["tuf"] == tuf
+    assert key["cosign"]["ctlog"] == ctlog
+    assert key["cosign"]["tuf"] == tuf
+
+
+def test_only_a_key_configured_to_sign_offline_skips_the_transparency_log() -> None:
+    def offline(raw: dict[str, Any]) -> None:
+        raw["signing"]["keys"][0].update(name="Offline-Key", transparencyLogRequired=False)
+        raw["signing"]["signatureFormat"] = "legacy"
+
+    (attestor,) = policies_of("local", offline)["verify-image-signatures-enforce"]["spec"]["attestors"]
+    assert attestor["name"] == "key_Offline_Key"
+    assert attestor["cosign"]["ctlog"] == {"url": "https://rekor.sigstore.dev", "insecureIgnoreTlog": True}
+    (online,) = policies_of("local")["verify-image-signatures-enforce"]["spec"]["attestors"]
+    assert online["cosign"]["ctlog"] == {"url": "https://rekor.sigstore.dev"}, "the log is checked by default"
+    prod_key = policies_of("prod")["verify-image-signatures-enforce"]["spec"]["attestors"][1]
+    assert prod_key["cosign"]["ctlog"] == {"url": "https://rekor.sigstore.dev"}
 
 
 # --- attestations ----------------------------------------------------------------------------
