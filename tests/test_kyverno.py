@@ -11,13 +11,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import celpy
 import pytest
 import yaml
 
 from components.model.config import ConfigError, parse_stack_config
 from components.model.contract import SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from components.model.trust import TrustModel, trust_model
-from components.render.cel import glob_regex
+from components.render.cel import cel_string, glob_regex
 from components.render.kyverno_policies import kyverno_policies
 from components.render.kyverno_values import CHART_VERSION, kyverno_values
 from scripts.checks.provenance import github_provenance_v1
@@ -154,6 +155,27 @@ def test_every_policy_carries_the_reviewer_annotations(stack: str) -> None:
         annotations = doc["metadata"]["annotations"]
         for key in ("title", "category", "severity", "subject", "minversion", "description"):
             assert annotations.get(f"policies.kyverno.io/{key}"), f"{doc['metadata']['name']} lacks {key}"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_policy_decides_at_admission_and_reports_on_pods_already_running(stack: str) -> None:
+    for doc in kyverno_policies(model_of(stack)):
+        if doc["kind"] != "PolicyException":
+            evaluation = doc["spec"]["evaluation"]
+            assert evaluation == {"admission": {"enabled": True}, "background": {"enabled": True}}, doc["metadata"]
+
+
+def test_reports_rank_a_missing_signature_or_provenance_high_and_a_missing_sbom_medium() -> None:
+    severity = {
+        name: doc["metadata"]["annotations"]["policies.kyverno.io/severity"]
+        for name, doc in policies_of("prod").items()
+        if doc["kind"] != "PolicyException"
+    }
+    assert severity["verify-image-signatures-enforce"] == "high"
+    assert severity["verify-image-signatures-audit"] == "high"
+    assert severity["restrict-image-registries-enforce"] == "high"
+    assert severity["require-provenance-payments"] == "high"
+    assert severity["require-sbom-payments"] == "medium"
 
 
 def test_policy_set_per_stack() -> None:
@@ -542,6 +564,13 @@ def test_each_verification_call_names_one_attestor_so_results_are_cached(stack: 
         for expression in expressions(doc):
             for attestor_list in re.findall(r"\[(attestors\.[^\]]*)\]", expression):
                 assert "," not in attestor_list, f"{doc['metadata']['name']}: {attestor_list}"
+
+
+@pytest.mark.parametrize("value", ["it's", "a\\b", "a\\'b", "\\", "'", "x' || true || '"])
+def test_a_quote_or_backslash_in_a_value_stays_inside_its_cel_string_literal(value: str) -> None:
+    environment = celpy.Environment()
+    program = environment.program(environment.compile(f"{cel_string(value)} + '|'"))
+    assert program.evaluate({}) == value + "|"
 
 
 def test_glob_regex_is_anchored_and_literal() -> None:
