@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.model.contract import Mode
 from components.model.trust import NamespacePolicy
 from components.render.kyverno_policies import kyverno_policies
 from tests.cel_harness import EvaluationError, Registry, Request, admit, pod
@@ -89,7 +90,11 @@ def test_system_namespaces_stay_unmatched_even_if_the_model_lists_them() -> None
     """The config refuses them; the rendered selector excludes them again on its own."""
     model = model_of("prod")
     # in the default mode (every namespace but...) and in the other one (only those listed)
-    wrongly_listed = (("kube-system", "enforce"), ("kyverno", "audit"), ("cosign-system", "audit"))
+    wrongly_listed: tuple[tuple[str, Mode], ...] = (
+        ("kube-system", "enforce"),
+        ("kyverno", "audit"),
+        ("cosign-system", "audit"),
+    )
     listed = replace(model, namespaces=(*model.namespaces, *(NamespacePolicy(ns, m) for ns, m in wrongly_listed)))
     for doc in kyverno_policies(listed):
         if doc["kind"] != "PolicyException":
