@@ -87,6 +87,30 @@ def test_kyverno_is_highly_available_and_exceptions_are_confined() -> None:
     assert values["features"]["registryClient"]["allowInsecure"] is False
 
 
+def test_on_aks_both_controllers_read_the_registry_as_the_workload_identity_and_nothing_else() -> None:
+    values = kyverno_values(workload_identity_client_id="00000000-0000-0000-0000-00000000000a")
+    for controller in ("admissionController", "reportsController"):
+        assert values[controller]["rbac"] == {
+            "serviceAccount": {
+                "annotations": {"azure.workload.identity/client-id": "00000000-0000-0000-0000-00000000000a"}
+            }
+        }
+        assert values[controller]["podLabels"] == {"azure.workload.identity/use": "true"}
+    assert values["features"]["registryClient"] == {"allowInsecure": False, "credentialHelpers": ["azure"]}
+
+
+def test_off_azure_no_controller_claims_a_workload_identity() -> None:
+    values = kyverno_values(pull_secret="regcred")
+    for controller in ("admissionController", "reportsController"):
+        assert "rbac" not in values[controller]
+        assert "podLabels" not in values[controller]
+    assert values["features"]["registryClient"] == {"allowInsecure": False}, "no cloud credential helper is tried"
+
+
+def test_kyverno_never_polices_its_own_namespace() -> None:
+    assert kyverno_values()["config"]["excludeKyvernoNamespace"] is True
+
+
 # --- CEL ---------------------------------------------------------------------------------------
 
 
