@@ -462,6 +462,54 @@ def test_provenance_must_name_the_trusted_builder_and_source() -> None:
     assert not admit(policy, pod("payments", [GOOD]), Registry()).allowed
 
 
+def _any_ref(raw: dict[str, Any]) -> None:
+    del raw["admission"]["attestations"]["payments"]["provenance"]["sourceRef"]
+
+
+def _v02(uri: str) -> dict[str, Any]:
+    return {"builder": {"id": WORKFLOW}, "invocation": {"configSource": {"uri": uri, "digest": {"sha1": "a" * 40}}}}
+
+
+def test_a_refused_provenance_says_which_builder_source_and_ref_it_must_name() -> None:
+    builder = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+    pinned = admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), _attested_v1("other"))
+    assert pinned.message == (
+        f"the image's provenance does not name builder {builder} and source "
+        "https://github.com/contoso/payments-api at refs/heads/main"
+    )
+    unpinned = admit(
+        policies_of("prod", _any_ref)["require-provenance-payments"], pod("payments", [GOOD]), _attested_v1()
+    )
+    assert unpinned.message == (
+        f"the image's provenance does not name builder {builder} and source https://github.com/contoso/payments-api"
+    ), "no ref is required, and none is named"
+
+
+def _attested_v1(repository: str = "mallory") -> Registry:
+    bad = _provenance_v1(source=f"git+https://github.com/{repository}/payments-api@refs/heads/main")
+    return Registry().attest(GOOD, SLSA_PROVENANCE_V1, bad, "keyless")
+
+
+@pytest.mark.parametrize(
+    ("uri", "pinned", "unpinned"),
+    [
+        ("git+https://github.com/contoso/payments-api@refs/heads/main", True, True),
+        ("git+https://github.com/contoso/payments-api@refs/heads/main-unreviewed", False, True),
+        ("git+https://github.com/contoso/payments-api@refs/heads/feature", False, True),
+        ("git+https://github.com/contoso/payments-api-fork@refs/heads/main", False, False),
+    ],
+)
+def test_v02_provenance_source_is_the_pinned_ref_exactly_or_any_ref_of_the_repository(
+    uri: str, pinned: bool, unpinned: bool
+) -> None:
+    registry = Registry().attest(GOOD, SLSA_PROVENANCE_V02, _v02(uri), "keyless")
+    assert (
+        admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), registry).allowed is pinned
+    )
+    any_ref = policies_of("prod", _any_ref)["require-provenance-payments"]
+    assert admit(any_ref, pod("payments", [GOOD]), registry).allowed is unpinned
+
+
 def test_provenance_v02_is_accepted_with_the_same_checks() -> None:
     policy = policies_of("prod")["require-provenance-payments"]
     source = {"uri": "git+https://github.com/contoso/payments-api@refs/heads/main", "digest": {"sha1": "a" * 40}}
