@@ -2,7 +2,8 @@
 by a truth table: which authority signed which image, and which attestations each image carries.
 
 What this proves is the admission *logic* we render: which requests reach a policy at all
-(`matchConstraints`: operations, resources and subresources, namespace selector; `matchConditions`),
+(`evaluation.admission`, `matchConstraints`: operations, resources and subresources, namespace
+selector; `matchConditions`),
 which images are checked, how the any-of over authorities and the attestation content checks
 combine, and what `validationConfigurations` adds (`verifyDigest`, `required`). That Kyverno's own
 functions verify cryptography correctly is Kyverno's job; the e2e suite exercises it on a cluster.
@@ -252,6 +253,8 @@ def admit(
     request = obj if isinstance(obj, Request) else Request(obj, operation, old=old)
     registry = registry or Registry()
     spec = policy["spec"]
+    if not ((spec.get("evaluation") or {}).get("admission") or {}).get("enabled", True):
+        return Outcome(True, matched=False)  # evaluated in background scans only: never at admission
     activation: dict[str, Any] = {"object": json_to_cel(request.obj), "request": json_to_cel(request.as_cel())}
     if request.operation == "UPDATE":
         activation["oldObject"] = json_to_cel(request.old if request.old is not None else request.obj)

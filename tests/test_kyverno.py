@@ -3,6 +3,7 @@ deny in audit, never touch system namespaces, and deciding admission the way the
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -10,18 +11,20 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import celpy
 import pytest
 import yaml
 
 from components.model.config import ConfigError, parse_stack_config
 from components.model.contract import SBOM_FORMATS, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
 from components.model.trust import TrustModel, trust_model
-from components.render.cel import glob_regex
+from components.render.cel import cel_string, glob_regex
 from components.render.kyverno_policies import kyverno_policies
 from components.render.kyverno_values import CHART_VERSION, kyverno_values
 from scripts.checks.provenance import github_provenance_v1
 from scripts.planning import Plan, kubernetes_manifests
 from tests.cel_harness import Registry, admit, compile_expression, condition_holds, expressions, pod
+from tests.certificates import self_signed_pem
 from tests.conftest import SHIPPED_STACKS, only, stack_raw
 from tests.upstream import chart_values, crd_errors, unknown_values
 
@@ -82,6 +85,30 @@ def test_kyverno_is_highly_available_and_exceptions_are_confined() -> None:
         }
     ]
     assert values["features"]["registryClient"]["allowInsecure"] is False
+
+
+def test_on_aks_both_controllers_read_the_registry_as_the_workload_identity_and_nothing_else() -> None:
+    values = kyverno_values(workload_identity_client_id="00000000-0000-0000-0000-00000000000a")
+    for controller in ("admissionController", "reportsController"):
+        assert values[controller]["rbac"] == {
+            "serviceAccount": {
+                "annotations": {"azure.workload.identity/client-id": "00000000-0000-0000-0000-00000000000a"}
+            }
+        }
+        assert values[controller]["podLabels"] == {"azure.workload.identity/use": "true"}
+    assert values["features"]["registryClient"] == {"allowInsecure": False, "credentialHelpers": ["azure"]}
+
+
+def test_off_azure_no_controller_claims_a_workload_identity() -> None:
+    values = kyverno_values(pull_secret="regcred")
+    for controller in ("admissionController", "reportsController"):
+        assert "rbac" not in values[controller]
+        assert "podLabels" not in values[controller]
+    assert values["features"]["registryClient"] == {"allowInsecure": False}, "no cloud credential helper is tried"
+
+
+def test_kyverno_never_polices_its_own_namespace() -> None:
+    assert kyverno_values()["config"]["excludeKyvernoNamespace"] is True
 
 
 # --- CEL ---------------------------------------------------------------------------------------
@@ -152,6 +179,27 @@ def test_every_policy_carries_the_reviewer_annotations(stack: str) -> None:
         annotations = doc["metadata"]["annotations"]
         for key in ("title", "category", "severity", "subject", "minversion", "description"):
             assert annotations.get(f"policies.kyverno.io/{key}"), f"{doc['metadata']['name']} lacks {key}"
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_policy_decides_at_admission_and_reports_on_pods_already_running(stack: str) -> None:
+    for doc in kyverno_policies(model_of(stack)):
+        if doc["kind"] != "PolicyException":
+            evaluation = doc["spec"]["evaluation"]
+            assert evaluation == {"admission": {"enabled": True}, "background": {"enabled": True}}, doc["metadata"]
+
+
+def test_reports_rank_a_missing_signature_or_provenance_high_and_a_missing_sbom_medium() -> None:
+    severity = {
+        name: doc["metadata"]["annotations"]["policies.kyverno.io/severity"]
+        for name, doc in policies_of("prod").items()
+        if doc["kind"] != "PolicyException"
+    }
+    assert severity["verify-image-signatures-enforce"] == "high"
+    assert severity["verify-image-signatures-audit"] == "high"
+    assert severity["restrict-image-registries-enforce"] == "high"
+    assert severity["require-provenance-payments"] == "high"
+    assert severity["require-sbom-payments"] == "medium"
 
 
 def test_policy_set_per_stack() -> None:
@@ -282,6 +330,90 @@ def test_pinned_public_key_is_verified_offline_instead_of_through_the_vault() ->
     assert policy["spec"]["attestors"][1]["cosign"]["key"] == {"data": pem}
 
 
+def test_a_pattern_identity_is_trusted_by_its_pattern_and_nothing_wider() -> None:
+    policy = policies_of("dev")["verify-image-signatures-audit"]
+    assert policy["spec"]["attestors"][0]["cosign"]["keyless"]["identities"] == [
+        {
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subjectRegExp": r"^https://github\.com/contoso/[A-Za-z0-9_.-]+/\.github/workflows/release\.yml@refs/heads/main$",
+        }
+    ], "an empty subjectRegExp would match every identity the issuer vouches for"
+
+
+# --- a private Sigstore instance, and a key signing offline ------------------------------------
+
+
+def _public_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+PRIVATE_REKOR_KEY, PRIVATE_CT_KEY = _public_key_pem(), _public_key_pem()
+PRIVATE_FULCIO_ROOT = self_signed_pem("fulcio.contoso.example")
+PRIVATE_TSA_CHAIN = self_signed_pem("tsa.contoso.example")
+PRIVATE_TUF_ROOT = base64.b64encode(
+    json.dumps(
+        {
+            "signed": {"_type": "root", "keys": {"k": {}}, "roles": {"root": {"keyids": ["k"]}}},
+            "signatures": [{"keyid": "k", "sig": "00"}],
+        }
+    ).encode()
+).decode()
+
+
+def _private_sigstore(raw: dict[str, Any]) -> None:
+    raw["signing"]["sigstore"] = {
+        "rekorUrl": "https://rekor.contoso.example",
+        "rekorPublicKey": PRIVATE_REKOR_KEY,
+        "ctLogUrl": "https://ctfe.contoso.example",
+        "ctLogPublicKey": PRIVATE_CT_KEY,
+        "fulcioUrl": "https://fulcio.contoso.example",
+        "fulcioRoots": PRIVATE_FULCIO_ROOT,
+        "tsaUrl": "https://tsa.contoso.example",
+        "tsaCertChain": PRIVATE_TSA_CHAIN,
+        "tufMirror": "https://tuf.contoso.example",
+        "tufRoot": PRIVATE_TUF_ROOT,
+    }
+
+
+def test_a_private_sigstore_instance_is_trusted_through_its_own_keys_roots_and_tuf_repository(
+    shared_dir: Path,
+) -> None:
+    docs = policies_of("prod", _private_sigstore)
+    for doc in docs.values():
+        assert crd_errors(doc) == [], doc["metadata"]["name"]
+    keyless, key = docs["verify-image-signatures-enforce"]["spec"]["attestors"]
+    ctlog = {
+        "url": "https://rekor.contoso.example",
+        "rekorPubKey": PRIVATE_REKOR_KEY,
+        "ctLogPubKey": PRIVATE_CT_KEY,
+        "tsaCertChain": PRIVATE_TSA_CHAIN,
+    }
+    tuf = {"mirror": "https://tuf.contoso.example", "root": {"data": PRIVATE_TUF_ROOT}}
+    assert keyless["cosign"]["ctlog"] == ctlog
+    assert keyless["cosign"]["keyless"]["roots"] == PRIVATE_FULCIO_ROOT, "certificates chain to its own Fulcio"
+    assert keyless["cosign"]["tuf"] == tuf
+    assert key["cosign"]["ctlog"] == ctlog
+    assert key["cosign"]["tuf"] == tuf
+
+
+def test_only_a_key_configured_to_sign_offline_skips_the_transparency_log() -> None:
+    def offline(raw: dict[str, Any]) -> None:
+        raw["signing"]["keys"][0].update(name="Offline-Key", transparencyLogRequired=False)
+        raw["signing"]["signatureFormat"] = "legacy"
+
+    (attestor,) = policies_of("local", offline)["verify-image-signatures-enforce"]["spec"]["attestors"]
+    assert attestor["name"] == "key_Offline_Key"
+    assert attestor["cosign"]["ctlog"] == {"url": "https://rekor.sigstore.dev", "insecureIgnoreTlog": True}
+    (online,) = policies_of("local")["verify-image-signatures-enforce"]["spec"]["attestors"]
+    assert online["cosign"]["ctlog"] == {"url": "https://rekor.sigstore.dev"}, "the log is checked by default"
+    prod_key = policies_of("prod")["verify-image-signatures-enforce"]["spec"]["attestors"][1]
+    assert prod_key["cosign"]["ctlog"] == {"url": "https://rekor.sigstore.dev"}
+
+
 # --- attestations ----------------------------------------------------------------------------
 
 SPDX = {"spdxVersion": "SPDX-2.3", "packages": [{"name": "openssl", "versionInfo": "3.0.13"}]}
@@ -328,6 +460,54 @@ def test_provenance_must_name_the_trusted_builder_and_source() -> None:
         assert outcome.message is not None
         assert "does not name builder" in outcome.message
     assert not admit(policy, pod("payments", [GOOD]), Registry()).allowed
+
+
+def _any_ref(raw: dict[str, Any]) -> None:
+    del raw["admission"]["attestations"]["payments"]["provenance"]["sourceRef"]
+
+
+def _v02(uri: str) -> dict[str, Any]:
+    return {"builder": {"id": WORKFLOW}, "invocation": {"configSource": {"uri": uri, "digest": {"sha1": "a" * 40}}}}
+
+
+def test_a_refused_provenance_says_which_builder_source_and_ref_it_must_name() -> None:
+    builder = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+    pinned = admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), _attested_v1("other"))
+    assert pinned.message == (
+        f"the image's provenance does not name builder {builder} and source "
+        "https://github.com/contoso/payments-api at refs/heads/main"
+    )
+    unpinned = admit(
+        policies_of("prod", _any_ref)["require-provenance-payments"], pod("payments", [GOOD]), _attested_v1()
+    )
+    assert unpinned.message == (
+        f"the image's provenance does not name builder {builder} and source https://github.com/contoso/payments-api"
+    ), "no ref is required, and none is named"
+
+
+def _attested_v1(repository: str = "mallory") -> Registry:
+    bad = _provenance_v1(source=f"git+https://github.com/{repository}/payments-api@refs/heads/main")
+    return Registry().attest(GOOD, SLSA_PROVENANCE_V1, bad, "keyless")
+
+
+@pytest.mark.parametrize(
+    ("uri", "pinned", "unpinned"),
+    [
+        ("git+https://github.com/contoso/payments-api@refs/heads/main", True, True),
+        ("git+https://github.com/contoso/payments-api@refs/heads/main-unreviewed", False, True),
+        ("git+https://github.com/contoso/payments-api@refs/heads/feature", False, True),
+        ("git+https://github.com/contoso/payments-api-fork@refs/heads/main", False, False),
+    ],
+)
+def test_v02_provenance_source_is_the_pinned_ref_exactly_or_any_ref_of_the_repository(
+    uri: str, pinned: bool, unpinned: bool
+) -> None:
+    registry = Registry().attest(GOOD, SLSA_PROVENANCE_V02, _v02(uri), "keyless")
+    assert (
+        admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), registry).allowed is pinned
+    )
+    any_ref = policies_of("prod", _any_ref)["require-provenance-payments"]
+    assert admit(any_ref, pod("payments", [GOOD]), registry).allowed is unpinned
 
 
 def test_provenance_v02_is_accepted_with_the_same_checks() -> None:
@@ -456,6 +636,13 @@ def test_each_verification_call_names_one_attestor_so_results_are_cached(stack: 
         for expression in expressions(doc):
             for attestor_list in re.findall(r"\[(attestors\.[^\]]*)\]", expression):
                 assert "," not in attestor_list, f"{doc['metadata']['name']}: {attestor_list}"
+
+
+@pytest.mark.parametrize("value", ["it's", "a\\b", "a\\'b", "\\", "'", "x' || true || '"])
+def test_a_quote_or_backslash_in_a_value_stays_inside_its_cel_string_literal(value: str) -> None:
+    environment = celpy.Environment()
+    program = environment.program(environment.compile(f"{cel_string(value)} + '|'"))
+    assert program.evaluate({}) == value + "|"
 
 
 def test_glob_regex_is_anchored_and_literal() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.model.contract import Mode
 from components.model.trust import NamespacePolicy
 from components.render.kyverno_policies import kyverno_policies
 from tests.cel_harness import EvaluationError, Registry, Request, admit, pod
@@ -88,9 +89,13 @@ def test_a_namespace_label_cannot_pull_a_namespace_in_or_out() -> None:
 def test_system_namespaces_stay_unmatched_even_if_the_model_lists_them() -> None:
     """The config refuses them; the rendered selector excludes them again on its own."""
     model = model_of("prod")
-    listed = replace(
-        model, namespaces=(*model.namespaces, *(NamespacePolicy(ns, "enforce") for ns in ("kube-system", "kyverno")))
+    # in the default mode (every namespace but...) and in the other one (only those listed)
+    wrongly_listed: tuple[tuple[str, Mode], ...] = (
+        ("kube-system", "enforce"),
+        ("kyverno", "audit"),
+        ("cosign-system", "audit"),
     )
+    listed = replace(model, namespaces=(*model.namespaces, *(NamespacePolicy(ns, m) for ns, m in wrongly_listed)))
     for doc in kyverno_policies(listed):
         if doc["kind"] != "PolicyException":
             assert not _reached(doc) & {"kube-system", "kyverno", "cosign-system"}, doc["metadata"]["name"]
@@ -207,3 +212,12 @@ def test_a_match_condition_that_does_not_hold_leaves_the_request_unseen() -> Non
     }
     assert not admit(conditioned, pod("payments", [SIDECAR])).matched
     assert not admit(conditioned, pod("payments", [SIDECAR]), operation="UPDATE").allowed
+
+
+def test_a_policy_with_admission_evaluation_off_never_sees_a_request() -> None:
+    policy = policies_of("prod")["verify-image-signatures-enforce"]
+    background_only = {
+        **policy,
+        "spec": {**policy["spec"], "evaluation": {"admission": {"enabled": False}, "background": {"enabled": True}}},
+    }
+    assert not admit(background_only, pod("payments", [SIDECAR])).matched

@@ -170,6 +170,34 @@ def test_extra_registries_pass_without_signatures_and_everything_else_is_unmatch
     assert glob_matches(allowed["spec"]["images"][0]["glob"], "mcr.microsoft.com/dotnet/runtime:8.0")
 
 
+def test_an_extra_registry_policy_is_an_enforced_cluster_image_policy_the_api_server_accepts(
+    shared_dir: Path,
+) -> None:
+    def allow(raw: dict[str, Any]) -> None:
+        raw["admission"]["allowedRegistries"] = ["mcr.microsoft.com"]
+
+    allowed = docs_of("prod", allow)["allow-registry-mcr-microsoft-com"]
+    assert crd_errors(allowed) == []
+    assert allowed["apiVersion"] == "policy.sigstore.dev/v1beta1"
+    assert allowed["kind"] == "ClusterImagePolicy"
+    assert allowed["spec"]["mode"] == "enforce", "warn would only log the images no other policy matches"
+    assert allowed["metadata"]["annotations"]["supply-chain/title"] == "Allow mcr.microsoft.com"
+
+
+def test_the_webhook_runs_as_the_service_account_its_federated_credential_names() -> None:
+    webhook = policy_controller_values(workload_identity_client_id="00000000-0000-0000-0000-00000000000b")["webhook"]
+    assert webhook["serviceAccount"] == {
+        "create": True,
+        "name": "policy-controller-webhook",
+        "annotations": {"azure.workload.identity/client-id": "00000000-0000-0000-0000-00000000000b"},
+    }
+
+
+def test_both_webhooks_wait_for_registry_and_log_round_trips_within_the_api_servers_limit() -> None:
+    timeouts = policy_controller_values()["cosign"]["webhookTimeoutSeconds"]
+    assert timeouts == {"mutating": 15, "validating": 15}
+
+
 def test_tlog_optional_key_has_no_ctlog() -> None:
     def offline(raw: dict[str, Any]) -> None:
         raw["signing"]["keys"][0]["transparencyLogRequired"] = False
@@ -178,6 +206,16 @@ def test_tlog_optional_key_has_no_ctlog() -> None:
 
     (key,) = docs_of("local", offline)["verify-image-signatures"]["spec"]["authorities"]
     assert "ctlog" not in key, "without ctlog Policy Controller skips the log: only when config says so"
+
+
+def test_a_mixed_case_key_name_becomes_a_lowercase_authority_name() -> None:
+    def named(raw: dict[str, Any]) -> None:
+        raw["signing"]["keys"][0]["name"] = "Release-Key2"
+        raw["signing"]["signatureFormat"] = "legacy"
+        _with_policy_controller(raw)
+
+    (key,) = docs_of("local", named)["verify-image-signatures"]["spec"]["authorities"]
+    assert key["name"] == "key-release-key2"
 
 
 def test_no_documents_without_an_enforce_namespace() -> None:

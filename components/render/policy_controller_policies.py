@@ -14,7 +14,6 @@ Policy Controller is the second, independent signature gate beside Kyverno. Its
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 from cryptography import x509
@@ -49,14 +48,11 @@ def _metadata(name: str, title: str, description: str) -> dict[str, Any]:
 
 
 def _authority(uri: str, chain_pem: str) -> dict[str, Any]:
-    """A certificate authority entry, its subject read from the chain's first certificate."""
-    organization = common_name = ""
-    try:
-        subject = x509.load_pem_x509_certificate(chain_pem.encode()).subject
-        organization = ", ".join(str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
-        common_name = ", ".join(str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME))
-    except ValueError:
-        pass  # the config model checked it is PEM; a malformed body shows up at install time
+    """A certificate authority entry, its subject read from the chain's first certificate (the config
+    model refuses a chain whose certificates do not parse)."""
+    subject = x509.load_pem_x509_certificate(chain_pem.encode()).subject
+    organization = ", ".join(str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+    common_name = ", ".join(str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME))
     return {
         "subject": {"organization": organization, "commonName": common_name},
         "uri": uri,
@@ -114,7 +110,7 @@ def _ctlog(model: TrustModel) -> dict[str, Any]:
 
 def _key_authority(model: TrustModel, key: KeyAuthority) -> dict[str, Any]:
     authority: dict[str, Any] = {
-        "name": re.sub(r"[^a-z0-9-]", "-", f"key-{key.name}".lower()),
+        "name": f"key-{key.name}".lower(),  # key names are [0-9A-Za-z-] (config): lowercase, a valid name
         "key": {**key_reference(key), "hashAlgorithm": "sha256"},
         "signatureFormat": model.signature_format,
     }
