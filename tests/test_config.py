@@ -374,6 +374,18 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
     ("a zone listed twice", "prod", _set("azure.availabilityZones", ["1", "1"]), "azure.availabilityZones"),
     ("a zone that does not exist", "prod", _set("azure.availabilityZones", ["4"]), "azure.availabilityZones[0]"),
     (
+        "two keys whose names differ only in case (one Policy Controller authority)",
+        "prod",
+        _set(
+            "signing.keys",
+            [
+                {"kind": "azure-key-vault", "name": "image-signing", "rotationDays": 180},
+                {"kind": "azure-key-vault", "name": "Image-Signing", "rotationDays": 180},
+            ],
+        ),
+        "signing.keys[1].name",
+    ),
+    (
         "public endpoint client range",
         "prod",
         _set("network.endpointClientRanges", ["20.0.0.0/16"]),

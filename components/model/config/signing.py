@@ -317,9 +317,13 @@ class SigningConfig(ConfigModel):
         named = [(f"keyless[{i}]", k.name) for i, k in enumerate(self.keyless) if k.name is not None]
         named += [(f"keys[{i}]", k.name) for i, k in enumerate(self.keys)]
         for where, name in named:
-            if name in seen:
-                problems.append((f"{where}.name", f"{shown(name)} is already used by {seen[name]}"))
-            seen.setdefault(name, where)
+            # case-blind: engines lowercase names (a Policy Controller authority is `key-<name>`)
+            folded = name.lower()
+            if folded in seen:
+                problems.append(
+                    (f"{where}.name", f"{shown(name)} is already used by {seen[folded]} (names ignore case)")
+                )
+            seen.setdefault(folded, where)
         return problems
 
     @property
