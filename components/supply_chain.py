@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import authorization, containerservice, managedidentity, resources
 
+from components.azure.flow_logs import flow_log_account_name
 from components.azure.identities import ChainIdentities
 from components.azure.key_vault import SigningKeyVault
 from components.azure.network import BuildNetwork
@@ -169,6 +170,7 @@ class SupplyChain(pulumi.ComponentResource):
                 if any(isinstance(k, AzureKeyVaultKey) for k in config.signing.keys)
                 else None,
             ),
+            flow_log_account=flow_log_account_name(config.registry.name) if config.flow_logs_enabled() else None,
             opts=child,
         )
         private_network = PrivateNetwork(net.endpoints_subnet_id, net.vnet_id, cluster_vnet_id)

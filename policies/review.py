@@ -105,6 +105,12 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             _key("azure.availabilityZones"),
             "the egress firewall and its IP sit in one zone: a zone outage stops every build; list the region's zones",
         )
+    if config.environment == "prod" and config.network is not None and not config.flow_logs_enabled():
+        yield Finding(
+            "medium",
+            _key("network.flowLogsEnabled"),
+            "the build network's flows are not logged: after an incident nobody can tell what the agents reached",
+        )
     if config.environment == "prod" and config.azure is not None and not config.delete_locks_enabled():
         yield Finding(
             "high",

@@ -509,3 +509,30 @@ def test_a_single_zone_prod_firewall_is_flagged(plan_raw: Callable[..., Plan]) -
     del raw["azure"]["availabilityZones"]
     flagged = {(f.severity, f.key) for f in plan_raw(raw).findings}
     assert ("medium", "supply-chain:azure.availabilityZones") in flagged
+
+
+def test_prod_logs_every_flow_of_the_build_network_where_agents_cannot_reach(plan_of: Callable[[str], Plan]) -> None:
+    prod = plan_of("prod")
+    flow_log = only(prod, "azure-native:network:FlowLog").inputs
+    store = only(prod, "azure-native:storage:StorageAccount")
+    assert flow_log["targetResourceId"] == only(prod, "azure-native:network:VirtualNetwork").outputs["id"]
+    assert flow_log["storageId"] == store.outputs["id"]
+    assert flow_log["networkWatcherName"] == "NetworkWatcher_westeurope"
+    assert flow_log["resourceGroupName"] == "NetworkWatcherRG"
+    assert flow_log["retentionPolicy"] == {"days": 90, "enabled": True}
+    assert flow_log["format"] == {"type": "JSON", "version": 2}
+    assert store.inputs["accountName"] == "stcrcontosoprodflow"
+    assert store.inputs["allowSharedKeyAccess"] is False, "Entra identities only"
+    assert store.inputs["allowBlobPublicAccess"] is False
+    assert store.inputs["minimumTlsVersion"] == "TLS1_2"
+    assert store.inputs["networkRuleSet"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
+    assert not plan_of("dev").of_type("azure-native:network:FlowLog"), "on in prod by default only"
+
+
+def test_unlogged_prod_flows_are_flagged(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("prod")
+    raw["network"]["flowLogsEnabled"] = False
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:network:FlowLog")
+    flagged = {(f.severity, f.key) for f in plan.findings}
+    assert ("medium", "supply-chain:network.flowLogsEnabled") in flagged

@@ -10,6 +10,7 @@ from pulumi_azure_native import network
 
 from components.azure.dns_filter import DnsFilter
 from components.azure.firewall import EgressFirewall
+from components.azure.flow_logs import VnetFlowLogs
 from components.azure.shared import Diagnostics, Placement
 from components.model.config import NetworkConfig, RunnerConfig
 from components.render.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules, resolvable_names
@@ -35,6 +36,7 @@ class BuildNetwork(pulumi.ComponentResource):
         placement: Placement,
         cluster_vnet_id: str | None = None,
         private_hosts: tuple[str, ...] = (),
+        flow_log_account: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("supply-chain:azure:BuildNetwork", name, {}, opts)
@@ -85,6 +87,11 @@ class BuildNetwork(pulumi.ComponentResource):
                 placement=placement,
                 diagnostics=Diagnostics(workspace) if workspace is not None else None,
                 opts=child,
+            )
+
+        if flow_log_account is not None:
+            VnetFlowLogs(
+                f"{name}-flows", account_name=flow_log_account, vnet_id=vnet.id, placement=placement, opts=child
             )
 
         route_table_id: pulumi.Output[str] | None = None

@@ -102,6 +102,13 @@ class NetworkConfig(ConfigModel):
             "endpoints on 443; nothing else may."
         ),
     )
+    flow_logs_enabled: bool | None = Field(
+        default=None,
+        description=(
+            "VNet flow logs of the build network (every flow an agent opens, kept 90 days in a storage account "
+            "of the stack's own). Default: on in prod only; off in prod is flagged by review."
+        ),
+    )
     log_analytics_workspace_id: WorkspaceId | None = Field(
         default=None,
         description="Resource id of a Log Analytics workspace for the firewall's logs and the agents' DNS queries.",

@@ -96,6 +96,11 @@ class StackConfig(ConfigModel):
         configured = self.azure.delete_locks_enabled if self.azure is not None else None
         return configured if configured is not None else self.environment == "prod"
 
+    def flow_logs_enabled(self) -> bool:
+        """Whether the build VNet's flows are logged: as configured, else in prod only."""
+        configured = self.network.flow_logs_enabled if self.network is not None else None
+        return configured if configured is not None else self.environment == "prod"
+
     def hsm_enabled(self, key: AzureKeyVaultKey) -> bool:
         """Whether a Key Vault key is HSM-backed: as configured, else in prod only."""
         return key.hsm_enabled if key.hsm_enabled is not None else self.environment == "prod"
