@@ -536,3 +536,22 @@ def test_unlogged_prod_flows_are_flagged(plan_raw: Callable[..., Plan]) -> None:
     assert not plan.of_type("azure-native:network:FlowLog")
     flagged = {(f.severity, f.key) for f in plan.findings}
     assert ("medium", "supply-chain:network.flowLogsEnabled") in flagged
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_writes_azure_serialises_wait_for_each_other(plan_of: Callable[[str], Plan], stack: str) -> None:
+    """A VNet takes one write at a time (subnets, then peerings), and so does a private zone (its links)."""
+    plan = plan_of(stack)
+    agents_subnet = next(s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "agents")
+    peerings = {p.name.rsplit("-", 2)[-2]: p for p in plan.of_type("azure-native:network:VirtualNetworkPeering")}
+    assert set(peerings) == {"to", "from"}
+    assert agents_subnet.urn in peerings["to"].depends_on
+    assert peerings["to"].urn in peerings["from"].depends_on
+    for zone in ("privatelink.azurecr.io", "privatelink.vaultcore.azure.net"):
+        links = [
+            link
+            for link in plan.of_type("azure-native:privatedns:VirtualNetworkLink")
+            if link.inputs["privateZoneName"] == zone
+        ]
+        build, cluster = sorted(links, key=lambda link: link.name.endswith("-cluster"))
+        assert build.urn in cluster.depends_on, f"{zone}: the cluster's link waits for the build VNet's"

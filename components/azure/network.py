@@ -154,7 +154,8 @@ class BuildNetwork(pulumi.ComponentResource):
         )
 
         if cluster_vnet_id is not None:
-            self._peer(name, vnet, cluster_vnet_id, placement)
+            # after the last subnet write: Azure refuses a peering while another write on the VNet is in progress
+            self._peer(name, vnet, cluster_vnet_id, placement, after=agents)
 
         self.vnet_id = vnet.id
         self.agents_subnet_id = agents.id
@@ -168,11 +169,18 @@ class BuildNetwork(pulumi.ComponentResource):
             }
         )
 
-    def _peer(self, name: str, vnet: network.VirtualNetwork, cluster_vnet_id: str, placement: Placement) -> None:
+    def _peer(
+        self,
+        name: str,
+        vnet: network.VirtualNetwork,
+        cluster_vnet_id: str,
+        placement: Placement,
+        after: pulumi.Resource,
+    ) -> None:
         """Peer the build VNet with the cluster's, both directions: the cluster reaches the private endpoints,
         and nothing more is shared (no forwarded traffic, no gateway transit, no remote gateways)."""
         _, _, _, _, cluster_group, _, _, _, cluster_vnet = cluster_vnet_id.split("/")[:9]
-        network.VirtualNetworkPeering(
+        outbound = network.VirtualNetworkPeering(
             f"{name}-to-cluster",
             virtual_network_peering_name="to-cluster",
             virtual_network_name=vnet.name,
@@ -182,7 +190,7 @@ class BuildNetwork(pulumi.ComponentResource):
             allow_forwarded_traffic=False,
             allow_gateway_transit=False,
             use_remote_gateways=False,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[after]),
         )
         network.VirtualNetworkPeering(
             f"{name}-from-cluster",
@@ -194,5 +202,5 @@ class BuildNetwork(pulumi.ComponentResource):
             allow_forwarded_traffic=False,
             allow_gateway_transit=False,
             use_remote_gateways=False,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[outbound]),
         )

@@ -51,8 +51,10 @@ class PrivateLink(pulumi.ComponentResource):
         if private_network.peered_vnet_id is not None:
             # the cluster's nodes and engines resolve the endpoint's name from their own VNet
             resolvers.append(("-cluster", private_network.peered_vnet_id))
+        previous: list[pulumi.Resource] = []
         for suffix, vnet_id in resolvers:
-            privatedns.VirtualNetworkLink(
+            # one link write at a time on a zone: Azure serialises operations on one private zone
+            link = privatedns.VirtualNetworkLink(
                 f"{name}-zone-link{suffix}",
                 private_zone_name=zone.name,
                 virtual_network_link_name=f"link-{name}{suffix}",
@@ -61,8 +63,9 @@ class PrivateLink(pulumi.ComponentResource):
                 location="global",
                 resource_group_name=placement.resource_group_name,
                 tags=placement.tags,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
+            previous = [link]
         network.PrivateDnsZoneGroup(
             f"{name}-zone-group",
             private_endpoint_name=endpoint.name,
