@@ -173,7 +173,13 @@ class SupplyChain(pulumi.ComponentResource):
             flow_log_account=flow_log_account_name(config.registry.name) if config.flow_logs_enabled() else None,
             opts=child,
         )
-        private_network = PrivateNetwork(net.endpoints_subnet_id, net.vnet_id, cluster_vnet_id)
+        zones = config.network.private_dns_zones
+        private_network = PrivateNetwork(
+            net.endpoints_subnet_id,
+            net.vnet_id,
+            cluster_vnet_id,
+            {group: zone for group, zone in (("registry", zones.registry), ("vault", zones.vault)) if zone is not None},
+        )
         identities = ChainIdentities(f"{name}-id", placement=placement, opts=child)
         pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
         pullers.update(config.registry.puller_principal_ids)

@@ -83,6 +83,7 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
         config.cluster is not None
         and config.network is not None
         and config.cluster.virtual_network_id is None
+        and config.network.private_dns_zones.registry is None
         and not registry.public_network_access_enabled
     ):
         yield Finding(

@@ -555,3 +555,29 @@ def test_writes_azure_serialises_wait_for_each_other(plan_of: Callable[[str], Pl
         ]
         build, cluster = sorted(links, key=lambda link: link.name.endswith("-cluster"))
         assert build.urn in cluster.depends_on, f"{zone}: the cluster's link waits for the build VNet's"
+
+
+HUB_ZONES = (
+    "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg-hub-dns"
+    "/providers/Microsoft.Network/privateDnsZones"
+)
+
+
+def test_a_hub_and_spoke_prod_puts_records_in_the_estates_zones_and_creates_none(
+    plan_raw: Callable[..., Plan],
+) -> None:
+    raw = stack_raw("prod")
+    del raw["cluster"]["virtualNetworkId"]
+    raw["network"]["privateDnsZones"] = {
+        "registry": f"{HUB_ZONES}/privatelink.azurecr.io",
+        "vault": f"{HUB_ZONES}/privatelink.vaultcore.azure.net",
+    }
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:privatedns:PrivateZone"), "the estate owns the zones"
+    assert not plan.of_type("azure-native:privatedns:VirtualNetworkLink"), "and links them where it routes"
+    assert not plan.of_type("azure-native:network:VirtualNetworkPeering")
+    zone_ids = {
+        g.inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"]
+        for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
+    }
+    assert zone_ids == {f"{HUB_ZONES}/privatelink.azurecr.io", f"{HUB_ZONES}/privatelink.vaultcore.azure.net"}

@@ -76,6 +76,10 @@ def _both(*mutations: Mutation) -> Mutation:
 
 
 P = "supply-chain:"
+HUB_ZONES = (
+    "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg-hub-dns"
+    "/providers/Microsoft.Network/privateDnsZones"
+)
 INVALID: list[tuple[str, str, Mutation, str]] = [
     # (case, base stack, mutation, key that must be named)
     ("wrong type", "dev", _set("buildAgents.maxInstances", "many"), "buildAgents.maxInstances"),
@@ -384,6 +388,33 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
             ],
         ),
         "signing.keys[1].name",
+    ),
+    (
+        "the vault's zone given as the registry's",
+        "prod",
+        _set(
+            "network.privateDnsZones",
+            {"registry": f"{HUB_ZONES}/privatelink.vaultcore.azure.net"},
+        ),
+        "network.privateDnsZones.registry",
+    ),
+    (
+        "a central zone id of another resource type",
+        "prod",
+        _set("network.privateDnsZones", {"vault": "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/x"}),
+        "network.privateDnsZones.vault",
+    ),
+    (
+        "hub and spoke covering the registry but not the vault, and no peering",
+        "prod",
+        _both(
+            _delete("cluster.virtualNetworkId"),
+            _set(
+                "network.privateDnsZones",
+                {"registry": f"{HUB_ZONES}/privatelink.azurecr.io"},
+            ),
+        ),
+        "cluster.virtualNetworkId",
     ),
     (
         "public endpoint client range",

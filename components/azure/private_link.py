@@ -39,6 +39,29 @@ class PrivateLink(pulumi.ComponentResource):
             tags=placement.tags,
             opts=child,
         )
+        central_zone_id = private_network.central_zone_ids.get(group_id)
+        if central_zone_id is not None:
+            zone_id: pulumi.Input[str] = central_zone_id  # the estate links its zone to the VNets that resolve it
+        else:
+            zone_id = self._zone(name, zone_name, private_network, placement)
+        network.PrivateDnsZoneGroup(
+            f"{name}-zone-group",
+            private_endpoint_name=endpoint.name,
+            private_dns_zone_group_name="default",
+            private_dns_zone_configs=[{"name": zone_name.replace(".", "-"), "private_dns_zone_id": zone_id}],
+            resource_group_name=placement.resource_group_name,
+            opts=child,
+        )
+        self.private_ips = endpoint.custom_dns_configs.apply(
+            lambda configs: sorted({ip for c in configs or [] for ip in (c.ip_addresses or [])})
+        )
+        self.register_outputs({"privateIps": self.private_ips})
+
+    def _zone(
+        self, name: str, zone_name: str, private_network: PrivateNetwork, placement: Placement
+    ) -> pulumi.Output[str]:
+        """The stack's own zone, linked to the build VNet and (when peered) the cluster's."""
+        child = pulumi.ResourceOptions(parent=self)
         zone = privatedns.PrivateZone(
             f"{name}-zone",
             private_zone_name=zone_name,
@@ -66,15 +89,4 @@ class PrivateLink(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
             previous = [link]
-        network.PrivateDnsZoneGroup(
-            f"{name}-zone-group",
-            private_endpoint_name=endpoint.name,
-            private_dns_zone_group_name="default",
-            private_dns_zone_configs=[{"name": zone_name.replace(".", "-"), "private_dns_zone_id": zone.id}],
-            resource_group_name=placement.resource_group_name,
-            opts=child,
-        )
-        self.private_ips = endpoint.custom_dns_configs.apply(
-            lambda configs: sorted({ip for c in configs or [] for ip in (c.ip_addresses or [])})
-        )
-        self.register_outputs({"privateIps": self.private_ips})
+        return zone.id

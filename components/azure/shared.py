@@ -51,6 +51,9 @@ class PrivateNetwork:
     subnet_id: pulumi.Input[str]
     vnet_id: pulumi.Input[str]
     peered_vnet_id: str | None = None
+    central_zone_ids: dict[str, str] = field(default_factory=dict)
+    """The estate's own zones by endpoint group (`registry`, `vault`): records go there, and the stack
+    creates neither the zone nor its links."""
 
 
 def azure_tags(config: StackConfig, stack: str) -> dict[str, str]:

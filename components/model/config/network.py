@@ -89,6 +89,42 @@ class EgressConfig(ConfigModel):
     )
 
 
+_ZONE_ID = re.compile(
+    r"/subscriptions/[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/resource[gG]roups/[-A-Za-z0-9_.()]{1,90}"
+    r"/providers/Microsoft\.Network/privateDnsZones/(?P<zone>[a-z0-9.-]+)"
+)
+
+
+class PrivateDnsZonesConfig(ConfigModel):
+    """Private DNS zones an estate already runs centrally (hub and spoke)."""
+
+    registry: str | None = Field(default=None, description="Resource id of the estate's `privatelink.azurecr.io` zone.")
+    vault: str | None = Field(
+        default=None, description="Resource id of the estate's `privatelink.vaultcore.azure.net` zone."
+    )
+
+    @model_validator(mode="after")
+    def _right_zones(self) -> PrivateDnsZonesConfig:
+        problems: list[tuple[str, str]] = []
+        for key, zone in (("registry", "privatelink.azurecr.io"), ("vault", "privatelink.vaultcore.azure.net")):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            match = _ZONE_ID.fullmatch(value)
+            if match is None:
+                problems.append(
+                    (
+                        key,
+                        "must be /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.Network/"
+                        f"privateDnsZones/{zone}",
+                    )
+                )
+            elif match["zone"] != zone:
+                problems.append((key, f"names the zone {match['zone']}, and the {key}'s endpoint needs {zone}"))
+        raise_violations(problems)
+        return self
+
+
 class NetworkConfig(ConfigModel):
     """The build network (Azure stacks)."""
 
@@ -100,6 +136,14 @@ class NetworkConfig(ConfigModel):
         description=(
             "Private ranges besides the agents (e.g. the AKS cluster's peered VNet) allowed to reach the private "
             "endpoints on 443; nothing else may."
+        ),
+    )
+    private_dns_zones: PrivateDnsZonesConfig = Field(
+        default_factory=PrivateDnsZonesConfig,
+        description=(
+            "Hub and spoke: the estate's central private DNS zones. For each one given, the stack creates no zone "
+            "and no VNet link, only the endpoint's records in that zone; the estate links it to the VNets that "
+            "resolve it (build agents and cluster alike) and routes between them."
         ),
     )
     flow_logs_enabled: bool | None = Field(

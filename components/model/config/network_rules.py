@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from components.model.config.errors import Problem, config_key
+from components.model.config.signing import AzureKeyVaultKey
 
 if TYPE_CHECKING:
     from components.model.config.rules import Sections
@@ -88,12 +89,21 @@ def cluster_reaches_endpoints(s: Sections) -> Iterator[Problem]:
                     f"{client} overlaps network.addressSpace ({s.network.address_space}): VNets with overlapping "
                     "ranges cannot be peered — pick the cluster VNet's own range",
                 )
-    elif s.environment == "prod" and not s.registry.public_network_access_enabled:
+    elif s.environment == "prod" and not s.registry.public_network_access_enabled and not estate_resolves(s):
         yield Problem(
             config_key("cluster.virtualNetworkId"),
             "the prod registry and vault are reachable only through their private endpoints, and the cluster's "
-            "network is not peered — set the resource id of the VNet its node pools are in",
+            "network is not peered — set the resource id of the VNet its node pools are in (or, in a hub and "
+            "spoke estate, network.privateDnsZones for both endpoints)",
         )
+
+
+def estate_resolves(s: Sections) -> bool:
+    """Whether the estate's central zones hold every private endpoint's records (hub and spoke: the estate
+    links those zones to the cluster's VNet and routes to the endpoints)."""
+    zones = s.network.private_dns_zones
+    needs_vault = any(isinstance(k, AzureKeyVaultKey) for k in s.signing.keys)
+    return zones.registry is not None and (zones.vault is not None or not needs_vault)
 
 
 def agent_subnet_capacity(s: Sections) -> Iterator[Problem]:
