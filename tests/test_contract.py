@@ -173,7 +173,12 @@ def test_a_trust_model_output_without_its_null_entries_reads_the_same() -> None:
         sigstore=SigstoreInstance(),
         signed_registries=("127.0.0.1:5000",),
         allowed_registries=("127.0.0.1:5000",),
-        namespaces=(NamespacePolicy("apps", "enforce"),),
+        namespaces=(
+            NamespacePolicy("apps", "enforce"),
+            NamespacePolicy(
+                "builds", "audit", provenance=Provenance("https://ci.example/b", "https://git.example/a/b")
+            ),
+        ),
         require_digest=False,
     )
     output = _without_nulls(json.loads(json.dumps(sparse.to_json())))
