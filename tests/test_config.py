@@ -399,6 +399,18 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         ),
         "signing.sigstore.tufMirror",
     ),
+    (
+        "private Rekor for key signatures, bundles for Kyverno without TUF",
+        "local",
+        _set(
+            "signing.sigstore",
+            {
+                "rekorUrl": "https://rekor.contoso.example",
+                "rekorPublicKey": _pem(ec.generate_private_key(ec.SECP256R1())),
+            },
+        ),
+        "signing.sigstore.tufMirror",
+    ),
     ("pull secret on an Azure stack", "dev", _set("registry.pullSecretName", "regcred"), "registry.pullSecretName"),
     ("plain HTTP registry outside local", "dev", _set("registry.plainHttpEnabled", True), "registry.plainHttpEnabled"),
     (
