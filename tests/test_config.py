@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from components.model.config import ConfigError, StackConfig, identity_pattern_problems, parse_stack_config
+from components.model.config.text import scrub
 from tests.certificates import self_signed_pem
 from tests.conftest import SHIPPED_STACKS, stack_raw
 
@@ -481,6 +482,18 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         ),
         "signing.sigstore.tufMirror",
     ),
+    (
+        "private Rekor for key signatures, bundles for Kyverno without TUF",
+        "local",
+        _set(
+            "signing.sigstore",
+            {
+                "rekorUrl": "https://rekor.contoso.example",
+                "rekorPublicKey": _pem(ec.generate_private_key(ec.SECP256R1())),
+            },
+        ),
+        "signing.sigstore.tufMirror",
+    ),
     ("pull secret on an Azure stack", "dev", _set("registry.pullSecretName", "regcred"), "registry.pullSecretName"),
     ("plain HTTP registry outside local", "dev", _set("registry.plainHttpEnabled", True), "registry.plainHttpEnabled"),
     (
@@ -577,6 +590,33 @@ def test_cross_section_rules_run_when_another_section_is_broken() -> None:
     keys = refused(raw)
     assert P + "buildAgents.maxInstances" in keys
     assert P + "registry.publicNetworkAccessEnabled" in keys
+
+
+def test_cross_section_rules_read_the_valid_fields_of_a_section_with_a_broken_one() -> None:
+    raw = stack_raw("prod")
+    _set("registry.publicNetworkAccessEnabled", True)(raw)
+    _set("registry.allowedIpRanges", ["52.174.10.0/24"])(raw)
+    _set("registry.name", "cr-prod")(raw)  # the same section's own field error
+    keys = refused(raw)
+    assert P + "registry.name" in keys
+    assert P + "registry.publicNetworkAccessEnabled" in keys
+
+
+def test_a_refused_key_is_shown_with_invisible_characters_escaped_and_letters_as_typed() -> None:
+    raw = stack_raw("dev")
+    namespaces = raw["admission"]["namespaces"]
+    for name in ("pay\u202ements", "caf\u00e9\u00a0", "ops\x1b[31m"):
+        namespaces[name] = {"mode": "enforce"}
+    keys = refused(raw)
+    assert P + "admission.namespaces.pay\\u202ements" in keys  # a right-to-left override, escaped
+    assert P + "admission.namespaces.caf\u00e9\\xa0" in keys  # é as typed, the no-break space escaped
+    assert P + "admission.namespaces.ops\\x1b[31m" in keys  # a terminal escape sequence, escaped
+
+
+def test_a_secret_in_a_list_is_scrubbed_from_a_message_that_quotes_it() -> None:
+    token = "ghp_" + "A1b2C3d4" * 5
+    raw = {"admission": {"allowedRegistries": ["mcr.microsoft.com", token]}}
+    assert scrub(f"cannot parse {token!r} as a registry", raw) == "cannot parse '(not shown)' as a registry"
 
 
 def test_problems_name_the_fix() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +19,17 @@ from components.model.contract import (
     parse_kms_uri,
     vault_name_for,
 )
+from components.model.trust import (
+    Exemption,
+    KeyAuthority,
+    KeylessAuthority,
+    NamespacePolicy,
+    Provenance,
+    SigstoreInstance,
+    TrustModel,
+)
+from scripts.checks.errors import UsageError
+from scripts.checks.outputs import read_trust_model
 
 ACR_NAMES = st.from_regex(r"[A-Za-z0-9]{5,50}", fullmatch=True)
 KEY_NAMES = st.from_regex(r"[0-9a-zA-Z-]{1,127}", fullmatch=True)
@@ -64,3 +79,117 @@ def test_outputs_are_exported_under_the_keys_the_checks_read() -> None:
 def test_an_undeclared_output_is_a_programming_error() -> None:
     with pytest.raises(TypeError, match="registry_loginserver"):
         StackOutputs.exported(registry_loginserver="typo")
+
+
+# --- the trust model as the checks read it back from the stack outputs ----------------------------
+
+GITHUB = "https://token.actions.githubusercontent.com"
+BUILD_WORKFLOW = "https://github.com/contoso/builder/.github/workflows/build.yml@refs/heads/main"
+BUILDER = KeylessAuthority(GITHUB, subject=BUILD_WORKFLOW, name="builder", provenance_only=True)
+EVERY_FIELD_SET = TrustModel(
+    keyless=(
+        KeylessAuthority(
+            GITHUB, subject_regexp=r"^https://github\.com/contoso/.+$", name="ci", callers=("contoso/ops",)
+        ),
+        KeylessAuthority("https://accounts.google.com", subject="release@contoso.example"),
+    ),
+    keys=(
+        KeyAuthority(
+            "release",
+            public_key_pem="-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            kms_uri="azurekms://kv-crcontoso.vault.azure.net/release/" + "a" * 32,
+            transparency_log_required=False,
+        ),
+        KeyAuthority(
+            "release-bbbbbbbb",
+            kms_uri="azurekms://kv-crcontoso.vault.azure.net/release/" + "b" * 32,
+            authority="release",
+        ),
+    ),
+    sigstore=SigstoreInstance(
+        rekor_url="https://rekor.contoso.example",
+        rekor_public_key="rekor key",
+        ct_log_url="https://ctlog.contoso.example",
+        ct_log_public_key="ct log key",
+        fulcio_url="https://fulcio.contoso.example",
+        fulcio_roots="fulcio roots",
+        tsa_url="https://tsa.contoso.example",
+        tsa_cert_chain="tsa chain",
+        tuf_mirror="https://tuf.contoso.example",
+        tuf_root="tuf root",
+    ),
+    signed_registries=("crcontoso.azurecr.io",),
+    allowed_registries=("crcontoso.azurecr.io", "mcr.microsoft.com"),
+    namespaces=(
+        NamespacePolicy(
+            "payments",
+            "enforce",
+            "cyclonedx",
+            Provenance(BUILD_WORKFLOW, "https://github.com/contoso/payments", "refs/heads/main", BUILDER),
+            signers=("ci",),
+            repositories=("payments/*",),
+        ),
+        NamespacePolicy("sandbox", "audit", "spdx", Provenance("https://builder.example/x", "https://git.example/a/b")),
+    ),
+    require_digest=True,
+    exemptions=(
+        Exemption(
+            "legacy-batch",
+            "payments",
+            ("crcontoso.azurecr.io/batch:1.0", "crcontoso.azurecr.io/batch:1.1"),
+            "platform-team",
+            "vendor image until the migration",
+            date(2026, 12, 31),
+        ),
+    ),
+    plain_http_registry=True,
+    registry_pull_secret="registry-pull",
+    signature_format="legacy",
+    default_mode="audit",
+    exempt_namespaces=("monitoring",),
+)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def test_the_checks_read_back_every_field_of_the_deployed_trust_model() -> None:
+    output = json.loads(json.dumps(EVERY_FIELD_SET.to_json()))
+    assert output["exemptions"][0]["expires"] == "2026-12-31"
+    assert TrustModel.from_json(output) == EVERY_FIELD_SET
+
+
+def test_a_trust_model_output_without_its_null_entries_reads_the_same() -> None:
+    sparse = TrustModel(
+        keyless=(
+            KeylessAuthority(GITHUB, subject="https://github.com/contoso/app/.github/workflows/r.yml@refs/heads/main"),
+        ),
+        keys=(KeyAuthority("local"),),
+        sigstore=SigstoreInstance(),
+        signed_registries=("127.0.0.1:5000",),
+        allowed_registries=("127.0.0.1:5000",),
+        namespaces=(
+            NamespacePolicy("apps", "enforce"),
+            NamespacePolicy(
+                "builds", "audit", provenance=Provenance("https://ci.example/b", "https://git.example/a/b")
+            ),
+        ),
+        require_digest=False,
+    )
+    output = _without_nulls(json.loads(json.dumps(sparse.to_json())))
+    assert "registry_pull_secret" not in output
+    assert TrustModel.from_json(output) == sparse
+
+
+@pytest.mark.parametrize("key", ["exemptions", "plain_http_registry", "signature_format", "require_digest"])
+def test_a_trust_model_output_missing_a_field_every_output_holds_is_refused(key: str) -> None:
+    trust_model = json.loads(json.dumps(EVERY_FIELD_SET.to_json()))
+    del trust_model[key]
+    outputs = StackOutputs(environment="dev", registry_login_server="crcontoso.azurecr.io", trust_model=trust_model)
+    with pytest.raises(UsageError, match=f"trustModel output is not one this version understands: '{key}'"):
+        read_trust_model(outputs)

@@ -29,6 +29,7 @@ RE2_VERDICTS: list[tuple[str, bool]] = [
     (r"^https://github\.com/contoso/(?>a+)@refs/heads/main$", False),  # atomic group
     (r"^https://github\.com/contoso/a++@refs/heads/main$", False),  # possessive repeat
     (r"^https://github\.com/contoso/app/.+@refs/heads/main\Z", False),  # \Z (RE2 has \z)
+    (r"^https://github\.com/contoso/app/.+@refs/heads/main\Z$", False),  # \Z, even where $ anchors the end
     (r"^https://github\.com/contoso/[[:alpha:]]+/.+@refs/heads/main$", False),  # POSIX class: Python reads a set
 ]
 
@@ -68,3 +69,53 @@ def test_alternatives_each_pinned_are_accepted() -> None:
         r"^https://github\.com/contoso/app/.+@refs/heads/main$|^https://github\.com/contoso/api/.+@refs/heads/main$"
     )
     assert identity_pattern_problems(pattern, GITHUB) == []
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^https://github\.com/contoso/((?=app).+)@refs/heads/main$",  # in a group
+        r"^https://github\.com/contoso/(?:(?=a)[a-z])+@refs/heads/main$",  # in a repeat
+        r"^https://github\.com/contoso/(?:(?=a)[a-z])+?@refs/heads/main$",  # in a lazy repeat
+        r"^https://github\.com/contoso/(?:app|(?=api)[a-z]+)/.+@refs/heads/main$",  # in a nested alternative
+        r"^https://github\.com/contoso/app/.+$|^https://github\.com/contoso/(?=api).+$",  # in a second alternative
+    ],
+)
+def test_a_construct_re2_lacks_is_refused_wherever_it_is_nested(pattern: str) -> None:
+    (problem,) = identity_pattern_problems(pattern, GITHUB)
+    assert "uses lookahead or lookbehind" in problem
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        (r"\bhttps://github\.com/contoso/app/.+@refs/heads/main$", "a word boundary is not ^: matches after ?x="),
+        (r"^https://github\.com/contoso/app/.+@refs/heads/(?:main$|)", "the empty alternative ends without $"),
+    ],
+)
+def test_an_alternative_that_is_not_anchored_on_every_path_is_refused(pattern: str, why: str) -> None:
+    (problem,) = identity_pattern_problems(pattern, GITHUB)
+    assert "is not anchored" in problem, why
+
+
+def test_e_mail_patterns_may_alternate_domains_and_repeat_any_local_part() -> None:
+    assert identity_pattern_problems(r"^[a-z]+(?:@contoso|\.[a-z]+@fabrikam)\.example$", GOOGLE) == []
+    assert identity_pattern_problems(r"^.+@contoso\.example$", GOOGLE) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "issuer", "what"),
+    [
+        (r"https://github\.com/contoso/.+$", GITHUB, "is not anchored"),
+        (r"^https://github\.com/[a-z]+/.+$", GITHUB, "does not pin an owner"),
+        (r"^.*@contoso\.com$", GITHUB, "is an e-mail pattern, and https://token.actions.githubusercontent.com"),
+        (r"^https://github\.com/contoso/.+\Z", GITHUB, "uses a construct RE2 reads differently"),
+        (r"^https://github\.com/contoso/(a)\1$", GITHUB, "uses a backreference"),
+        (r"^.*$", GITHUB, "matches every identity"),
+        (r"^.+?$", GOOGLE, "matches every identity"),
+        (r"^https://github\.com/contoso/a/.+$|.*", GITHUB, "matches every identity"),
+    ],
+)
+def test_a_refusal_quotes_the_pattern_and_says_what_is_wrong(pattern: str, issuer: str, what: str) -> None:
+    (problem,) = identity_pattern_problems(pattern, issuer)
+    assert problem.startswith(f"{pattern!r} {what}")

@@ -91,6 +91,17 @@ def test_every_key_of_a_private_instance_is_in_the_trust_root(shared_dir: Path) 
     assert root["metadata"]["annotations"]["supply-chain/title"] == "Private Sigstore trust root"
 
 
+def test_a_private_rekor_without_fulcio_still_gets_its_trust_root() -> None:
+    def key_signatures_logged_privately(raw: dict[str, Any]) -> None:
+        raw["signing"]["sigstore"] = {"rekorUrl": "https://rekor.contoso.example", "rekorPublicKey": REKOR_KEY}
+        raw["signing"]["signatureFormat"] = "legacy"
+
+    root = docs_of("local", key_signatures_logged_privately)["supply-chain"]
+    assert root["spec"]["sigstoreKeys"]["tLogs"] == [
+        {"baseURL": "https://rekor.contoso.example", "hashAlgorithm": "sha-256", "publicKey": _b64(REKOR_KEY)}
+    ]
+
+
 def test_a_tuf_mirror_replaces_the_inline_keys() -> None:
     root = docs_of(
         "prod",

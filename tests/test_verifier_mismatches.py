@@ -18,7 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.model.contract import SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1
-from components.model.trust import KeyAuthority, NamespacePolicy, Provenance, SigstoreInstance, TrustModel
+from components.model.trust import (
+    KeyAuthority,
+    KeylessAuthority,
+    NamespacePolicy,
+    Provenance,
+    SigstoreInstance,
+    TrustModel,
+)
 from scripts.checks.cosign import (
     COSIGN_SIGN_PREDICATE,
     _write_bundle,
@@ -216,6 +223,29 @@ def test_requirements_follow_the_registry_allow_list_and_the_tenant() -> None:
         "no signature by payments's signers (payments-release)",
         "no spdx SBOM attestation by a trusted signer",
     ]
+
+
+def test_a_tenants_keyless_signer_is_told_apart_from_another_identity_of_the_same_issuer() -> None:
+    payments_ci = KeylessAuthority(
+        ISSUER, subject_regexp=r"^https://github\.com/contoso/payments/.+$", name="payments-ci"
+    )
+    other_ci = KeylessAuthority(ISSUER, subject=WORKFLOW, name="other-ci")
+    model = replace(MODEL, keyless=(payments_ci, other_ci))
+    tenant = NamespacePolicy("payments", "enforce", signers=("payments-ci",))
+
+    def signed_by(identity: str) -> ImageReport:
+        signature = Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, identity)
+        return ImageReport("r.example/app@sha256:" + "1" * 64, (signature,))
+
+    by_tenant = signed_by(
+        r"^https://github\.com/contoso/payments/.+$ (issuer https://token.actions.githubusercontent.com)"
+    )
+    assert requirement_problems(by_tenant, tenant, model) == []
+    by_other = signed_by(
+        "https://github.com/contoso/workflows/.github/workflows/build.yml@refs/heads/main "
+        "(issuer https://token.actions.githubusercontent.com)"
+    )
+    assert requirement_problems(by_other, tenant, model) == ["no signature by payments's signers (payments-ci)"]
 
 
 def test_sbom_requirements_name_what_is_missing() -> None:

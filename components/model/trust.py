@@ -212,7 +212,10 @@ class TrustModel:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TrustModel:
-        """The model back from its `to_json` form (the `trustModel` stack output)."""
+        """The model back from its `to_json` form (the `trustModel` stack output). Keys that may hold null
+        are read with `get` (an output without its null entries reads the same); fields added after the
+        first outputs (signers, repositories, callers, exempt namespaces) default to their absence; every
+        other key is required: each output ever written holds it."""
         namespaces = []
         for ns in data["namespaces"]:
             provenance = None
@@ -241,11 +244,11 @@ class TrustModel:
             require_digest=bool(data["require_digest"]),
             exemptions=tuple(
                 Exemption(**{**e, "images": tuple(e["images"]), "expires": date.fromisoformat(e["expires"])})
-                for e in data.get("exemptions", [])
+                for e in data["exemptions"]
             ),
-            plain_http_registry=bool(data.get("plain_http_registry", False)),
+            plain_http_registry=bool(data["plain_http_registry"]),
             registry_pull_secret=data.get("registry_pull_secret"),
-            signature_format=data.get("signature_format", "bundle"),
+            signature_format=data["signature_format"],
             default_mode=data.get("default_mode"),
             exempt_namespaces=tuple(data.get("exempt_namespaces", ())),
         )

@@ -15,8 +15,8 @@ differently from Python (or not at all):
 from __future__ import annotations
 
 import re
-from re import _constants as sre_constants
-from re import _parser as sre_parse
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from components.model.config.text import shown
@@ -48,18 +48,17 @@ def _name(opcode: Any) -> str:
 
 
 def _walk(items: Any) -> Any:
-    """Every (opcode name, argument) in a parsed pattern, nested ones included."""
+    """Every (opcode name, argument) in a parsed pattern, nested ones included, up to the first construct
+    RE2 lacks: that one is refused whatever it holds, so the walk never enters it."""
     for opcode, argument in items:
         yield _name(opcode), argument
-        if _name(opcode) in ("SUBPATTERN", "ATOMIC_GROUP"):
+        if _name(opcode) == "SUBPATTERN":
             yield from _walk(argument[-1])
-        elif _name(opcode) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        elif _name(opcode) in ("MAX_REPEAT", "MIN_REPEAT"):
             yield from _walk(argument[2])
         elif _name(opcode) == "BRANCH":
             for branch in argument[1]:
                 yield from _walk(branch)
-        elif _name(opcode) in ("ASSERT", "ASSERT_NOT"):
-            yield from _walk(argument[1])
 
 
 def _is_at(item: Any, where: str) -> bool:

@@ -142,10 +142,9 @@ def text_problems(raw: Mapping[str, Any]) -> Iterator[TextProblem]:
 
 
 def printable(text: str) -> str:
-    """`text` with control, bidirectional and other invisible characters escaped, for a message line."""
-    return "".join(
-        c if c.isprintable() and c not in _BIDI and c != "\u00a0" else c.encode("unicode_escape").decode() for c in text
-    )
+    """`text` with control, bidirectional and other invisible characters escaped, for a message line
+    (`isprintable` is false for each of them: every bidirectional control, the no-break space)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def scrub(text: str, raw: Mapping[str, Any]) -> str:
