@@ -15,8 +15,8 @@ differently from Python (or not at all):
 from __future__ import annotations
 
 import re
-from re import _constants as sre_constants  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
+from re import _constants as sre_constants
+from re import _parser as sre_parse
 from typing import Any
 
 from components.model.config.text import shown
