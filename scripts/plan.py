@@ -26,6 +26,7 @@ from components.model import yaml_io
 from components.model.config import ConfigError, parse_stack_config
 from components.model.config.stack_file import read_stack_file
 from scripts import PROJECT_ROOT
+from scripts.arm_template import arm_template
 
 if TYPE_CHECKING:
     from scripts.planning import Plan, PlannedResource
@@ -44,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def write_plan(plan: Plan, out: Path) -> list[Path]:
-    """Write plan.json, manifests/ and helm/ (each release's chart, version and values) under
+    """Write plan.json, arm/template.json (Azure stacks), manifests/ and helm/ (each release's chart, version
+    and values) under
     `out`, replacing a previous plan there."""
     manifests_dir, helm_dir = out / "manifests", out / "helm"
     for folder in (manifests_dir, helm_dir):
@@ -53,6 +55,12 @@ def write_plan(plan: Plan, out: Path) -> list[Path]:
     manifests_dir.mkdir(parents=True)
     (out / "plan.json").write_text(json.dumps(plan.as_json(), indent=2, sort_keys=False) + "\n")
     written = []
+    template = arm_template(plan)
+    if template is not None:  # for ARM scanners (checkov, PSRule) and reviewers who think in ARM
+        (out / "arm").mkdir(exist_ok=True)
+        path = out / "arm" / "template.json"
+        path.write_text(json.dumps(template, indent=2) + "\n")
+        written.append(path)
     from scripts.planning import kubernetes_manifests
 
     for file_name, document in kubernetes_manifests(plan):

@@ -21,34 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.model.contract import acr_login_server
+from scripts.arm_types import ARM_TYPES, lower_camel, name_input
 
 MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT = "11111111-1111-1111-1111-111111111111"
-
-ARM_TYPES: dict[str, str] = {
-    # type token → ARM provider/type path where it is not Microsoft.<Module>/<type>s
-    "azure-native:containerregistry:Registry": "Microsoft.ContainerRegistry/registries",
-    "azure-native:keyvault:Vault": "Microsoft.KeyVault/vaults",
-    "azure-native:network:VirtualNetwork": "Microsoft.Network/virtualNetworks",
-    "azure-native:network:NetworkSecurityGroup": "Microsoft.Network/networkSecurityGroups",
-    "azure-native:network:RouteTable": "Microsoft.Network/routeTables",
-    "azure-native:network:AzureFirewall": "Microsoft.Network/azureFirewalls",
-    "azure-native:network:FirewallPolicy": "Microsoft.Network/firewallPolicies",
-    "azure-native:network:PublicIPAddress": "Microsoft.Network/publicIPAddresses",
-    "azure-native:network:PrivateEndpoint": "Microsoft.Network/privateEndpoints",
-    "azure-native:privatedns:PrivateZone": "Microsoft.Network/privateDnsZones",
-    "azure-native:managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
-    "azure-native:compute:VirtualMachineScaleSet": "Microsoft.Compute/virtualMachineScaleSets",
-}
 
 
 def stable_guid(*parts: str) -> str:
     """A GUID that is the same for the same parts on every run (plans are reproducible)."""
     return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
-
-
-def _lower_camel(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 def _group_id(state: dict[str, Any]) -> str:
@@ -221,12 +202,12 @@ class PlanMocks(pulumi_mocks.Mocks):
 
     def _azure(self, token: str, logical: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         module, type_name = token.split(":")[1], token.split(":")[2]
-        name = str(state.get(f"{_lower_camel(type_name)}Name") or f"{logical}{stable_guid(logical)[:6]}")
+        name = str(state.get(name_input(token)) or f"{logical}{stable_guid(logical)[:6]}")
         if token == "azure-native:resources:ResourceGroup":
             name = str(state.get("resourceGroupName", name))
             arm_id = f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{name}"
         else:
-            arm_type = ARM_TYPES.get(token, f"Microsoft.{module.capitalize()}/{_lower_camel(type_name)}s")
+            arm_type = ARM_TYPES.get(token, f"Microsoft.{module.capitalize()}/{lower_camel(type_name)}s")
             arm_id = f"{_group_id(state)}/providers/{arm_type}/{name}"
         state.update({"name": name, "id": arm_id, "azureApiVersion": "mock"})
         answer = AZURE_ANSWERS.get(token)

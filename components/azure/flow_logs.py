@@ -37,7 +37,8 @@ class VnetFlowLogs(pulumi.ComponentResource):
             f"{name}-store",
             account_name=account_name,
             kind="StorageV2",
-            sku=storage.SkuArgs(name="Standard_ZRS" if placement.zones else "Standard_LRS"),
+            # geo-redundant: the audit trail outlives a region's loss (zone-redundant too, where there are zones)
+            sku=storage.SkuArgs(name="Standard_GZRS" if placement.zones else "Standard_GRS"),
             allow_blob_public_access=False,
             allow_shared_key_access=False,
             allow_cross_tenant_replication=False,
