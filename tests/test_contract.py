@@ -193,3 +193,13 @@ def test_a_trust_model_output_missing_a_field_every_output_holds_is_refused(key:
     outputs = StackOutputs(environment="dev", registry_login_server="crcontoso.azurecr.io", trust_model=trust_model)
     with pytest.raises(UsageError, match=f"trustModel output is not one this version understands: '{key}'"):
         read_trust_model(outputs)
+
+
+def test_registries_that_differ_only_in_punctuation_get_policies_of_their_own() -> None:
+    from components.model.contract import allowed_registry_policy_name
+
+    names = {
+        allowed_registry_policy_name(r) for r in ("a.b.io", "a-b.io", "registry:5000", "registry-5000", "Registry:5000")
+    }
+    assert len(names) == 5
+    assert allowed_registry_policy_name("mcr.microsoft.com") == "allow-registry-mcr.microsoft.com"

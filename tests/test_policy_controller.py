@@ -165,7 +165,7 @@ def test_extra_registries_pass_without_signatures_and_everything_else_is_unmatch
         raw["admission"]["allowedRegistries"] = ["mcr.microsoft.com"]
 
     docs = docs_of("prod", allow)
-    allowed = docs["allow-registry-mcr-microsoft-com"]
+    allowed = docs["allow-registry-mcr.microsoft.com"]
     assert allowed["spec"]["authorities"] == [{"name": "allowed-registry", "static": {"action": "pass"}}]
     assert glob_matches(allowed["spec"]["images"][0]["glob"], "mcr.microsoft.com/dotnet/runtime:8.0")
 
@@ -176,7 +176,7 @@ def test_an_extra_registry_policy_is_an_enforced_cluster_image_policy_the_api_se
     def allow(raw: dict[str, Any]) -> None:
         raw["admission"]["allowedRegistries"] = ["mcr.microsoft.com"]
 
-    allowed = docs_of("prod", allow)["allow-registry-mcr-microsoft-com"]
+    allowed = docs_of("prod", allow)["allow-registry-mcr.microsoft.com"]
     assert crd_errors(allowed) == []
     assert allowed["apiVersion"] == "policy.sigstore.dev/v1beta1"
     assert allowed["kind"] == "ClusterImagePolicy"

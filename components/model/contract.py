@@ -9,6 +9,7 @@ and the typed stack outputs (the contract between `pulumi up` and the checks).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -122,8 +123,14 @@ POLICY_CONTROLLER_TRUST_ROOT = "supply-chain"
 
 
 def allowed_registry_policy_name(registry: str) -> str:
-    """Policy Controller's pass-through policy for one extra allowed registry."""
-    return "allow-registry-" + re.sub(r"[^a-z0-9]+", "-", registry.lower()).strip("-")
+    """Policy Controller's pass-through policy for one extra allowed registry: the host as written where a
+    Kubernetes name can hold it (dots and dashes stay, so `a.b.io` and `a-b.io` differ), else with a digest
+    of the original appended, so two registries never share a policy."""
+    host = registry.lower()
+    if re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", host):
+        return f"allow-registry-{host}"
+    digest = hashlib.sha256(registry.encode()).hexdigest()[:8]
+    return f"allow-registry-{re.sub(r'[^a-z0-9.-]+', '-', host).strip('-.')}-{digest}"
 
 
 # --- Azure names ----------------------------------------------------------------------------------
