@@ -126,6 +126,19 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             "nsg-only egress cannot restrict Sigstore, GitHub or package hosts by name: agents can reach "
             "anything in the allowed service tags and the Internet ranges behind them",
         )
+    if (
+        config.network is not None
+        and config.network.egress.mode == "firewall"
+        and config.network.egress.firewall_tier == "Standard"
+        and config.build_agents is not None
+        and config.build_agents.runner.kind == "github"
+    ):
+        yield Finding(
+            "low",
+            _key("network.egress.firewallTier"),
+            "the firewall allows github.com by name, so agents reach every repository and gist there (a place to "
+            "push what a job read); Premium with TLS inspection limits it to the organisation's paths",
+        )
     if config.network is not None and not config.network.egress.dns_filtering_enabled:
         yield Finding(
             "high" if config.environment == "prod" else "medium",

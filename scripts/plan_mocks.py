@@ -100,7 +100,16 @@ def _identity(net: _Network, logical: str, name: str, state: dict[str, Any]) -> 
     }
 
 
+def _firewall_policy(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+    identity = state.get("identity")
+    if not identity:
+        return {}
+    # Azure answers the identities as a map keyed by id, where the request lists them
+    return {"identity": {**identity, "userAssignedIdentities": {key: {} for key in identity["userAssignedIdentities"]}}}
+
+
 AZURE_ANSWERS: dict[str, Answer] = {
+    "azure-native:network:FirewallPolicy": _firewall_policy,
     "azure-native:containerregistry:Registry": _registry,
     "azure-native:network:Subnet": _subnet,
     "azure-native:network:AzureFirewall": _firewall,

@@ -581,3 +581,50 @@ def test_a_hub_and_spoke_prod_puts_records_in_the_estates_zones_and_creates_none
         for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
     }
     assert zone_ids == {f"{HUB_ZONES}/privatelink.azurecr.io", f"{HUB_ZONES}/privatelink.vaultcore.azure.net"}
+
+
+PREMIUM_CA = {
+    "certificateSecretId": "https://kv-contoso-pki.vault.azure.net/secrets/firewall-tls-ca",
+    "vaultId": "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg-pki/providers/"
+    "Microsoft.KeyVault/vaults/kv-contoso-pki",
+}
+
+
+def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(plan_raw: Callable[..., Plan]) -> None:
+    raw = stack_raw("prod")
+    raw["network"]["egress"].update(firewallTier="Premium", tlsInspection=PREMIUM_CA)
+    plan = plan_raw(raw)
+    policy = only(plan, "azure-native:network:FirewallPolicy").inputs
+    assert policy["sku"] == {"tier": "Premium"}
+    assert policy["intrusionDetection"] == {"mode": "Deny"}
+    assert policy["transportSecurity"]["certificateAuthority"]["keyVaultSecretId"] == PREMIUM_CA["certificateSecretId"]
+    identity = next(
+        i for i in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if i.name.endswith("-tls")
+    )
+    assert policy["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.outputs["id"]]}
+    assert (identity.outputs["principalId"], "4633458b-17de-408a-b874-0445c86b69e6", PREMIUM_CA["vaultId"]) in (
+        _role_assignments(plan)
+    ), "the policy's identity reads the CA: Key Vault Secrets User on its vault"
+    assert only(plan, "azure-native:network:AzureFirewall").inputs["sku"] == {"name": "AZFW_VNet", "tier": "Premium"}
+    rules = {
+        rule["name"]: rule
+        for collection in only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup").inputs["ruleCollections"]
+        for rule in collection["rules"]
+    }
+    assert rules["ci-github-org-paths"]["targetUrls"] == ["github.com/contoso/*", "codeload.github.com/contoso/*"]
+    assert rules["ci-github-org-paths"]["terminateTLS"] is True
+    by_name = {fqdn for rule in rules.values() for fqdn in rule.get("targetFqdns", [])}
+    assert "github.com" not in by_name, "github.com only by the organisation's paths"
+    assert "codeload.github.com" not in by_name
+    assert "api.github.com" in by_name
+    allowed = next(
+        d for d in plan.of_type("azure-native:dnsresolver:DnsResolverDomainList") if d.name.endswith("allowed")
+    )
+    assert "github.com" in allowed.inputs["domains"], "still resolvable"
+    flagged = {f.key for f in plan.findings}
+    assert "supply-chain:network.egress.firewallTier" not in flagged
+
+
+def test_a_standard_firewall_in_front_of_github_runners_is_flagged(plan_of: Callable[[str], Plan]) -> None:
+    flagged = {(f.severity, f.key) for f in plan_of("prod").findings}
+    assert ("low", "supply-chain:network.egress.firewallTier") in flagged

@@ -418,6 +418,41 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "cluster.virtualNetworkId",
     ),
     (
+        "Premium without a CA to inspect TLS with",
+        "prod",
+        _set("network.egress.firewallTier", "Premium"),
+        "network.egress.tlsInspection",
+    ),
+    (
+        "TLS inspection on a Standard firewall",
+        "prod",
+        _set(
+            "network.egress.tlsInspection",
+            {
+                "certificateSecretId": "https://kv-pki.vault.azure.net/secrets/ca",
+                "vaultId": "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg/providers/"
+                "Microsoft.KeyVault/vaults/kv-pki",
+            },
+        ),
+        "network.egress.tlsInspection",
+    ),
+    (
+        "the CA's secret in another vault than the one named",
+        "prod",
+        _both(
+            _set("network.egress.firewallTier", "Premium"),
+            _set(
+                "network.egress.tlsInspection",
+                {
+                    "certificateSecretId": "https://kv-pki.vault.azure.net/secrets/ca",
+                    "vaultId": "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg/providers/"
+                    "Microsoft.KeyVault/vaults/kv-other",
+                },
+            ),
+        ),
+        "network.egress.tlsInspection.vaultId",
+    ),
+    (
         "public endpoint client range",
         "prod",
         _set("network.endpointClientRanges", ["20.0.0.0/16"]),

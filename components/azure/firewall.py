@@ -4,11 +4,14 @@ from the agents' subnet and nothing else (NSGs cannot name hosts, so this is whe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
-from pulumi_azure_native import network
+from pulumi_azure_native import authorization, managedidentity, network
 
-from components.azure.shared import Diagnostics, Placement, send_diagnostics
+from components.azure.roles import KEY_VAULT_SECRETS_USER
+from components.azure.shared import Diagnostics, Placement, RoleGrant, assign_roles, built_in_role, send_diagnostics
+from components.model.config import TlsInspectionConfig
 from components.render.egress import ApplicationRule
 
 
@@ -29,6 +32,7 @@ class EgressFirewall(pulumi.ComponentResource):
         subnet_id: pulumi.Input[str],
         placement: Placement,
         diagnostics: Diagnostics | None = None,
+        tls_inspection: TlsInspectionConfig | None = None,
         moved_from: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -53,15 +57,20 @@ class EgressFirewall(pulumi.ComponentResource):
             location=placement.location,
             tags=placement.tags,
         )
+        tier = "Premium" if tls_inspection is not None else "Standard"
+        premium: dict[str, Any] = {}
+        if tls_inspection is not None:
+            premium = self._premium(name, network_name, tls_inspection, placement)
         policy = network.FirewallPolicy(
             f"{name}-policy",
             firewall_policy_name=f"afwp-{network_name}",
-            sku={"tier": "Standard"},
+            sku={"tier": tier},
             threat_intel_mode="Deny",
             opts=child(f"{name}-policy"),
             resource_group_name=placement.resource_group_name,
             location=placement.location,
             tags=placement.tags,
+            **premium,
         )
         allowlist = network.FirewallPolicyRuleCollectionGroup(
             f"{name}-allowlist",
@@ -83,7 +92,9 @@ class EgressFirewall(pulumi.ComponentResource):
                             protocols=[
                                 network.FirewallPolicyRuleApplicationProtocolArgs(protocol_type="Https", port=443)
                             ],
-                            target_fqdns=list(rule.fqdns),
+                            target_fqdns=list(rule.fqdns) or None,
+                            target_urls=list(rule.urls) or None,
+                            terminate_tls=True if rule.urls else None,
                         )
                         for rule in rules
                     ],
@@ -95,7 +106,7 @@ class EgressFirewall(pulumi.ComponentResource):
         firewall = network.AzureFirewall(
             name,
             azure_firewall_name=f"afw-{network_name}",
-            sku={"name": "AZFW_VNet", "tier": "Standard"},
+            sku={"name": "AZFW_VNet", "tier": tier},
             firewall_policy={"id": policy.id},
             ip_configurations=[
                 {"name": "egress", "subnet": {"id": subnet_id}, "public_ip_address": {"id": public_ip.id}}
@@ -111,3 +122,31 @@ class EgressFirewall(pulumi.ComponentResource):
             lambda configs: (configs[0].private_ip_address or "") if configs else ""
         )
         self.register_outputs({"privateIp": self.private_ip})
+
+    def _premium(self, name: str, network_name: str, tls: TlsInspectionConfig, placement: Placement) -> dict[str, Any]:
+        """Premium's policy settings: intrusion prevention that drops what it detects, and TLS inspection
+        with the stack's CA, read from Key Vault by an identity of the policy's own."""
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-tls",
+            resource_name_=f"id-{network_name}-firewall-tls",
+            resource_group_name=placement.resource_group_name,
+            location=placement.location,
+            tags=placement.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        subscription = authorization.get_client_config_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).subscription_id
+        assign_roles(
+            name,
+            tls.vault_id,
+            [RoleGrant("tls-ca-reader", built_in_role(subscription, KEY_VAULT_SECRETS_USER), identity.principal_id)],
+            pulumi.ResourceOptions(parent=self),
+        )
+        return {
+            "intrusion_detection": {"mode": "Deny"},
+            "transport_security": {
+                "certificate_authority": {"key_vault_secret_id": tls.certificate_secret_id, "name": "tls-inspection-ca"}
+            },
+            "identity": {"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+        }

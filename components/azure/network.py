@@ -110,6 +110,7 @@ class BuildNetwork(pulumi.ComponentResource):
                 network_name=name,
                 rules=egress_rules(config, runner),
                 source_prefix=str(config.subnets.agents),
+                tls_inspection=config.egress.tls_inspection,
                 subnet_id=firewall_subnet.id,
                 placement=placement,
                 diagnostics=Diagnostics(config.log_analytics_workspace_id, dedicated_tables=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # the Premium firewall reads its TLS CA
 
 KEY_READ = "Microsoft.KeyVault/vaults/keys/read"
 KEY_SIGN = "Microsoft.KeyVault/vaults/keys/sign/action"

@@ -58,16 +58,41 @@ class ApplicationRule:
 
     name: str
     description: str
-    fqdns: tuple[str, ...]
+    fqdns: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    """Host and path prefixes (`github.com/contoso/*`): matched inside TLS, so a Premium firewall only."""
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every host the rule lets agents reach."""
+        return self.fqdns + tuple(dict.fromkeys(url.split("/", 1)[0] for url in self.urls))
 
 
 def egress_rules(network: NetworkConfig, runner: RunnerConfig | None) -> list[ApplicationRule]:
     """The firewall's allowlist: Sigstore, the CI service (if agents are configured), the stack's extras."""
     rules = [ApplicationRule("sigstore", "Sigstore public-good: Fulcio, Rekor, TUF root, TSA", SIGSTORE_HOSTS)]
-    if runner is not None:
+    if runner is not None and runner.kind == "github" and network.egress.firewall_tier == "Premium":
+        # github.com serves every repository and gist: with TLS inspection, only the organisation's paths
+        org = runner.scope.split("/", 1)[0]
+        by_path = ("github.com", "codeload.github.com")
+        rules.append(
+            ApplicationRule(
+                "ci-github",
+                "github job service",
+                tuple(h for h in GITHUB_HOSTS if h not in by_path),
+            )
+        )
+        rules.append(
+            ApplicationRule(
+                "ci-github-org-paths",
+                f"the {org} organisation's repositories only (TLS inspected)",
+                urls=tuple(f"{host}/{org}/*" for host in by_path),
+            )
+        )
+    elif runner is not None:
         rules.append(ApplicationRule(f"ci-{runner.kind}", f"{runner.kind} job service", CI_HOSTS[runner.kind]))
-        if ENTRA_LOGIN_HOST not in CI_HOSTS[runner.kind]:
-            rules.append(ApplicationRule("entra-login", "Azure login by OIDC federation", (ENTRA_LOGIN_HOST,)))
+    if runner is not None and ENTRA_LOGIN_HOST not in CI_HOSTS[runner.kind]:
+        rules.append(ApplicationRule("entra-login", "Azure login by OIDC federation", (ENTRA_LOGIN_HOST,)))
     if network.egress.extra_allowed_fqdns:
         rules.append(
             ApplicationRule(
@@ -200,6 +225,6 @@ def resolvable_names(
     """What the build VNet's DNS security policy lets agents resolve: every host they may reach (the
     firewall's allowlist), the Entra login host, and the private endpoints' names with their
     `privatelink` zones. A listed name covers its subdomains (DNS policy rules are hierarchical)."""
-    names = {fqdn for rule in egress_rules(network, runner) for fqdn in rule.fqdns}
+    names = {host for rule in egress_rules(network, runner) for host in rule.hosts}
     names |= set(private_hosts)
     return tuple(sorted(names))

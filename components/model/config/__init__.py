@@ -20,7 +20,13 @@ from components.model.config.agents import BuildAgentsConfig, ImageConfig, Runne
 from components.model.config.errors import ConfigError, Problem, config_key
 from components.model.config.fields import public_key_problems
 from components.model.config.identity import identity_pattern_problems
-from components.model.config.network import AzureConfig, EgressConfig, NetworkConfig, SubnetsConfig
+from components.model.config.network import (
+    AzureConfig,
+    EgressConfig,
+    NetworkConfig,
+    SubnetsConfig,
+    TlsInspectionConfig,
+)
 from components.model.config.parse import parse_stack_config
 from components.model.config.registry import RegistryConfig
 from components.model.config.signing import (
@@ -60,6 +66,7 @@ __all__ = [
     "SigstoreConfig",
     "StackConfig",
     "SubnetsConfig",
+    "TlsInspectionConfig",
     "config_key",
     "identity_pattern_problems",
     "parse_stack_config",

@@ -65,6 +65,52 @@ class SubnetsConfig(ConfigModel):
     firewall: Cidr = Field(description="`AzureFirewallSubnet`; Azure requires /26 or larger.")
 
 
+_VAULT_ID = re.compile(
+    r"/subscriptions/[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/resource[gG]roups/[-A-Za-z0-9_.()]{1,90}"
+    r"/providers/Microsoft\.KeyVault/vaults/(?P<vault>[A-Za-z0-9-]{3,24})"
+)
+_SECRET_ID = re.compile(
+    r"https://(?P<vault>[A-Za-z0-9-]{3,24})\.vault\.azure\.net/secrets/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?"
+)
+
+
+class TlsInspectionConfig(ConfigModel):
+    """The intermediate CA Azure Firewall Premium signs its inspection certificates with."""
+
+    certificate_secret_id: str = Field(
+        description=(
+            "Key Vault secret id of the CA (PFX, with its private key), "
+            "`https://<vault>.vault.azure.net/secrets/<name>[/<version>]`. The agents must trust this CA."
+        )
+    )
+    vault_id: str = Field(
+        description=(
+            "Resource id of the vault holding it: the firewall policy's identity gets Key Vault Secrets User there."
+        )
+    )
+
+    @model_validator(mode="after")
+    def _same_vault(self) -> TlsInspectionConfig:
+        problems: list[tuple[str, str]] = []
+        secret = _SECRET_ID.fullmatch(self.certificate_secret_id)
+        vault = _VAULT_ID.fullmatch(self.vault_id)
+        if secret is None:
+            problems.append(
+                ("certificateSecretId", "must be https://<vault>.vault.azure.net/secrets/<name>[/<version>]")
+            )
+        if vault is None:
+            problems.append(
+                (
+                    "vaultId",
+                    "must be /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>",
+                )
+            )
+        if secret is not None and vault is not None and secret["vault"].lower() != vault["vault"].lower():
+            problems.append(("vaultId", f"names the vault {vault['vault']}, and the secret is in {secret['vault']}"))
+        raise_violations(problems)
+        return self
+
+
 class EgressConfig(ConfigModel):
     """How build agents reach the Internet."""
 
@@ -79,6 +125,16 @@ class EgressConfig(ConfigModel):
         default_factory=list,
         description="Exact hosts agents may reach besides Sigstore and the CI service (no wildcards).",
     )
+    firewall_tier: Literal["Standard", "Premium"] = Field(
+        default="Standard",
+        description=(
+            "`Premium` adds intrusion prevention (deny mode) and TLS inspection, which lets the GitHub hosts be "
+            "restricted to the organisation's paths (`github.com/<org>/*`); needs `tlsInspection`."
+        ),
+    )
+    tls_inspection: TlsInspectionConfig | None = Field(
+        default=None, description="The CA for TLS inspection (Premium only)."
+    )
     dns_filtering_enabled: bool = Field(
         default=True,
         description=(
@@ -87,6 +143,18 @@ class EgressConfig(ConfigModel):
             "already links its own policy to the VNet (one per VNet); flagged by review."
         ),
     )
+
+    @model_validator(mode="after")
+    def _tier_and_inspection(self) -> EgressConfig:
+        problems: list[tuple[str, str]] = []
+        if self.mode == "nsg-only" and (self.firewall_tier != "Standard" or self.tls_inspection is not None):
+            problems.append(("firewallTier", "nsg-only mode has no firewall — remove firewallTier and tlsInspection"))
+        elif self.firewall_tier == "Premium" and self.tls_inspection is None:
+            problems.append(("tlsInspection", "Premium inspects TLS with a CA of yours — add tlsInspection"))
+        elif self.firewall_tier == "Standard" and self.tls_inspection is not None:
+            problems.append(("tlsInspection", "only a Premium firewall inspects TLS — set firewallTier: Premium"))
+        raise_violations(problems)
+        return self
 
 
 _ZONE_ID = re.compile(
