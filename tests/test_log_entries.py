@@ -25,7 +25,7 @@ from scripts.checks import verification
 from scripts.checks.errors import VerificationFailedError
 from scripts.checks.log_entries import Signing, check_log_entry, signer_der
 from scripts.checks.signed import DssePayload, Subject
-from scripts.checks.verification import IdentityPolicy, trusted_root, verify_legacy_key, verify_with_key
+from scripts.checks.verification import IdentityPolicy, Verified, trusted_root, verify_legacy_key, verify_with_key
 from tests.fake_rekor import (
     INTOTO,
     FakeRekor,
@@ -334,3 +334,55 @@ def test_signer_der_names_keys_and_certificates_as_the_log_does(cases: Path) -> 
     bundle = json.loads((cases / "happy-path-v0.3" / "bundle.sigstore.json").read_text())
     raw = base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
     assert signer_der(x509.load_der_x509_certificate(raw)) == raw
+
+
+def test_a_v002_entry_of_another_hash_algorithm_is_refused() -> None:
+    body = hashedrekord_v002(DIGEST, SIGNATURE, spki(KEY))
+    body["spec"]["hashedRekordV002"]["data"]["algorithm"] = "SHA2_512"  # the same 32 bytes, labelled otherwise
+    with pytest.raises(VerificationFailedError, match="the log entry records a SHA2_512 digest; expected sha256"):
+        check_log_entry(body, _signing())
+
+
+# --- what a key bundle claims besides its log entry ---------------------------------------------------
+
+KEY_NAME = f"key {hashlib.sha256(spki(KEY)).hexdigest()[:16]}"  # how a key is named: its SPKI's sha256
+
+
+def test_a_key_bundle_says_what_it_signs_and_by_which_key(rekor: FakeRekor, root: TrustedRoot) -> None:
+    message = key_bundle(rekor, KEY, _message_entry("hashedrekord 0.0.1", None), digest=DIGEST, signature=SIGNATURE)
+    assert verify_with_key(message, Subject(DIGEST), root, KEY.public_key()) == Verified("message", KEY_NAME, 0)
+    envelope = key_bundle(
+        rekor, KEY, _dsse_entry("dsse 0.0.1", None), payload=PAYLOAD, envelope_signatures=[DSSE_SIGNATURE]
+    )
+    assert verify_with_key(envelope, Subject(DIGEST), root, KEY.public_key()) == Verified("dsse", KEY_NAME, 0)
+
+
+def test_a_bundle_whose_declared_digest_is_another_artifacts_is_refused(rekor: FakeRekor, root: TrustedRoot) -> None:
+    """The signature and the log entry are this artifact's; the digest the bundle declares is not."""
+    other = hashlib.sha256(b"another artifact").digest()
+    entry = _message_entry("hashedrekord 0.0.1", None)
+    bundle = key_bundle(rekor, KEY, entry, digest=other, signature=SIGNATURE)
+    with pytest.raises(VerificationFailedError, match=f"the bundle signs sha256:{other.hex()}, not sha256:"):
+        verify_with_key(bundle, Subject(DIGEST), root, KEY.public_key())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        b"not json",
+        b"[]",
+        b'{"subject": "artifact"}',
+        b'{"subject": ["artifact"]}',
+        b'{"subject": [{"name": "artifact"}]}',
+        b'{"subject": [{"name": "artifact", "digest": "sha256"}]}',
+        b"{}",
+    ],
+)
+def test_a_signed_statement_that_names_no_subject_is_refused_not_a_crash(
+    rekor: FakeRekor, root: TrustedRoot, statement: bytes
+) -> None:
+    signature = dsse_signature(KEY, statement)
+    entry = dsse_v001(statement, [signature], public_pem(KEY))
+    bundle = key_bundle(rekor, KEY, entry, payload=statement, envelope_signatures=[signature])
+    with pytest.raises(VerificationFailedError, match="do not include sha256:"):
+        verify_with_key(bundle, Subject(DIGEST), root, KEY.public_key())
