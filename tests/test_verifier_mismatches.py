@@ -32,7 +32,7 @@ from scripts.checks.cosign import (
     statement,
 )
 from scripts.checks.errors import UsageError, VerificationFailedError
-from scripts.checks.images import ImageReport, Proof, check_image, requirement_problems
+from scripts.checks.images import ImageReport, Proof, check_image, encode_proof, requirement_problems
 from scripts.checks.oci import Registry, tag_for
 from scripts.checks.provenance import github_provenance_v1
 from scripts.checks.verification import (
@@ -89,6 +89,10 @@ def test_a_bundle_attached_to_another_image_does_not_sign_this_one(
     report = check_image(registry, target, _model(registry, key), root)
     assert not report.signed
     assert [p.reason for p in report.proofs] == ["signs another image's digest"]
+    assert [(p.layout, p.kind, p.predicate_type) for p in report.proofs] == [
+        ("bundle", "signature", "https://sigstore.dev/cosign/sign/v1")
+    ]
+    assert report.stray_referrers() == list(report.proofs), "on a legacy stack, it switches Kyverno to bundles"
 
 
 def test_an_sbom_copied_from_another_image_is_not_this_images_sbom(
@@ -243,6 +247,34 @@ def test_sbom_requirements_name_what_is_missing() -> None:
     assert requirement_problems(unsigned, NamespacePolicy("apps", "audit"), MODEL) == [
         "no signature by a trusted signer"
     ]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"predicateType": SPDX, "predicate": {"packages": [{"name": ""}]}},  # a name that names nothing
+        {"predicateType": SPDX, "predicate": {"packages": [{"name": 7}]}},
+        {"predicateType": SPDX},  # no predicate at all
+        {"predicateType": SPDX, "predicate": ["packages"]},
+        {"predicateType": SPDX, "predicate": {"packages": {"name": "x"}}},
+    ],
+)
+def test_an_sbom_without_a_named_entry_is_refused_not_a_crash(statement: dict[str, Any]) -> None:
+    proofs = (
+        Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, "key canary-key"),
+        Proof("bundle", "attestation", SPDX, "key canary-key", statement=statement),
+    )
+    report = ImageReport("r.example/app@sha256:" + "1" * 64, proofs)
+    assert requirement_problems(report, NamespacePolicy("apps", "enforce", "spdx"), MODEL) == [
+        "the spdx SBOM lists no package with a name"
+    ]
+
+
+def test_a_proof_reads_in_reports_as_what_it_is_and_who_made_it() -> None:
+    signature = Proof("legacy", "signature", None, "key canary-key (pinned public key)")
+    assert encode_proof(signature) == "legacy signature: verified by key canary-key (pinned public key)"
+    refused = Proof("bundle", "attestation", SPDX, None, "signs another image's digest")
+    assert encode_proof(refused) == "bundle https://spdx.dev/Document: not trusted: signs another image's digest"
 
 
 # --- identities, issuers and keys ------------------------------------------------------------------
