@@ -185,3 +185,20 @@ def test_staging_trusts_the_staging_instance_not_public_good(cases: Path) -> Non
     argv = _argv(cases / "happy-path-v0.3")
     assert main(argv) == 0
     assert main(["verify-bundle", "--staging", *argv[1:]]) == 1
+
+
+def test_a_keyless_bundle_checked_with_a_key_says_to_verify_it_by_identity(
+    cases: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = cases / "happy-path-v0.3"
+    key = cases / "managed-key-happy-path" / "key.pub"  # any key: the bundle names a certificate
+    argv = [
+        "verify-bundle",
+        "--bundle",
+        str(case / "bundle.sigstore.json"),
+        "--key",
+        str(key),
+        str(cases.parent / "a.txt"),
+    ]
+    assert main(argv) == 1
+    assert "the bundle carries a certificate, not a key hint; verify it by identity" in capsys.readouterr().err
