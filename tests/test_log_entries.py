@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import hashlib
 import json
 from collections.abc import Callable
@@ -17,15 +18,16 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sigstore.models import TrustedRoot
 
-from scripts.checks import verification
+from scripts.checks import sigstore_compat, verification
 from scripts.checks.errors import VerificationFailedError
 from scripts.checks.log_entries import Signing, check_log_entry, signer_der
 from scripts.checks.signed import DssePayload, Subject
-from scripts.checks.verification import IdentityPolicy, trusted_root, verify_legacy_key, verify_with_key
+from scripts.checks.verification import IdentityPolicy, Verified, trusted_root, verify_legacy_key, verify_with_key
 from tests.fake_rekor import (
     INTOTO,
     FakeRekor,
@@ -334,3 +336,109 @@ def test_signer_der_names_keys_and_certificates_as_the_log_does(cases: Path) -> 
     bundle = json.loads((cases / "happy-path-v0.3" / "bundle.sigstore.json").read_text())
     raw = base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
     assert signer_der(x509.load_der_x509_certificate(raw)) == raw
+
+
+def test_a_v002_entry_of_another_hash_algorithm_is_refused() -> None:
+    body = hashedrekord_v002(DIGEST, SIGNATURE, spki(KEY))
+    body["spec"]["hashedRekordV002"]["data"]["algorithm"] = "SHA2_512"  # the same 32 bytes, labelled otherwise
+    with pytest.raises(VerificationFailedError, match="the log entry records a SHA2_512 digest; expected sha256"):
+        check_log_entry(body, _signing())
+
+
+# --- what a key bundle claims besides its log entry ---------------------------------------------------
+
+KEY_NAME = f"key {hashlib.sha256(spki(KEY)).hexdigest()[:16]}"  # how a key is named: its SPKI's sha256
+
+
+def test_a_key_bundle_says_what_it_signs_and_by_which_key(rekor: FakeRekor, root: TrustedRoot) -> None:
+    message = key_bundle(rekor, KEY, _message_entry("hashedrekord 0.0.1", None), digest=DIGEST, signature=SIGNATURE)
+    assert verify_with_key(message, Subject(DIGEST), root, KEY.public_key()) == Verified("message", KEY_NAME, 0)
+    envelope = key_bundle(
+        rekor, KEY, _dsse_entry("dsse 0.0.1", None), payload=PAYLOAD, envelope_signatures=[DSSE_SIGNATURE]
+    )
+    assert verify_with_key(envelope, Subject(DIGEST), root, KEY.public_key()) == Verified("dsse", KEY_NAME, 0)
+
+
+def test_a_bundle_whose_declared_digest_is_another_artifacts_is_refused(rekor: FakeRekor, root: TrustedRoot) -> None:
+    """The signature and the log entry are this artifact's; the digest the bundle declares is not."""
+    other = hashlib.sha256(b"another artifact").digest()
+    entry = _message_entry("hashedrekord 0.0.1", None)
+    bundle = key_bundle(rekor, KEY, entry, digest=other, signature=SIGNATURE)
+    with pytest.raises(VerificationFailedError, match=f"the bundle signs sha256:{other.hex()}, not sha256:"):
+        verify_with_key(bundle, Subject(DIGEST), root, KEY.public_key())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        b"not json",
+        b"[]",
+        b'{"subject": "artifact"}',
+        b'{"subject": ["artifact"]}',
+        b'{"subject": [{"name": "artifact"}]}',
+        b'{"subject": [{"name": "artifact", "digest": "sha256"}]}',
+        b"{}",
+    ],
+)
+def test_a_signed_statement_that_names_no_subject_is_refused_not_a_crash(
+    rekor: FakeRekor, root: TrustedRoot, statement: bytes
+) -> None:
+    signature = dsse_signature(KEY, statement)
+    entry = dsse_v001(statement, [signature], public_pem(KEY))
+    bundle = key_bundle(rekor, KEY, entry, payload=statement, envelope_signatures=[signature])
+    with pytest.raises(VerificationFailedError, match="do not include sha256:"):
+        verify_with_key(bundle, Subject(DIGEST), root, KEY.public_key())
+
+
+# --- a legacy keyless layer: the certificate as of the logged time ------------------------------------
+
+LOGGED_AT = datetime.datetime.fromtimestamp(1_700_000_000, datetime.UTC)
+GITHUB = "https://token.actions.githubusercontent.com"
+WORKFLOW = "https://github.com/contoso/app/.github/workflows/release.yml@refs/heads/main"
+
+
+def _leaf(key: ec.EllipticCurvePrivateKey, not_after: datetime.datetime, usage: x509.ObjectIdentifier) -> bytes:
+    """A Fulcio-shaped leaf (its chain and SCT are the library's to check, and stubbed here)."""
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev")])
+    issuer_oid = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(not_after - datetime.timedelta(minutes=10))
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(WORKFLOW)]), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.UnrecognizedExtension(issuer_oid, GITHUB.encode()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _legacy_keyless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, not_after: datetime.datetime, usage: x509.ObjectIdentifier
+) -> verification.Verified:
+    monkeypatch.setattr(sigstore_compat, "verify_certificate_at", lambda *_: None)
+    rekor = FakeRekor(integrated_time=1_700_000_000)
+    pem = _leaf(KEY, not_after, usage)
+    promise = rekor.promise(hashedrekord_v001(DIGEST, SIGNATURE, pem))
+    identity = IdentityPolicy(GITHUB, subject=WORKFLOW)
+    return verification.verify_legacy_keyless(ARTIFACT, SIGNATURE, pem, promise, rekor.trusted_root(tmp_path), identity)
+
+
+def test_a_certificate_counts_up_to_the_last_second_of_its_validity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A closed interval, as the engines read X.509 validity: logged at notAfter itself is in time."""
+    code_signing = ExtendedKeyUsageOID.CODE_SIGNING
+    assert _legacy_keyless(tmp_path, monkeypatch, LOGGED_AT, code_signing).log_index == 0
+    expired = LOGGED_AT - datetime.timedelta(seconds=1)
+    with pytest.raises(VerificationFailedError, match="the certificate was not valid when the entry was logged"):
+        _legacy_keyless(tmp_path, monkeypatch, expired, code_signing)
+
+
+def test_a_certificate_not_for_code_signing_signs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(VerificationFailedError, match="the certificate is not for code signing"):
+        _legacy_keyless(tmp_path, monkeypatch, LOGGED_AT, ExtendedKeyUsageOID.SERVER_AUTH)

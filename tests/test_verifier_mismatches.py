@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,10 +39,16 @@ from scripts.checks.cosign import (
     statement,
 )
 from scripts.checks.errors import UsageError, VerificationFailedError
-from scripts.checks.images import ImageReport, Proof, check_image, requirement_problems
+from scripts.checks.images import ImageReport, Proof, check_image, encode_proof, requirement_problems
 from scripts.checks.oci import Registry, tag_for
 from scripts.checks.provenance import github_provenance_v1
-from scripts.checks.verification import IdentityPolicy, same_public_key, trusted_root, verify_legacy_key
+from scripts.checks.verification import (
+    IdentityPolicy,
+    load_public_key,
+    same_public_key,
+    trusted_root,
+    verify_legacy_key,
+)
 from tests.test_image_checks import SPDX, _model, _pem
 
 
@@ -88,6 +96,10 @@ def test_a_bundle_attached_to_another_image_does_not_sign_this_one(
     report = check_image(registry, target, _model(registry, key), root)
     assert not report.signed
     assert [p.reason for p in report.proofs] == ["signs another image's digest"]
+    assert [(p.layout, p.kind, p.predicate_type) for p in report.proofs] == [
+        ("bundle", "signature", "https://sigstore.dev/cosign/sign/v1")
+    ]
+    assert report.stray_referrers() == list(report.proofs), "on a legacy stack, it switches Kyverno to bundles"
 
 
 def test_an_sbom_copied_from_another_image_is_not_this_images_sbom(
@@ -267,6 +279,34 @@ def test_sbom_requirements_name_what_is_missing() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"predicateType": SPDX, "predicate": {"packages": [{"name": ""}]}},  # a name that names nothing
+        {"predicateType": SPDX, "predicate": {"packages": [{"name": 7}]}},
+        {"predicateType": SPDX},  # no predicate at all
+        {"predicateType": SPDX, "predicate": ["packages"]},
+        {"predicateType": SPDX, "predicate": {"packages": {"name": "x"}}},
+    ],
+)
+def test_an_sbom_without_a_named_entry_is_refused_not_a_crash(statement: dict[str, Any]) -> None:
+    proofs = (
+        Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, "key canary-key"),
+        Proof("bundle", "attestation", SPDX, "key canary-key", statement=statement),
+    )
+    report = ImageReport("r.example/app@sha256:" + "1" * 64, proofs)
+    assert requirement_problems(report, NamespacePolicy("apps", "enforce", "spdx"), MODEL) == [
+        "the spdx SBOM lists no package with a name"
+    ]
+
+
+def test_a_proof_reads_in_reports_as_what_it_is_and_who_made_it() -> None:
+    signature = Proof("legacy", "signature", None, "key canary-key (pinned public key)")
+    assert encode_proof(signature) == "legacy signature: verified by key canary-key (pinned public key)"
+    refused = Proof("bundle", "attestation", SPDX, None, "signs another image's digest")
+    assert encode_proof(refused) == "bundle https://spdx.dev/Document: not trusted: signs another image's digest"
+
+
 # --- identities, issuers and keys ------------------------------------------------------------------
 
 
@@ -426,3 +466,84 @@ def test_a_reusable_workflow_counts_only_as_run_by_its_declared_callers() -> Non
     IdentityPolicy(ISSUER, subject=WORKFLOW, bind_caller=True, callers=("contoso/payments-api",)).verify(cert)
     with pytest.raises(VerificationFailedError, match="not run by contoso/workflows"):
         IdentityPolicy(ISSUER, subject=WORKFLOW, bind_caller=True).verify(cert)
+
+
+# --- how identities, keys and roots are read --------------------------------------------------------
+
+
+def test_an_identity_describes_itself_as_the_trust_model_names_its_signers() -> None:
+    """Tenant signer matching compares these words with the trust model's: they must read the same."""
+    exact = IdentityPolicy(ISSUER, subject=WORKFLOW)
+    pattern = IdentityPolicy(ISSUER, subject_regexp=PATTERN)
+    assert exact.describe() == (
+        "https://github.com/contoso/workflows/.github/workflows/build.yml@refs/heads/main"
+        " (issuer https://token.actions.githubusercontent.com)"
+    )
+    assert pattern.describe() == (
+        r"^https://github\.com/contoso/workflows/\.github/workflows/[a-z-]+\.yml@refs/heads/main$"
+        " (issuer https://token.actions.githubusercontent.com)"
+    )
+
+
+SIGSTORE_OTHER_NAME = "1.3.6.1.4.1.57264.1.7"
+
+
+@pytest.mark.parametrize("username", ["octocat", "a" * 127, "a" * 200])  # short and long DER length forms
+def test_a_sigstore_other_name_identity_is_read_as_its_text(username: str) -> None:
+    """Fulcio writes a username identity as an "other name" SAN holding a UTF8String; the engines
+    compare its text, so the verifier must too (not the DER tag and length around it)."""
+    length = bytes([len(username)]) if len(username) < 0x80 else bytes([0x81, len(username)])
+    der = b"\x0c" + length + username.encode()
+    cert = _certificate(x509.OtherName(x509.ObjectIdentifier(SIGSTORE_OTHER_NAME), der))
+    IdentityPolicy(ISSUER, subject=username).verify(cert)
+    IdentityPolicy(ISSUER, subject_regexp="^octocat$|^a+$").verify(cert)
+    with pytest.raises(VerificationFailedError, match="is not"):
+        IdentityPolicy(ISSUER, subject="mallory").verify(cert)
+
+
+def test_an_other_name_of_another_type_is_no_identity() -> None:
+    cert = _certificate(x509.OtherName(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x0c\x07octocat"))
+    with pytest.raises(VerificationFailedError, match="is not octocat"):
+        IdentityPolicy(ISSUER, subject="octocat").verify(cert)
+
+
+def test_an_other_name_that_is_not_a_utf8_string_is_no_identity() -> None:
+    oid = x509.ObjectIdentifier(SIGSTORE_OTHER_NAME)
+    for der in (b"\x16\x07octocat", b"\x0c\x02\xff\xfe"):  # an IA5String; bytes that are not UTF-8
+        cert = _certificate(x509.OtherName(oid, der))
+        with pytest.raises(VerificationFailedError, match="is not octocat"):
+            IdentityPolicy(ISSUER, subject="octocat").verify(cert)
+        with pytest.raises(VerificationFailedError, match="does not match"):  # not even an empty identity
+            IdentityPolicy(ISSUER, subject_regexp="^(octocat)?$").verify(cert)
+
+
+def test_an_rsa_key_verifies_its_own_signatures_only() -> None:
+    signer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    payload = b'{"critical":{}}'
+    signature = signer.sign(payload, padding.PKCS1v15(), hashes.SHA256())
+    unread: Any = None  # no log entry to check, so no trusted root is read
+    assert verify_legacy_key(payload, signature, signer.public_key(), unread, None, log_required=False).log_index == -1
+    with pytest.raises(VerificationFailedError, match="does not verify with the trusted key"):
+        verify_legacy_key(payload + b" ", signature, signer.public_key(), unread, None, log_required=False)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(VerificationFailedError, match="does not verify with the trusted key"):
+        verify_legacy_key(payload, signature, other.public_key(), unread, None, log_required=False)
+
+
+def test_an_unusable_key_file_says_what_is_wrong() -> None:
+    with pytest.raises(UsageError, match="not a PEM public key"):
+        load_public_key(b"-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
+    ed25519_pem = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(UsageError, match="Ed25519PublicKey keys are not supported"):
+        load_public_key(ed25519_pem)
+
+
+def test_an_unreadable_trusted_root_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "trusted_root.json"
+    path.write_text("{}")
+    with pytest.raises(UsageError, match=r"trusted_root\.json is not a Sigstore trusted root"):
+        trusted_root(path)

@@ -156,3 +156,49 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert all(line.startswith("usage: ") for line in err.strip().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        (
+            "happy-path-v0.3",
+            f"verified: message signed by {BEACON} (issuer {GITHUB_ISSUER}), log index 79571823",
+        ),
+        ("managed-key-happy-path", "verified: message signed by key 4cb32c4837c6dda8, log index 771488337"),
+        (
+            "intoto-with-custom-trust-root",
+            f"verified: dsse signed by {BEACON} (issuer {GITHUB_ISSUER}), log index 4288993",
+        ),
+    ],
+)
+def test_a_verified_bundle_names_what_was_signed_by_whom_and_where_it_is_logged(
+    cases: Path, name: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key is named by the first 16 hex digits of its SubjectPublicKeyInfo's sha256 (as
+    `openssl pkey -pubin -outform DER | sha256sum` prints it); the log index is the bundle's."""
+    assert main(_argv(cases / name)) == 0
+    assert capsys.readouterr().out == line + "\n"
+
+
+def test_staging_trusts_the_staging_instance_not_public_good(cases: Path) -> None:
+    argv = _argv(cases / "happy-path-v0.3")
+    assert main(argv) == 0
+    assert main(["verify-bundle", "--staging", *argv[1:]]) == 1
+
+
+def test_a_keyless_bundle_checked_with_a_key_says_to_verify_it_by_identity(
+    cases: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = cases / "happy-path-v0.3"
+    key = cases / "managed-key-happy-path" / "key.pub"  # any key: the bundle names a certificate
+    argv = [
+        "verify-bundle",
+        "--bundle",
+        str(case / "bundle.sigstore.json"),
+        "--key",
+        str(key),
+        str(cases.parent / "a.txt"),
+    ]
+    assert main(argv) == 1
+    assert "the bundle carries a certificate, not a key hint; verify it by identity" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from scripts.checks.provenance import meets_provenance
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
+    PublicKey,
     Verified,
     load_public_key,
     verify_legacy_key,
@@ -134,8 +135,9 @@ def _first(attempts: list[tuple[str, Callable[[], Verified]]]) -> tuple[str | No
     return None, "; ".join(reasons) or "no trusted authority of this kind"
 
 
-def _keys(model: TrustModel) -> tuple[list[KeyAuthority], list[str]]:
-    usable = [k for k in model.keys if k.public_key_pem]
+def _keys(model: TrustModel) -> tuple[list[tuple[KeyAuthority, PublicKey]], list[str]]:
+    """The keys pinned by value (each with its loaded public key), and a note for each known by KMS URI only."""
+    usable = [(k, load_public_key(k.public_key_pem.encode())) for k in model.keys if k.public_key_pem]
     skipped = [
         f"{k.name}: known by KMS URI only (pin signing.keys[].publicKey to verify it here)"
         for k in model.keys
@@ -162,8 +164,7 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 (i.describe(), partial(verify_with_identity, bundle, subject, root, i))
                 for i in _identities(model, found.kind)
             ]
-        for key in keys:
-            public = load_public_key((key.public_key_pem or "").encode())
+        for key, public in keys:
             if material.get("tlogEntries"):
                 attempts.append((key.describe(), partial(verify_with_key, bundle, subject, root, public)))
             else:  # a bundle made offline: only a key that does not require the log can vouch for it
@@ -183,8 +184,7 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 for i in _identities(model, found.kind)
             ]
         elif not certificate:
-            for key in keys:
-                public = load_public_key((key.public_key_pem or "").encode())
+            for key, public in keys:
                 check = partial(
                     verify_legacy_key,
                     signed,
@@ -196,8 +196,8 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 )
                 attempts.append((key.describe(), check))
     verified_by, reason = _first(attempts)
-    if verified_by is None and skipped:
-        reason = "; ".join([reason, *skipped]) if reason else "; ".join(skipped)
+    if verified_by is None and skipped:  # a refusal always has a reason (at least "no trusted authority...")
+        reason = "; ".join([reason, *skipped])
     return Proof(found.layout, found.kind, found.predicate_type, verified_by, reason, statement)
 
 
@@ -209,7 +209,7 @@ def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: Tr
 
 def _names_something(statement: dict[str, Any], list_field: str) -> bool:
     """Whether an SBOM statement lists at least one entry with a name (as the SBOM policy requires)."""
-    entries = statement.get("predicate", {}).get(list_field)
+    entries = field(statement, "predicate", list_field)
     return isinstance(entries, list) and any(
         isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"] != "" for e in entries
     )

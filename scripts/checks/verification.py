@@ -43,6 +43,7 @@ from sigstore_models.intoto import Envelope
 
 from scripts.checks import sigstore_compat
 from scripts.checks.callers import verify_caller
+from scripts.checks.documents import field, json_object
 from scripts.checks.errors import UsageError, VerificationFailedError
 from scripts.checks.log_entries import Signing, check_log_entry, signer_der
 from scripts.checks.signed import DssePayload, Subject
@@ -90,8 +91,21 @@ class IdentityPolicy:
 def _sans(cert: Certificate) -> set[str]:
     ext = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
     sans = set(ext.get_values_for_type(RFC822Name)) | set(ext.get_values_for_type(UniformResourceIdentifier))
-    sans |= {o.value.decode() for o in ext.get_values_for_type(OtherName) if o.type_id == _OTHERNAME_OID}
+    sans |= {_utf8_string(o.value) for o in ext.get_values_for_type(OtherName) if o.type_id == _OTHERNAME_OID}
+    sans.discard("")
     return sans
+
+
+def _utf8_string(der: bytes) -> str:
+    """The text of a DER UTF8String (how Fulcio writes its "other name" SAN, and how the engines read it);
+    "" for anything else. cryptography hands over the value's DER (well-formed), tag and length included."""
+    if der[:1] != b"\x0c":
+        return ""
+    start = 2 + (der[1] & 0x7F if der[1] > 0x7F else 0)  # long form: the low bits count the length's bytes
+    try:
+        return der[start:].decode()
+    except UnicodeDecodeError:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -101,15 +115,6 @@ class Verified:
     kind: Literal["message", "dsse"]
     signer: str
     log_index: int
-    payload_type: str | None = None
-    payload: bytes | None = None
-
-    def statement(self) -> dict[str, Any]:
-        """The in-toto statement of a DSSE bundle."""
-        if self.payload is None:
-            raise VerificationFailedError("the bundle signs a message, not an in-toto statement")
-        statement: dict[str, Any] = json.loads(self.payload)
-        return statement
 
 
 def trusted_root(path: Path | None = None, *, staging: bool = False) -> TrustedRoot:
@@ -172,8 +177,10 @@ def _key_signer(key: PublicKey) -> str:
     return "key " + hashlib.sha256(signer_der(key)).hexdigest()[:16]
 
 
-def _require_subject(verified: Verified, subject: Subject) -> None:
-    digests = [s.get("digest", {}).get("sha256") for s in verified.statement().get("subject", [])]
+def _require_subject(statement: bytes, subject: Subject) -> None:
+    """The in-toto statement names `subject` (by sha256); a statement of another shape names nothing."""
+    subjects = field(json_object(statement), "subject")
+    digests = [field(s, "digest", "sha256") for s in subjects] if isinstance(subjects, list) else []
     if subject.hex not in digests:
         raise VerificationFailedError(f"the statement's subjects {digests} do not include sha256:{subject.hex}")
 
@@ -281,9 +288,8 @@ def _verify_envelope(
     if not verified_signatures:
         raise VerificationFailedError("no DSSE signature verifies with the signer's key")
     check_log_entry(body, Signing(payload, signer_der(signer), verified_signatures, signatures))  # (3)
-    verified = Verified("dsse", described, log_index, payload.payload_type, payload.payload)
-    _require_subject(verified, subject)
-    return verified
+    _require_subject(payload.payload, subject)
+    return Verified("dsse", described, log_index)
 
 
 def _verify_promise(rekor_bundle: bytes, root: TrustedRoot) -> tuple[dict[str, Any], datetime, int]:
