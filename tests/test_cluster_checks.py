@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from components.model.contract import StackOutputs
+from components.model.contract import Mode, StackOutputs
 from components.model.trust import (
     KeyAuthority,
     KeylessAuthority,
@@ -26,7 +26,7 @@ from components.model.trust import (
 )
 from scripts.checks import evidence
 from scripts.checks.canaries import CANARY_REPOSITORY
-from scripts.checks.cases import FOREIGN_IMAGE, known_good_targets, plan_cases
+from scripts.checks.cases import FOREIGN_IMAGE, Case, known_good_targets, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import push_canary, sign_legacy
 from scripts.checks.oci import Registry
@@ -153,6 +153,155 @@ def test_cases_needing_a_trusted_key_say_why_they_are_skipped() -> None:
     other = ec.generate_private_key(ec.SECP256R1())
     reasons = {c.skip_reason for c in plan_cases(model, Options(signing_key=other)) if c.skip_reason}
     assert any("not one of the stack's trusted keys" in r for r in reasons)
+
+
+CaseRow = tuple[str, str, tuple[str, ...], tuple[str, ...], bool, str]
+
+
+def _rows(cases: list[Case]) -> list[CaseRow]:
+    """Each case as (id, title, containers, init containers, must be admitted, why skipped)."""
+    return [(c.id, c.title, c.containers, c.init, c.admit, c.skip_reason) for c in cases]
+
+
+BUSYBOX = "docker.io/library/busybox@sha256:" + "0" * 64
+
+
+def test_the_plan_of_an_enforce_and_an_audit_namespace_written_out() -> None:
+    """Every case with its images and verdict: an enforce namespace must deny every canary but the
+    trusted one, an audit namespace admits everything; the SBOM and provenance cases only where required."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    built = Provenance("https://github.com/o/w/b.yml@refs/heads/main", "https://github.com/o/app")
+    model = replace(
+        _model("registry.example:5000", key),
+        namespaces=(NamespacePolicy("demo", "enforce", "spdx", built), NamespacePolicy("sandbox", "audit")),
+    )
+    options = Options(known_good="registry.example:5000/apps/api@sha256:" + "a" * 64, signing_key=key)
+    assert _rows(plan_cases(model, options)) == [
+        ("demo/known-good", "known-good image is admitted", ("known-good",), (), True, ""),
+        (
+            "demo/unsigned-init-container",
+            "known-good image with an unsigned init container is denied",
+            ("known-good",),
+            ("unsigned",),
+            False,
+            "",
+        ),
+        ("demo/unsigned", "unsigned canary is denied", ("unsigned",), (), False, ""),
+        ("demo/untrusted-signer", "canary signed by an untrusted key is denied", ("untrusted",), (), False, ""),
+        ("demo/foreign-registry", "image from a registry not allowed is denied", (BUSYBOX,), (), False, ""),
+        ("demo/trusted-canary", "canary signed and attested by a trusted key is admitted", ("trusted",), (), True, ""),
+        ("demo/tag-moved", "tag moved after signing is denied", ("moved-tag",), (), False, ""),
+        ("demo/missing-sbom", "signed canary without the required SBOM is denied", ("no-sbom",), (), False, ""),
+        (
+            "demo/foreign-provenance",
+            "signed canary with another builder's provenance is denied",
+            ("bad-provenance",),
+            (),
+            False,
+            "",
+        ),
+        ("sandbox/known-good", "known-good image is admitted", ("known-good",), (), True, ""),
+        (
+            "sandbox/unsigned-init-container",
+            "known-good image with an unsigned init container is admitted (audit)",
+            ("known-good",),
+            ("unsigned",),
+            True,
+            "",
+        ),
+        ("sandbox/unsigned", "unsigned canary is admitted (audit)", ("unsigned",), (), True, ""),
+        (
+            "sandbox/untrusted-signer",
+            "canary signed by an untrusted key is admitted (audit)",
+            ("untrusted",),
+            (),
+            True,
+            "",
+        ),
+        (
+            "sandbox/foreign-registry",
+            "image from a registry not allowed is admitted (audit)",
+            (BUSYBOX,),
+            (),
+            True,
+            "",
+        ),
+        (
+            "sandbox/trusted-canary",
+            "canary signed and attested by a trusted key is admitted",
+            ("trusted",),
+            (),
+            True,
+            "",
+        ),
+        ("sandbox/tag-moved", "tag moved after signing is admitted (audit)", ("moved-tag",), (), True, ""),
+    ]
+
+
+def test_without_a_known_good_image_or_a_key_the_cases_needing_them_are_skipped_saying_what_to_pass() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    built = Provenance("https://github.com/o/w/b.yml@refs/heads/main", "https://github.com/o/app")
+    model = replace(
+        _model("registry.example:5000", key), namespaces=(NamespacePolicy("demo", "enforce", "spdx", built),)
+    )
+    no_image = "no known-good image given (--known-good IMAGE@DIGEST)"
+    no_key = "no trusted signing key given (--signing-key, or the local stack's generated key)"
+    assert _rows(plan_cases(model, Options())) == [
+        ("demo/known-good", "known-good image is admitted", ("known-good",), (), True, no_image),
+        ("demo/unsigned", "unsigned canary is denied", ("unsigned",), (), False, ""),
+        ("demo/untrusted-signer", "canary signed by an untrusted key is denied", ("untrusted",), (), False, ""),
+        ("demo/foreign-registry", "image from a registry not allowed is denied", (BUSYBOX,), (), False, ""),
+        (
+            "demo/trusted-canary",
+            "canary signed and attested by a trusted key is admitted",
+            ("trusted",),
+            (),
+            True,
+            no_key,
+        ),
+        ("demo/tag-moved", "tag moved after signing is denied", ("moved-tag",), (), False, no_key),
+        ("demo/missing-sbom", "signed canary without the required SBOM is denied", ("no-sbom",), (), False, no_key),
+        (
+            "demo/foreign-provenance",
+            "signed canary with another builder's provenance is denied",
+            ("bad-provenance",),
+            (),
+            False,
+            no_key,
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("default_mode", "namespaces", "exempt", "default_namespace_admits"),
+    [
+        ("enforce", (), ("kube-system",), [False]),
+        ("audit", (), ("kube-system",), [True]),
+        (None, (), (), []),
+        ("enforce", (), ("default",), []),
+        ("enforce", (NamespacePolicy("default", "audit"),), (), [True]),
+    ],
+    ids=["enforce-default", "audit-default", "no-default-mode", "default-exempt", "default-listed"],
+)
+def test_the_default_mode_is_proven_in_the_default_namespace_unless_it_is_listed_or_exempt(
+    default_mode: Mode | None,
+    namespaces: tuple[NamespacePolicy, ...],
+    exempt: tuple[str, ...],
+    default_namespace_admits: list[bool],
+) -> None:
+    """`default` stands for every namespace the stack does not name: its unsigned canary is denied
+    under an enforce default, admitted under an audit one, and not tried where `default` is not unlisted."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    model = replace(
+        _model("registry.example:5000", key),
+        namespaces=(NamespacePolicy("demo", "enforce"), *namespaces),
+        default_mode=default_mode,
+        exempt_namespaces=exempt,
+    )
+    cases = plan_cases(model, Options())
+    assert [c.admit for c in cases if c.id == "default/unsigned"] == default_namespace_admits
+    assert [c.namespace for c in cases if c.id == "default/unsigned"] == ["default"] * len(default_namespace_admits)
+    assert {c.namespace for c in cases} <= {"demo", "default"}
 
 
 def test_the_stacks_own_key_must_not_get_into_a_tenants_namespace() -> None:
