@@ -707,8 +707,13 @@ def test_the_known_good_image_is_verified_against_the_trusted_root_given(registr
     (public_good,) = verify_known_good(registry, model, trusted_root(), options)
     assert trusting.status == "pass"
     assert trusting.observed == "meets every namespace"
+    assert trusting.details == {
+        "proofs": ["legacy signature: verified by key image-signing (pinned public key)"],
+        "problems": {"demo": [], "sandbox": []},
+        "strayReferrers": [],
+    }
     assert public_good.status == "fail"
-    assert "demo: " in public_good.observed
+    assert public_good.observed == "demo: no signature by a trusted signer; sandbox: no signature by a trusted signer"
 
 
 class _TlsRegistry(BaseHTTPRequestHandler):
