@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class FakeApi:
     cluster_objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # plural -> items
     namespaced_objects: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, list[str]], Any]] = field(default_factory=list)
+    stalled: dict[tuple[str, str], float] = field(default_factory=dict)  # (namespace, image) -> seconds to answer
 
 
 def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
@@ -80,6 +82,7 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             if not match or query.get("dryRun") != ["All"]:
                 self._send(500, {"kind": "Status", "message": "the fake refuses anything but dry-run pod creates"})
                 return
+            time.sleep(_stall(api, match.group(1), body))
             status, message = _answer(api, match.group(1), body)
             if status == 201:
                 self._send(201, body, {"Warning": f'299 - "{message}"'} if message else {})
@@ -118,6 +121,13 @@ def _handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
         do_DELETE = do_PUT  # noqa: N815
 
     return Handler
+
+
+def _stall(api: FakeApi, namespace: str, pod: dict[str, Any]) -> float:
+    """How long admission takes to answer for the pod: its slowest image's stall (a hung webhook)."""
+    spec = pod["spec"]
+    images = [c["image"] for c in [*spec["containers"], *spec.get("initContainers", [])]]
+    return max((api.stalled.get((namespace, image), 0.0) for image in images), default=0.0)
 
 
 def _answer(api: FakeApi, namespace: str, pod: dict[str, Any]) -> Answer:

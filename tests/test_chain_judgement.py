@@ -54,6 +54,7 @@ def test_a_denial_by_the_stacks_policy_passes() -> None:
     }
     assert results["chain/demo/unsigned"].observed.startswith("denied: admission webhook")
     assert "verify-image-signatures-enforce" in results["chain/demo/unsigned"].observed
+    assert results["chain/positive-control"].observed == "chain/demo/known-good"
 
 
 @pytest.mark.parametrize(
@@ -102,3 +103,122 @@ def test_the_live_suites_assertion_reads_what_each_case_observed() -> None:
         "sandbox (audit): the unsigned canary was not tried expecting admitted",
         "nothing admitted in an enforce namespace: None",
     ]
+
+
+def test_each_case_records_the_pod_it_tried_and_what_the_server_answered() -> None:
+    """The evidence of a case: the pod spec sent (images, no token), the warnings (an audit namespace's
+    "would be denied") and the HTTP status."""
+    results = _judge(_answers(denied("verify-image-signatures-enforce", "image is not signed by a trusted signer")))
+    unsigned_pod = {
+        "containers": [{"name": "c0", "image": "registry.example/supply-chain-canary@sha256:" + "2" * 64}],
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+    }
+    assert results["chain/sandbox/unsigned"].details == {
+        "images": unsigned_pod,
+        "warnings": ['299 - "audit: would be denied"'],
+        "httpStatus": 201,
+    }
+    assert results["chain/demo/unsigned"].details == {"images": unsigned_pod, "warnings": [], "httpStatus": 403}
+
+
+def test_a_skipped_case_is_recorded_as_skipped_with_its_reason_and_not_sent() -> None:
+    cases = [
+        Case("demo/unsigned", "unsigned canary is denied", "demo", ("unsigned",)),
+        Case(
+            "demo/trusted-canary", "trusted canary is admitted", "demo", ("trusted",), admit=True, skip_reason="no key"
+        ),
+    ]
+    api = FakeApi(outcomes={("demo", str(UNSIGNED)): denied("verify-image-signatures-enforce", "not signed")})
+    options = Options(workers=2, run_id="skip")
+    with serve(api) as api_client:
+        results = chain_cases(
+            Cluster(api_client, timeout=5), cases, {"unsigned": UNSIGNED}, options, time.monotonic() + 30, POLICIES
+        )
+    by_id = {r.id: r for r in results}
+    assert sorted(by_id) == ["chain/demo/trusted-canary", "chain/demo/unsigned", "chain/positive-control"]
+    assert by_id["chain/demo/trusted-canary"].status == "skip"
+    assert by_id["chain/demo/trusted-canary"].observed == "no key"
+    assert by_id["chain/demo/unsigned"].status == "pass"
+    assert len(api.requests) == 1, "a skipped case sends no pod"
+
+
+def test_an_admission_in_an_audit_namespace_is_no_positive_control() -> None:
+    """Audit namespaces admit whatever happens: only an admission where the stack enforces shows the
+    webhook answers at all, so without one every denial could be an outage's."""
+    cases = [
+        Case(
+            "demo/known-good", "known-good image is admitted", "demo", ("known-good",), admit=True, skip_reason="none"
+        ),
+        Case("demo/unsigned", "unsigned canary is denied", "demo", ("unsigned",)),
+        Case("sandbox/unsigned", "unsigned canary is admitted (audit)", "sandbox", ("unsigned",), admit=True),
+    ]
+    api = FakeApi(outcomes=_answers(denied("verify-image-signatures-enforce", "not signed")))
+    with serve(api) as api_client:
+        results = chain_cases(
+            Cluster(api_client, timeout=5), cases, {"unsigned": UNSIGNED}, Options(), time.monotonic() + 30, POLICIES
+        )
+    control = {r.id: r for r in results}["chain/positive-control"]
+    assert control.status == "fail"
+    assert control.observed == "none ran: pass --known-good (or a usable --signing-key)"
+
+
+def test_each_dry_run_pod_is_named_for_the_run_and_its_case_as_a_dns_label() -> None:
+    cases = [
+        Case("demo/unsigned", "unsigned canary is denied", "demo", ("unsigned",)),
+        Case("sandbox/unsigned-init-container", "an unsigned init container is admitted", "sandbox", ("unsigned",)),
+    ]
+    api = FakeApi(default=ADMITTED)
+    for run_id in ("judge", "0123456789abcdef0123456789abcdef0123456789a"):
+        with serve(api) as api_client:
+            chain_cases(Cluster(api_client, timeout=5), cases, {}, Options(run_id=run_id), time.monotonic() + 30, [])
+    names = sorted(body["metadata"]["name"] for _, _, _, body in api.requests)
+    assert names == [
+        "supply-chain-check-0123456789abcdef0123456789abcdef0123456789a",  # cut at 63, without a dangling "-"
+        "supply-chain-check-0123456789abcdef0123456789abcdef0123456789a",
+        "supply-chain-check-judge-unsigned",
+        "supply-chain-check-judge-unsigned-init-container",
+    ]
+
+
+def test_a_case_unanswered_by_the_deadline_fails_and_nothing_waits_for_it() -> None:
+    """A hung webhook must not hold the run: at the deadline, the cases still waiting fail, the run
+    goes on at once, and the cases not yet sent are never sent."""
+    cases = [
+        Case("demo/unsigned", "unsigned canary is denied", "demo", ("unsigned",)),
+        Case("demo/foreign-registry", "image from a registry not allowed is denied", "demo", ("docker.io/x@sha256:1",)),
+    ]
+    refusal = denied("verify-image-signatures-enforce", "not signed")
+    api = FakeApi(
+        outcomes={("demo", str(UNSIGNED)): refusal, ("demo", "docker.io/x@sha256:1"): refusal},
+        stalled={("demo", str(UNSIGNED)): 1.2, ("demo", "docker.io/x@sha256:1"): 1.2},
+    )
+    with serve(api) as api_client:
+        start = time.monotonic()
+        results = chain_cases(
+            Cluster(api_client, timeout=5), cases, {"unsigned": UNSIGNED}, Options(workers=1), start + 0.3, POLICIES
+        )
+        elapsed = time.monotonic() - start
+        time.sleep(max(0.0, start + 2.2 - time.monotonic()))  # long enough for a queued case to be sent
+    by_id = {r.id: r for r in results}
+    for case in ("chain/demo/unsigned", "chain/demo/foreign-registry"):
+        assert by_id[case].status == "fail", case
+        assert by_id[case].observed == "no answer before the deadline", case
+    assert elapsed < 0.9, "the run waited for a hung webhook"
+    assert len(api.requests) == 1, "the case still queued at the deadline was sent anyway"
+
+
+def test_past_the_deadline_no_case_is_waited_for() -> None:
+    cases = [Case("demo/unsigned", "unsigned canary is denied", "demo", ("unsigned",))]
+    api = FakeApi(
+        outcomes={("demo", str(UNSIGNED)): denied("verify-image-signatures-enforce", "not signed")},
+        stalled={("demo", str(UNSIGNED)): 0.5},
+    )
+    with serve(api) as api_client:
+        deadline = time.monotonic() - 1
+        results = chain_cases(
+            Cluster(api_client, timeout=5), cases, {"unsigned": UNSIGNED}, Options(), deadline, POLICIES
+        )
+    result = {r.id: r for r in results}["chain/demo/unsigned"]
+    assert result.status == "fail"
+    assert result.observed == "no answer before the deadline"

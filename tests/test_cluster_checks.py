@@ -5,17 +5,30 @@ test's oracle says."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import datetime
+import hashlib
+import ipaddress
 import json
+import ssl
+import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from components.model.contract import StackOutputs
+from components.model.contract import Mode, StackOutputs
 from components.model.trust import (
     KeyAuthority,
     KeylessAuthority,
@@ -26,16 +39,19 @@ from components.model.trust import (
 )
 from scripts.checks import evidence
 from scripts.checks.canaries import CANARY_REPOSITORY
-from scripts.checks.cases import FOREIGN_IMAGE, known_good_targets, plan_cases
+from scripts.checks.cases import FOREIGN_IMAGE, Case, known_good_targets, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
-from scripts.checks.cosign import push_canary, sign_legacy
+from scripts.checks.cosign import ImageRef, _append_layer, push_canary, sign_legacy, simple_signing_payload
+from scripts.checks.errors import UnreachableError, UsageError
 from scripts.checks.oci import Registry
 from scripts.checks.options import Options
 from scripts.checks.outputs import parse_outputs
-from scripts.checks.runner import run_all
+from scripts.checks.runner import audit_readiness, run_all, verify_known_good
 from scripts.checks.verification import trusted_root
 from tests.fake_kube import ADMITTED, AUDITED, FakeApi, serve
 from tests.fake_kube import denied as denial
+from tests.fake_rekor import FakeRekor, hashedrekord_v001, public_pem
+from tests.fake_rekor import sign as rekor_sign
 
 KYVERNO_WEBHOOK = {
     "metadata": {"name": "kyverno-resource-validating-webhook-cfg"},
@@ -153,6 +169,155 @@ def test_cases_needing_a_trusted_key_say_why_they_are_skipped() -> None:
     other = ec.generate_private_key(ec.SECP256R1())
     reasons = {c.skip_reason for c in plan_cases(model, Options(signing_key=other)) if c.skip_reason}
     assert any("not one of the stack's trusted keys" in r for r in reasons)
+
+
+CaseRow = tuple[str, str, tuple[str, ...], tuple[str, ...], bool, str]
+
+
+def _rows(cases: list[Case]) -> list[CaseRow]:
+    """Each case as (id, title, containers, init containers, must be admitted, why skipped)."""
+    return [(c.id, c.title, c.containers, c.init, c.admit, c.skip_reason) for c in cases]
+
+
+BUSYBOX = "docker.io/library/busybox@sha256:" + "0" * 64
+
+
+def test_the_plan_of_an_enforce_and_an_audit_namespace_written_out() -> None:
+    """Every case with its images and verdict: an enforce namespace must deny every canary but the
+    trusted one, an audit namespace admits everything; the SBOM and provenance cases only where required."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    built = Provenance("https://github.com/o/w/b.yml@refs/heads/main", "https://github.com/o/app")
+    model = replace(
+        _model("registry.example:5000", key),
+        namespaces=(NamespacePolicy("demo", "enforce", "spdx", built), NamespacePolicy("sandbox", "audit")),
+    )
+    options = Options(known_good="registry.example:5000/apps/api@sha256:" + "a" * 64, signing_key=key)
+    assert _rows(plan_cases(model, options)) == [
+        ("demo/known-good", "known-good image is admitted", ("known-good",), (), True, ""),
+        (
+            "demo/unsigned-init-container",
+            "known-good image with an unsigned init container is denied",
+            ("known-good",),
+            ("unsigned",),
+            False,
+            "",
+        ),
+        ("demo/unsigned", "unsigned canary is denied", ("unsigned",), (), False, ""),
+        ("demo/untrusted-signer", "canary signed by an untrusted key is denied", ("untrusted",), (), False, ""),
+        ("demo/foreign-registry", "image from a registry not allowed is denied", (BUSYBOX,), (), False, ""),
+        ("demo/trusted-canary", "canary signed and attested by a trusted key is admitted", ("trusted",), (), True, ""),
+        ("demo/tag-moved", "tag moved after signing is denied", ("moved-tag",), (), False, ""),
+        ("demo/missing-sbom", "signed canary without the required SBOM is denied", ("no-sbom",), (), False, ""),
+        (
+            "demo/foreign-provenance",
+            "signed canary with another builder's provenance is denied",
+            ("bad-provenance",),
+            (),
+            False,
+            "",
+        ),
+        ("sandbox/known-good", "known-good image is admitted", ("known-good",), (), True, ""),
+        (
+            "sandbox/unsigned-init-container",
+            "known-good image with an unsigned init container is admitted (audit)",
+            ("known-good",),
+            ("unsigned",),
+            True,
+            "",
+        ),
+        ("sandbox/unsigned", "unsigned canary is admitted (audit)", ("unsigned",), (), True, ""),
+        (
+            "sandbox/untrusted-signer",
+            "canary signed by an untrusted key is admitted (audit)",
+            ("untrusted",),
+            (),
+            True,
+            "",
+        ),
+        (
+            "sandbox/foreign-registry",
+            "image from a registry not allowed is admitted (audit)",
+            (BUSYBOX,),
+            (),
+            True,
+            "",
+        ),
+        (
+            "sandbox/trusted-canary",
+            "canary signed and attested by a trusted key is admitted",
+            ("trusted",),
+            (),
+            True,
+            "",
+        ),
+        ("sandbox/tag-moved", "tag moved after signing is admitted (audit)", ("moved-tag",), (), True, ""),
+    ]
+
+
+def test_without_a_known_good_image_or_a_key_the_cases_needing_them_are_skipped_saying_what_to_pass() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    built = Provenance("https://github.com/o/w/b.yml@refs/heads/main", "https://github.com/o/app")
+    model = replace(
+        _model("registry.example:5000", key), namespaces=(NamespacePolicy("demo", "enforce", "spdx", built),)
+    )
+    no_image = "no known-good image given (--known-good IMAGE@DIGEST)"
+    no_key = "no trusted signing key given (--signing-key, or the local stack's generated key)"
+    assert _rows(plan_cases(model, Options())) == [
+        ("demo/known-good", "known-good image is admitted", ("known-good",), (), True, no_image),
+        ("demo/unsigned", "unsigned canary is denied", ("unsigned",), (), False, ""),
+        ("demo/untrusted-signer", "canary signed by an untrusted key is denied", ("untrusted",), (), False, ""),
+        ("demo/foreign-registry", "image from a registry not allowed is denied", (BUSYBOX,), (), False, ""),
+        (
+            "demo/trusted-canary",
+            "canary signed and attested by a trusted key is admitted",
+            ("trusted",),
+            (),
+            True,
+            no_key,
+        ),
+        ("demo/tag-moved", "tag moved after signing is denied", ("moved-tag",), (), False, no_key),
+        ("demo/missing-sbom", "signed canary without the required SBOM is denied", ("no-sbom",), (), False, no_key),
+        (
+            "demo/foreign-provenance",
+            "signed canary with another builder's provenance is denied",
+            ("bad-provenance",),
+            (),
+            False,
+            no_key,
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("default_mode", "namespaces", "exempt", "default_namespace_admits"),
+    [
+        ("enforce", (), ("kube-system",), [False]),
+        ("audit", (), ("kube-system",), [True]),
+        (None, (), (), []),
+        ("enforce", (), ("default",), []),
+        ("enforce", (NamespacePolicy("default", "audit"),), (), [True]),
+    ],
+    ids=["enforce-default", "audit-default", "no-default-mode", "default-exempt", "default-listed"],
+)
+def test_the_default_mode_is_proven_in_the_default_namespace_unless_it_is_listed_or_exempt(
+    default_mode: Mode | None,
+    namespaces: tuple[NamespacePolicy, ...],
+    exempt: tuple[str, ...],
+    default_namespace_admits: list[bool],
+) -> None:
+    """`default` stands for every namespace the stack does not name: its unsigned canary is denied
+    under an enforce default, admitted under an audit one, and not tried where `default` is not unlisted."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    model = replace(
+        _model("registry.example:5000", key),
+        namespaces=(NamespacePolicy("demo", "enforce"), *namespaces),
+        default_mode=default_mode,
+        exempt_namespaces=exempt,
+    )
+    cases = plan_cases(model, Options())
+    assert [c.admit for c in cases if c.id == "default/unsigned"] == default_namespace_admits
+    assert [c.namespace for c in cases if c.id == "default/unsigned"] == ["default"] * len(default_namespace_admits)
+    assert {c.namespace for c in cases} <= {"demo", "default"}
 
 
 def test_the_stacks_own_key_must_not_get_into_a_tenants_namespace() -> None:
@@ -484,3 +649,269 @@ def test_malformed_attachments_fail_the_check_instead_of_crashing(loopback_regis
     (result,) = verify_known_good(registry, model, trusted_root(), Options(known_good=str(image)))
     assert result.status == "fail"
     assert result.observed.startswith("could not be verified: ")
+
+
+# --- independent verification of the known-good image --------------------------------------------
+
+
+def test_without_a_known_good_image_its_verification_is_skipped_saying_so() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    registry = Registry("127.0.0.1:9", plain_http=True, timeout=1)  # never asked
+    (result,) = verify_known_good(registry, _model("127.0.0.1:9", key), trusted_root(), Options())
+    assert result.as_json() | {"seconds": 0} == {
+        "id": "verify/known-good",
+        "title": "known-good image verifies independently",
+        "status": "skip",
+        "expected": "signed and attested as each namespace requires",
+        "observed": "no known-good image given",
+        "seconds": 0,
+        "details": {},
+    }
+
+
+def _sign_logged(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey, rekor: FakeRekor) -> None:
+    """A legacy `.sig` layer as cosign writes it with the log: the signature and `rekor`'s promise of its entry."""
+    payload = simple_signing_payload(image)
+    signature = rekor_sign(key, payload)
+    entry = hashedrekord_v001(hashlib.sha256(payload).digest(), signature, public_pem(key))
+    layer = {
+        "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+        "digest": registry.put_blob(image.repository, payload),
+        "size": len(payload),
+        "annotations": {
+            "dev.cosignproject.cosign/signature": base64.b64encode(signature).decode(),
+            "dev.sigstore.cosign/bundle": rekor.promise(entry).decode(),
+        },
+    }
+    _append_layer(registry, image, "sig", layer)
+
+
+def _logged_key_model(host: str, key: ec.EllipticCurvePrivateKey) -> TrustModel:
+    """One namespace needing a signature by `key`, which must be in the transparency log."""
+    return replace(
+        _model(host, key),
+        keys=(KeyAuthority("image-signing", public_key_pem=_pem(key), transparency_log_required=True),),
+        namespaces=(NamespacePolicy("demo", "enforce"), NamespacePolicy("sandbox", "audit")),
+    )
+
+
+def test_the_known_good_image_is_verified_against_the_trusted_root_given(registry: Registry, tmp_path: Path) -> None:
+    """The log entry counts only if the root the run was given trusts its log: the same image fails
+    against a root that does not."""
+    key, rekor = ec.generate_private_key(ec.SECP256R1()), FakeRekor()
+    image = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="logged")
+    _sign_logged(registry, image, key, rekor)
+    model = _logged_key_model(registry.host, key)
+    options = Options(known_good=str(image))
+    (trusting,) = verify_known_good(registry, model, rekor.trusted_root(tmp_path), options)
+    (public_good,) = verify_known_good(registry, model, trusted_root(), options)
+    assert trusting.status == "pass"
+    assert trusting.observed == "meets every namespace"
+    assert trusting.details == {
+        "proofs": ["legacy signature: verified by key image-signing (pinned public key)"],
+        "problems": {"demo": [], "sandbox": []},
+        "strayReferrers": [],
+    }
+    assert public_good.status == "fail"
+    assert public_good.observed == "demo: no signature by a trusted signer; sandbox: no signature by a trusted signer"
+
+
+class _TlsRegistry(BaseHTTPRequestHandler):
+    """A registry over TLS that asks for Basic credentials, then has nothing (404), after `stall` seconds."""
+
+    stall = 0.0
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        time.sleep(self.stall)
+        authorization = self.headers.get("Authorization")
+        if authorization is None:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="test"')
+        else:
+            self.seen.append(f"{self.path} {authorization}")
+            self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@contextlib.contextmanager
+def _tls_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stall: float) -> Iterator[tuple[str, list[str]]]:
+    """A `_TlsRegistry` on 127.0.0.1 with a certificate this process trusts; yields its host and what it saw."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    seen: list[str] = []
+    handler = type("Handler", (_TlsRegistry,), {"stall": stall, "seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_known_good_image_in_another_registry_is_read_there_with_that_registrys_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    stack_registry = Registry("127.0.0.1:9", plain_http=True, timeout=5)  # holds no known-good image
+    with _tls_registry(tmp_path, monkeypatch, stall=0.0) as (host, seen):
+        (tmp_path / "config.json").write_text(
+            json.dumps({"auths": {host: {"auth": base64.b64encode(b"robot:s3cret").decode()}}})
+        )
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+        options = Options(known_good=f"{host}/apps/api@sha256:" + "4" * 64)
+        (result,) = verify_known_good(stack_registry, _model("127.0.0.1:9", key), trusted_root(), options)
+    assert result.status == "fail"
+    assert seen, "the other registry was asked with credentials"
+    assert all(request.endswith(" Basic cm9ib3Q6czNjcmV0") for request in seen), "robot:s3cret, from DOCKER_CONFIG"
+
+
+def test_a_known_good_image_in_another_registry_is_read_within_the_runs_registry_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    stack_registry = Registry("127.0.0.1:9", plain_http=True, timeout=0.5)
+    with _tls_registry(tmp_path, monkeypatch, stall=1.5) as (host, _):
+        options = Options(known_good=f"{host}/apps/api@sha256:" + "4" * 64)
+        with pytest.raises(UnreachableError, match=f"registry {host}: "):
+            verify_known_good(stack_registry, _model("127.0.0.1:9", key), trusted_root(), options)
+
+
+# --- audit readiness ------------------------------------------------------------------------------
+
+
+def test_audit_readiness_lists_what_the_stacks_policies_would_block_in_each_audit_namespace() -> None:
+    """From each audit namespace's policy reports: the workloads a stack policy fails (the report's
+    scope when a result names no resource); passes and other policies' failures are not listed."""
+    ours, theirs = "verify-image-signatures-audit", "disallow-latest-tag"
+    reports: list[dict[str, Any]] = [
+        {
+            "scope": {"kind": "Deployment", "name": "web"},
+            "results": [
+                {"policy": ours, "result": "fail"},
+                {"policy": ours, "result": "pass", "resources": [{"kind": "Pod", "name": "passing"}]},
+                {"policy": theirs, "result": "fail", "resources": [{"kind": "Pod", "name": "not-ours"}]},
+            ],
+        },
+        {"results": [{"policy": ours, "result": "fail", "resources": [{"kind": "Pod", "name": "batch"}]}]},
+        {"metadata": {"name": "not-evaluated-yet"}},
+    ]
+    api = FakeApi(namespaced_objects={("sandbox", "policyreports"): reports, ("staging", "policyreports"): []})
+    model = replace(
+        _model("registry.example:5000", ec.generate_private_key(ec.SECP256R1())),
+        namespaces=(
+            NamespacePolicy("demo", "enforce"),
+            NamespacePolicy("sandbox", "audit"),
+            NamespacePolicy("staging", "audit"),
+            NamespacePolicy("legacy", "audit"),  # a cluster without the PolicyReport API answers 404
+        ),
+    )
+    with serve(api) as api_client:
+        results = audit_readiness(Cluster(api_client, timeout=5), model, [ours, "restrict-image-registries-audit"])
+    assert [(r.id, r.status, r.observed, r.details) for r in results] == [
+        (
+            "audit/sandbox/would-block",
+            "pass",
+            f"2 workload(s): Deployment/web ({ours}), Pod/batch ({ours})",
+            {"wouldBlock": [f"Deployment/web ({ours})", f"Pod/batch ({ours})"]},
+        ),
+        ("audit/staging/would-block", "pass", "0 workload(s)", {"wouldBlock": []}),
+        ("audit/legacy/would-block", "skip", "no PolicyReport API (wgpolicyk8s.io/v1alpha2) in the cluster", {}),
+    ]
+    assert [path for _, path, _, _ in api.requests] == [
+        f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{ns}/policyreports" for ns in ("sandbox", "staging", "legacy")
+    ]
+
+
+# --- the run as a whole ---------------------------------------------------------------------------
+
+
+def test_a_run_past_its_deadline_starts_no_step_says_so_and_still_cleans_up() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    registry = Registry("127.0.0.1:9", plain_http=True, timeout=1)  # a step that started would fail to reach it
+    outputs = _outputs(_model("127.0.0.1:9", key), "127.0.0.1:9")
+    with serve(FakeApi()) as api_client:
+        results = run_all(
+            outputs, Cluster(api_client, timeout=5), registry, trusted_root(), Options(deadline_seconds=0)
+        )
+    late = "not started: the 0s deadline had passed"
+    assert [(r.id, r.title, r.status, r.expected, r.observed) for r in results] == [
+        ("deadline/canaries", "canaries ran", "fail", "before the deadline", late),
+        ("deadline/posture", "posture ran", "fail", "before the deadline", late),
+        ("deadline/chain cases", "chain cases ran", "fail", "before the deadline", late),
+        ("deadline/independent verification", "independent verification ran", "fail", "before the deadline", late),
+        ("deadline/audit readiness", "audit readiness ran", "fail", "before the deadline", late),
+        ("cleanup/canaries", "canaries are deleted", "pass", "every canary image deleted", "0 canary image(s) deleted"),
+    ]
+
+
+def test_a_shared_stacks_run_probes_anonymous_pulls_and_uses_the_runs_vault_token_root_and_policies(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """Beyond the local stack: the registry is probed with the unsigned canary, the pinned vault key is
+    read with the run's token, the known-good image is verified against the run's root, and audit
+    readiness reads the stack's Kyverno policies."""
+    key, rekor = ec.generate_private_key(ec.SECP256R1()), FakeRekor()
+    known = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="shared-known-good")
+    _sign_logged(registry, known, key, rekor)
+    model = _logged_key_model(registry.host, key)
+    pinned = replace(model.keys[0], kms_uri="azurekms://kv-x.vault.azure.net/image-signing")
+    model = replace(model, keys=(pinned,))
+    outputs = parse_outputs(
+        {
+            "environment": "dev",
+            "namespaces": {"demo": "enforce", "sandbox": "audit"},
+            "registryLoginServer": registry.host,
+            "trustModel": model.to_json(),
+            "kyvernoPolicies": ["verify-image-signatures-audit"],
+        },
+        "test",
+    )
+    report = {
+        "results": [
+            {"policy": "verify-image-signatures-audit", "result": "fail", "resources": [{"kind": "Pod", "name": "a"}]}
+        ]
+    }
+    api = FakeApi(default=ADMITTED, namespaced_objects={("sandbox", "policyreports"): [report]})
+
+    def no_azure_login() -> str:
+        raise UsageError("not logged in to Azure (az login)")
+
+    options = Options(known_good=str(known), deadline_seconds=60, vault_token=no_azure_login)
+    with serve(api) as api_client:
+        results = run_all(outputs, Cluster(api_client, timeout=5), registry, rekor.trusted_root(tmp_path), options)
+    by_id = {r.id: r for r in results}
+    assert by_id["registry/anonymous-pull"].status == "fail", "the loopback registry serves anyone"
+    assert by_id["registry/anonymous-pull"].observed == "HTTP 200"
+    assert (
+        by_id["keys/image-signing/pinned"].observed == "vault not readable from here: not logged in to Azure (az login)"
+    )
+    assert by_id["verify/known-good"].status == "pass"
+    assert by_id["audit/sandbox/would-block"].details == {"wouldBlock": ["Pod/a (verify-image-signatures-audit)"]}
+    assert by_id["cleanup/canaries"].status == "pass"

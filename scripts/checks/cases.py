@@ -51,8 +51,7 @@ def usable_signing_key(model: TrustModel, options: Options) -> tuple[KeyAuthorit
 
 def plan_cases(model: TrustModel, options: Options) -> list[Case]:
     """Every chain case for every namespace under admission (pure)."""
-    trusted, why_not = usable_signing_key(model, options)
-    why_no_key = why_not if trusted is None else ""
+    trusted, why_no_key = usable_signing_key(model, options)  # why_no_key is "" when there is a key
     cases: list[Case] = []
     targets = known_good_targets(model, parse_image(options.known_good).repository) if options.known_good else ()
     for ns in (*model.namespaces, *unlisted_namespaces(model)):
