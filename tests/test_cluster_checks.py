@@ -352,6 +352,8 @@ def test_the_stacks_own_key_must_not_get_into_a_tenants_namespace() -> None:
         case = cases[f"{ns}/key-canary-kept-out"]
         assert not case.admit, ns
         assert why in case.title
+        assert case.containers == ("trusted",), "the pod carries the key-signed canary"
+        assert case.skip_reason == ""
         assert f"{ns}/trusted-canary" not in cases
     assert cases["built-audit/key-canary-kept-out"].admit, "audit reports, never denies"
 
@@ -372,6 +374,8 @@ def test_a_tenants_known_good_image_is_expected_denied_in_the_other_tenants_name
     cases = {c.id: c for c in plan_cases(model, options)}
     assert cases["payments/known-good"].admit
     assert not cases["storefront/other-tenants-image"].admit
+    assert cases["storefront/other-tenants-image"].containers == ("known-good",), "payments' image, in storefront"
+    assert cases["storefront/other-tenants-image"].title == "known-good image of another tenant is denied"
     assert "storefront/known-good" not in cases
     assert cases["analytics/other-tenants-image"].admit, "audit reports, never denies"
 
