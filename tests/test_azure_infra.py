@@ -390,15 +390,6 @@ def test_prod_locks_the_registry_and_the_vault_against_deletion_and_dev_does_not
     assert not plan_of("dev").of_type("azure-native:authorization:ManagementLockByScope")
 
 
-def test_an_unlocked_prod_stack_is_flagged_by_review(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("prod")
-    raw["azure"]["deleteLocksEnabled"] = False
-    plan = plan_raw(raw)
-    assert not plan.of_type("azure-native:authorization:ManagementLockByScope")
-    flagged = {(f.severity, f.key) for f in plan.findings}
-    assert ("high", "supply-chain:azure.deleteLocksEnabled") in flagged
-
-
 def test_retention_of_untagged_manifests_is_flagged_where_it_is_allowed(plan_of: Callable[[str], Plan]) -> None:
     flagged = {(f.severity, f.key) for f in plan_of("dev").findings}
     assert ("medium", "supply-chain:registry.retentionDays") in flagged
@@ -504,13 +495,6 @@ def test_the_prod_firewall_and_its_ip_span_three_zones(plan_of: Callable[[str], 
     assert "zones" not in only(plan_of("dev"), "azure-native:network:AzureFirewall").inputs
 
 
-def test_a_single_zone_prod_firewall_is_flagged(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("prod")
-    del raw["azure"]["availabilityZones"]
-    flagged = {(f.severity, f.key) for f in plan_raw(raw).findings}
-    assert ("medium", "supply-chain:azure.availabilityZones") in flagged
-
-
 def test_prod_logs_every_flow_of_the_build_network_where_agents_cannot_reach(plan_of: Callable[[str], Plan]) -> None:
     prod = plan_of("prod")
     flow_log = only(prod, "azure-native:network:FlowLog").inputs
@@ -527,15 +511,6 @@ def test_prod_logs_every_flow_of_the_build_network_where_agents_cannot_reach(pla
     assert store.inputs["minimumTlsVersion"] == "TLS1_2"
     assert store.inputs["networkRuleSet"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
     assert not plan_of("dev").of_type("azure-native:network:FlowLog"), "on in prod by default only"
-
-
-def test_unlogged_prod_flows_are_flagged(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("prod")
-    raw["network"]["flowLogsEnabled"] = False
-    plan = plan_raw(raw)
-    assert not plan.of_type("azure-native:network:FlowLog")
-    flagged = {(f.severity, f.key) for f in plan.findings}
-    assert ("medium", "supply-chain:network.flowLogsEnabled") in flagged
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
@@ -628,3 +603,19 @@ def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(
 def test_a_standard_firewall_in_front_of_github_runners_is_flagged(plan_of: Callable[[str], Plan]) -> None:
     flagged = {(f.severity, f.key) for f in plan_of("prod").findings}
     assert ("low", "supply-chain:network.egress.firewallTier") in flagged
+
+
+def test_a_prod_stack_without_locks_zones_or_flow_logs_is_flagged_for_each(plan_raw: Callable[..., Plan]) -> None:
+    """One plan for the three prod safeguards a stack may turn off: each is then absent and flagged."""
+    raw = stack_raw("prod")
+    raw["azure"]["deleteLocksEnabled"] = False
+    del raw["azure"]["availabilityZones"]
+    raw["network"]["flowLogsEnabled"] = False
+    plan = plan_raw(raw)
+    assert not plan.of_type("azure-native:authorization:ManagementLockByScope")
+    assert not plan.of_type("azure-native:network:FlowLog")
+    assert "zones" not in only(plan, "azure-native:network:AzureFirewall").inputs
+    flagged = {(f.severity, f.key) for f in plan.findings}
+    assert ("high", "supply-chain:azure.deleteLocksEnabled") in flagged
+    assert ("medium", "supply-chain:azure.availabilityZones") in flagged
+    assert ("medium", "supply-chain:network.flowLogsEnabled") in flagged
