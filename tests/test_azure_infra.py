@@ -577,9 +577,10 @@ def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(
         i for i in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if i.name.endswith("-tls")
     )
     assert policy["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [identity.outputs["id"]]}
-    assert (identity.outputs["principalId"], "4633458b-17de-408a-b874-0445c86b69e6", PREMIUM_CA["vaultId"]) in (
+    ca_secret = PREMIUM_CA["vaultId"] + "/secrets/firewall-tls-ca"
+    assert (identity.outputs["principalId"], "4633458b-17de-408a-b874-0445c86b69e6", ca_secret) in (
         _role_assignments(plan)
-    ), "the policy's identity reads the CA: Key Vault Secrets User on its vault"
+    ), "the policy's identity reads the CA and no other secret: Key Vault Secrets User on that secret"
     assert only(plan, "azure-native:network:AzureFirewall").inputs["sku"] == {"name": "AZFW_VNet", "tier": "Premium"}
     rules = {
         rule["name"]: rule

@@ -125,7 +125,7 @@ class EgressFirewall(pulumi.ComponentResource):
 
     def _premium(self, name: str, network_name: str, tls: TlsInspectionConfig, placement: Placement) -> dict[str, Any]:
         """Premium's policy settings: intrusion prevention that drops what it detects, and TLS inspection
-        with the stack's CA, read from Key Vault by an identity of the policy's own."""
+        with the stack's CA, read from Key Vault by an identity of the policy's own (on that secret only)."""
         identity = managedidentity.UserAssignedIdentity(
             f"{name}-tls",
             resource_name_=f"id-{network_name}-firewall-tls",
@@ -139,7 +139,7 @@ class EgressFirewall(pulumi.ComponentResource):
         ).subscription_id
         assign_roles(
             name,
-            tls.vault_id,
+            tls.secret_scope,  # that one secret, not the vault's others
             [RoleGrant("tls-ca-reader", built_in_role(subscription, KEY_VAULT_SECRETS_USER), identity.principal_id)],
             pulumi.ResourceOptions(parent=self),
         )

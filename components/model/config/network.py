@@ -70,7 +70,7 @@ _VAULT_ID = re.compile(
     r"/providers/Microsoft\.KeyVault/vaults/(?P<vault>[A-Za-z0-9-]{3,24})"
 )
 _SECRET_ID = re.compile(
-    r"https://(?P<vault>[A-Za-z0-9-]{3,24})\.vault\.azure\.net/secrets/[A-Za-z0-9-]{1,127}(/[0-9a-f]{32})?"
+    r"https://(?P<vault>[A-Za-z0-9-]{3,24})\.vault\.azure\.net/secrets/(?P<name>[A-Za-z0-9-]{1,127})(/[0-9a-f]{32})?"
 )
 
 
@@ -88,6 +88,13 @@ class TlsInspectionConfig(ConfigModel):
             "Resource id of the vault holding it: the firewall policy's identity gets Key Vault Secrets User there."
         )
     )
+
+    @property
+    def secret_scope(self) -> str:
+        """The CA secret's resource id: the only thing the firewall's identity may read."""
+        match = _SECRET_ID.fullmatch(self.certificate_secret_id)
+        assert match is not None  # validated below
+        return f"{self.vault_id}/secrets/{match['name']}"
 
     @model_validator(mode="after")
     def _same_vault(self) -> TlsInspectionConfig:
