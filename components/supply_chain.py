@@ -160,7 +160,7 @@ class SupplyChain(pulumi.ComponentResource):
         net = BuildNetwork(
             f"{name}-net",
             config.network,
-            config.build_agents.runner if config.build_agents else None,
+            config.build_agents,
             placement=placement,
             cluster_vnet_id=cluster_vnet_id,
             private_hosts=private_endpoint_hosts(

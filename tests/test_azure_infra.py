@@ -11,8 +11,9 @@ import pytest
 from components.azure.roles import ACR_PULL, ACR_PUSH
 from components.model.config import parse_stack_config
 from components.model.config.stack_file import read_stack_file
-from components.render.egress import GITHUB_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
+from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
 from scripts.planning import Plan, PlannedResource, plan_stack
+from tests.certificates import self_signed_pem
 from tests.conftest import STACKS, only, stack_raw
 
 AZURE_STACKS = ["dev", "prod"]
@@ -112,26 +113,31 @@ def test_egress_allowlist_is_exact(plan_of: Callable[[str], Plan], stack: str) -
     fqdns = _fqdns(plan)
     assert set(SIGSTORE_HOSTS) <= set(fqdns)
     assert set(GITHUB_HOSTS) <= set(fqdns)
-    assert not [f for f in fqdns if "*" in f], "no wildcard hosts"
+    # one wildcard, under a GitHub-owned domain; blob storage only by GitHub's own account names
+    assert [f for f in fqdns if "*" in f] == ["*.actions.githubusercontent.com"]
+    assert "productionresultssa0.blob.core.windows.net" in fqdns
+    assert "productionresultssa199.blob.core.windows.net" in fqdns
+    assert "productionresultssa25.blob.core.windows.net" not in fqdns, "not a GitHub account"
+    results = {f for f in fqdns if f.startswith("productionresultssa")}
+    assert len(results) == 20 + 20 + 100  # sa0-19, sa30-49, sa100-199
     network = plan.config.network
     assert network is not None
     # the agents log in to Azure by OIDC federation: Entra ID's token endpoint
     entra = {"login.microsoftonline.com"}
-    assert set(fqdns) == set(SIGSTORE_HOSTS) | set(GITHUB_HOSTS) | entra | set(network.egress.extra_allowed_fqdns)
+    assert set(fqdns) == (
+        set(SIGSTORE_HOSTS)
+        | set(GITHUB_HOSTS)
+        | {"*.actions.githubusercontent.com"}
+        | results
+        | entra
+        | set(network.egress.extra_allowed_fqdns)
+    )
     group = only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup")
     for collection in group.inputs["ruleCollections"]:
         assert collection["action"]["type"] == "Allow"
         for rule in collection["rules"]:
             assert rule["sourceAddresses"] == [str(network.subnets.agents)]
             assert rule["protocols"] == [{"protocolType": "Https", "port": 443}]
-
-
-def test_azure_devops_runner_gets_its_hosts_not_githubs(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("dev")
-    raw["buildAgents"]["runner"] = {"kind": "azure-devops", "scope": "https://dev.azure.com/contoso", "pool": "sc"}
-    fqdns = _fqdns(plan_raw(raw))
-    assert "dev.azure.com" in fqdns
-    assert "github.com" not in fqdns
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
@@ -155,6 +161,7 @@ def test_default_route_goes_to_the_firewall(plan_of: Callable[[str], Plan], stac
 def test_nsg_only_mode_has_no_firewall_and_uses_service_tags(plan_raw: Callable[..., Plan]) -> None:
     raw = stack_raw("dev")
     raw["network"]["egress"]["mode"] = "nsg-only"
+    del raw["buildAgents"]  # agents need the firewall: GitHub and Sigstore have no service tag
     plan = plan_raw(raw)
     assert not plan.of_type("azure-native:network:AzureFirewall")
     assert not plan.of_type("azure-native:network:RouteTable")
@@ -452,6 +459,8 @@ def test_agents_resolve_only_the_names_they_may_reach(
         "tuf-repo-cdn.sigstore.dev",
         "timestamp.sigstore.dev",
         *GITHUB_HOSTS,
+        "actions.githubusercontent.com",  # the firewall's one wildcard: the name and its subdomains
+        *GITHUB_RESULTS_HOSTS,
         "login.microsoftonline.com",
         *extras,
         f"crcontoso{stack}.azurecr.io",
@@ -567,7 +576,8 @@ PREMIUM_CA = {
 
 def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(plan_raw: Callable[..., Plan]) -> None:
     raw = stack_raw("prod")
-    raw["network"]["egress"].update(firewallTier="Premium", tlsInspection=PREMIUM_CA)
+    ca = {**PREMIUM_CA, "caCertificate": self_signed_pem("contoso firewall ca").strip()}
+    raw["network"]["egress"].update(firewallTier="Premium", tlsInspection=ca)
     plan = plan_raw(raw)
     policy = only(plan, "azure-native:network:FirewallPolicy").inputs
     assert policy["sku"] == {"tier": "Premium"}
@@ -587,8 +597,12 @@ def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(
         for collection in only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup").inputs["ruleCollections"]
         for rule in collection["rules"]
     }
-    assert rules["ci-github-org-paths"]["targetUrls"] == ["github.com/contoso/*", "codeload.github.com/contoso/*"]
-    assert rules["ci-github-org-paths"]["terminateTLS"] is True
+    assert rules["github-org-paths"]["targetUrls"] == [
+        "github.com/contoso/*",
+        "codeload.github.com/contoso/*",
+        "github.com/actions/runner/releases/download/v2.320.0/*",  # the pinned runner release, nothing else
+    ]
+    assert rules["github-org-paths"]["terminateTLS"] is True
     by_name = {fqdn for rule in rules.values() for fqdn in rule.get("targetFqdns", [])}
     assert "github.com" not in by_name, "github.com only by the organisation's paths"
     assert "codeload.github.com" not in by_name

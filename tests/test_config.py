@@ -121,12 +121,12 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "registry.publicNetworkAccessEnabled",
     ),
     ("negative max instances", "dev", _set("buildAgents.maxInstances", -1), "buildAgents.maxInstances"),
-    ("min above max instances", "dev", _set("buildAgents.minInstances", 9), "buildAgents.minInstances"),
+    ("azure-devops is not built", "dev", _set("buildAgents.runner.kind", "azure-devops"), "buildAgents.runner.kind"),
     (
-        "azure-devops without pool",
+        "registration outlasting the job",
         "dev",
-        _set("buildAgents.runner", {"kind": "azure-devops", "scope": "https://dev.azure.com/contoso"}),
-        "buildAgents.runner.pool",
+        _set("buildAgents.jobTimeoutMinutes", 10),
+        "buildAgents.registrationTimeoutMinutes",
     ),
     (
         "github scope not an org",

@@ -487,8 +487,8 @@ CASES += [
     Case(
         "more warm agents than the maximum",
         "dev",
-        replace("maxInstances: 4", "maxInstances: 4\n    minInstances: 5"),
-        "supply-chain:buildAgents.minInstances",
+        replace("maxInstances: 4", "maxInstances: 4\n    jobTimeoutMinutes: 2"),
+        "supply-chain:buildAgents.jobTimeoutMinutes",
     ),
     Case(
         "overlapping subnets",

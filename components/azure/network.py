@@ -12,7 +12,7 @@ from components.azure.dns_filter import DnsFilter
 from components.azure.firewall import EgressFirewall
 from components.azure.flow_logs import VnetFlowLogs
 from components.azure.shared import Diagnostics, Placement
-from components.model.config import NetworkConfig, RunnerConfig
+from components.model.config import BuildAgentsConfig, NetworkConfig
 from components.render.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules, resolvable_names
 
 FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
@@ -31,7 +31,7 @@ class BuildNetwork(pulumi.ComponentResource):
         self,
         name: str,
         config: NetworkConfig,
-        runner: RunnerConfig | None,
+        agents: BuildAgentsConfig | None,
         *,
         placement: Placement,
         cluster_vnet_id: str | None = None,
@@ -82,7 +82,7 @@ class BuildNetwork(pulumi.ComponentResource):
         if config.egress.dns_filtering_enabled:
             DnsFilter(
                 f"{name}-dns",
-                names=resolvable_names(config, runner, private_hosts),
+                names=resolvable_names(config, agents, private_hosts),
                 vnet_id=vnet.id,
                 placement=placement,
                 diagnostics=Diagnostics(workspace) if workspace is not None else None,
@@ -108,7 +108,7 @@ class BuildNetwork(pulumi.ComponentResource):
             firewall = EgressFirewall(
                 f"{name}-firewall",
                 network_name=name,
-                rules=egress_rules(config, runner),
+                rules=egress_rules(config, agents),
                 source_prefix=str(config.subnets.agents),
                 tls_inspection=config.egress.tls_inspection,
                 subnet_id=firewall_subnet.id,
@@ -142,7 +142,7 @@ class BuildNetwork(pulumi.ComponentResource):
         else:
             agents_after = [endpoints]
 
-        agents = network.Subnet(
+        agents_subnet = network.Subnet(
             f"{name}-agents",
             subnet_name="agents",
             virtual_network_name=vnet.name,
@@ -156,10 +156,10 @@ class BuildNetwork(pulumi.ComponentResource):
 
         if cluster_vnet_id is not None:
             # after the last subnet write: Azure refuses a peering while another write on the VNet is in progress
-            self._peer(name, vnet, cluster_vnet_id, placement, after=agents)
+            self._peer(name, vnet, cluster_vnet_id, placement, after=agents_subnet)
 
         self.vnet_id = vnet.id
-        self.agents_subnet_id = agents.id
+        self.agents_subnet_id = agents_subnet.id
         self.endpoints_subnet_id = endpoints.id
         self.register_outputs(
             {

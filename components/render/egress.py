@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.model.config import NetworkConfig, RunnerConfig
+from components.model.config import BuildAgentsConfig, NetworkConfig
 
 SIGSTORE_HOSTS = (
     "fulcio.sigstore.dev",  # keyless signing certificates
@@ -18,32 +18,29 @@ SIGSTORE_HOSTS = (
     "timestamp.sigstore.dev",  # RFC 3161 timestamps
 )
 
-# Exact hosts only. GitHub also documents wildcards (*.actions.githubusercontent.com,
-# *.blob.core.windows.net for artifacts and caches); they are not allowed by default: add the exact
-# storage hosts your workflows need to network.egress.extraAllowedFqdns.
+# GitHub's documented hosts for self-hosted runners, narrowest first. Exact names where GitHub names them.
 GITHUB_HOSTS = (
     "github.com",
     "api.github.com",
     "codeload.github.com",
-    "token.actions.githubusercontent.com",  # OIDC tokens for keyless signing
-    "pipelines.actions.githubusercontent.com",
-    "broker.actions.githubusercontent.com",
-    "results-receiver.actions.githubusercontent.com",
-    "pkg.actions.githubusercontent.com",
-    "objects.githubusercontent.com",
+    "objects.githubusercontent.com",  # release downloads (the runner package) redirect here
     "release-assets.githubusercontent.com",
 )
-AZURE_DEVOPS_HOSTS = (
-    "dev.azure.com",
-    "vssps.dev.azure.com",
-    "vsblob.dev.azure.com",
-    "download.agent.dev.azure.com",
-    "login.microsoftonline.com",
-)
-CI_HOSTS: dict[str, tuple[str, ...]] = {"github": GITHUB_HOSTS, "azure-devops": AZURE_DEVOPS_HOSTS}
+GITHUB_ACTIONS_SERVICE = "*.actions.githubusercontent.com"
+"""The job, OIDC token, results and package services live under this GitHub-owned domain on names GitHub
+does not publish (they differ per region and change), so only the wildcard works; every name under it is
+GitHub's, so it opens no third party's service."""
 
-# Agents log in to Azure by OIDC federation (a GitHub or Azure DevOps token exchanged at Entra ID).
+GITHUB_RESULTS_ACCOUNTS = (*range(0, 20), *range(30, 50), *range(100, 200))
+"""The storage accounts GitHub's meta API lists for job logs, summaries, artifacts and caches
+(`productionresultssa<n>`; 30-49 and 100-199 added in October 2026)."""
+GITHUB_RESULTS_HOSTS = tuple(f"productionresultssa{n}.blob.core.windows.net" for n in GITHUB_RESULTS_ACCOUNTS)
+"""Exact accounts, never `*.blob.core.windows.net`: that would reach any storage account, an attacker's too."""
+
+# Agents log in to Azure by OIDC federation (a GitHub token exchanged at Entra ID).
 ENTRA_LOGIN_HOST = "login.microsoftonline.com"
+
+RUNNER_RELEASES_PATH = "github.com/actions/runner/releases/download"
 
 NSG_ONLY_SERVICE_TAGS = ("AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage")
 """What `nsg-only` mode opens (HTTPS): the registry, Entra ID, Key Vault, and Storage for the job queue.
@@ -68,30 +65,11 @@ class ApplicationRule:
         return self.fqdns + tuple(dict.fromkeys(url.split("/", 1)[0] for url in self.urls))
 
 
-def egress_rules(network: NetworkConfig, runner: RunnerConfig | None) -> list[ApplicationRule]:
-    """The firewall's allowlist: Sigstore, the CI service (if agents are configured), the stack's extras."""
+def egress_rules(network: NetworkConfig, agents: BuildAgentsConfig | None) -> list[ApplicationRule]:
+    """The firewall's allowlist: Sigstore, GitHub (if agents are configured), the stack's extras."""
     rules = [ApplicationRule("sigstore", "Sigstore public-good: Fulcio, Rekor, TUF root, TSA", SIGSTORE_HOSTS)]
-    if runner is not None and runner.kind == "github" and network.egress.firewall_tier == "Premium":
-        # github.com serves every repository and gist: with TLS inspection, only the organisation's paths
-        org = runner.scope.split("/", 1)[0]
-        by_path = ("github.com", "codeload.github.com")
-        rules.append(
-            ApplicationRule(
-                "ci-github",
-                "github job service",
-                tuple(h for h in GITHUB_HOSTS if h not in by_path),
-            )
-        )
-        rules.append(
-            ApplicationRule(
-                "ci-github-org-paths",
-                f"the {org} organisation's repositories only (TLS inspected)",
-                urls=tuple(f"{host}/{org}/*" for host in by_path),
-            )
-        )
-    elif runner is not None:
-        rules.append(ApplicationRule(f"ci-{runner.kind}", f"{runner.kind} job service", CI_HOSTS[runner.kind]))
-    if runner is not None and ENTRA_LOGIN_HOST not in CI_HOSTS[runner.kind]:
+    if agents is not None:
+        rules += _github_rules(network, agents)
         rules.append(ApplicationRule("entra-login", "Azure login by OIDC federation", (ENTRA_LOGIN_HOST,)))
     if network.egress.extra_allowed_fqdns:
         rules.append(
@@ -100,6 +78,34 @@ def egress_rules(network: NetworkConfig, runner: RunnerConfig | None) -> list[Ap
             )
         )
     return rules
+
+
+def _github_rules(network: NetworkConfig, agents: BuildAgentsConfig) -> list[ApplicationRule]:
+    service = ApplicationRule(
+        "github-actions-service",
+        "GitHub's job, OIDC token and results services (GitHub-owned domain)",
+        (GITHUB_ACTIONS_SERVICE,),
+    )
+    results = ApplicationRule(
+        "github-actions-results", "GitHub's storage accounts for logs, artifacts and caches", GITHUB_RESULTS_HOSTS
+    )
+    if network.egress.firewall_tier != "Premium":
+        return [ApplicationRule("github", "GitHub: runner registration, API, code", GITHUB_HOSTS), service, results]
+    # github.com serves every repository and gist: with TLS inspection, only the organisation's paths
+    # and the pinned runner release
+    org = agents.runner.scope
+    by_path = ("github.com", "codeload.github.com")
+    version = agents.runner_package.version
+    return [
+        ApplicationRule("github", "GitHub API and release assets", tuple(h for h in GITHUB_HOSTS if h not in by_path)),
+        ApplicationRule(
+            "github-org-paths",
+            f"the {org} organisation's repositories and the pinned runner release only (TLS inspected)",
+            urls=(*(f"{host}/{org}/*" for host in by_path), f"{RUNNER_RELEASES_PATH}/v{version}/*"),
+        ),
+        service,
+        results,
+    ]
 
 
 def _rule(
@@ -220,11 +226,11 @@ def private_endpoint_hosts(registry_name: str, location: str, vault_name: str | 
 
 
 def resolvable_names(
-    network: NetworkConfig, runner: RunnerConfig | None, private_hosts: tuple[str, ...]
+    network: NetworkConfig, agents: BuildAgentsConfig | None, private_hosts: tuple[str, ...]
 ) -> tuple[str, ...]:
     """What the build VNet's DNS security policy lets agents resolve: every host they may reach (the
     firewall's allowlist), the Entra login host, and the private endpoints' names with their
     `privatelink` zones. A listed name covers its subdomains (DNS policy rules are hierarchical)."""
-    names = {host for rule in egress_rules(network, runner) for host in rule.hosts}
+    names = {host.removeprefix("*.") for rule in egress_rules(network, agents) for host in rule.hosts}
     names |= set(private_hosts)
     return tuple(sorted(names))

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.model.config.errors import RuleViolation, raise_violations
-from components.model.config.fields import Cidr, ConfigModel, Fqdn, WorkspaceId
+from components.model.config.fields import Cidr, ConfigModel, Fqdn, WorkspaceId, certificate_chain_problems
 
 
 class AzureConfig(ConfigModel):
@@ -88,6 +88,13 @@ class TlsInspectionConfig(ConfigModel):
             "Resource id of the vault holding it: the firewall policy's identity gets Key Vault Secrets User there."
         )
     )
+    ca_certificate: str | None = Field(
+        default=None,
+        description=(
+            "The same CA's certificate (PEM, public): the build agents add it to their trust store, or every "
+            "inspected connection fails. Required with buildAgents."
+        ),
+    )
 
     @property
     def secret_scope(self) -> str:
@@ -112,6 +119,8 @@ class TlsInspectionConfig(ConfigModel):
                     "must be /subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>",
                 )
             )
+        if self.ca_certificate is not None:
+            problems.extend(("caCertificate", p) for p in certificate_chain_problems(self.ca_certificate))
         if secret is not None and vault is not None and secret["vault"].lower() != vault["vault"].lower():
             problems.append(("vaultId", f"names the vault {vault['vault']}, and the secret is in {secret['vault']}"))
         raise_violations(problems)

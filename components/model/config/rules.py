@@ -330,7 +330,7 @@ def _reusable_workflows_bound(s: Sections) -> Iterator[Problem]:
             )
 
 
-from components.model.config import network_rules  # noqa: E402 - its rules read `Sections`, defined above
+from components.model.config import agent_rules, network_rules  # noqa: E402 - their rules read `Sections`, defined above
 
 RULES: tuple[Rule, ...] = (
     Rule("placement", _placement),
@@ -347,6 +347,8 @@ RULES: tuple[Rule, ...] = (
     Rule("cluster-reaches-endpoints", network_rules.cluster_reaches_endpoints),
     Rule("prod-enforces", _prod_enforces),
     Rule("agent-subnet-capacity", network_rules.agent_subnet_capacity),
+    Rule("prod-agent-pool", agent_rules.prod_agent_pool),
+    Rule("agents-reach-their-services", agent_rules.agents_reach_their_services),
     Rule("prod-packages-through-a-cache", network_rules.prod_packages_through_a_cache),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
     Rule("signers-known", _signers_known),

@@ -1,0 +1,49 @@
+"""Cross-section rules about the build agents: what prod requires of the pool, and what the network
+must give it for a job to reach an agent at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from components.model.config.errors import Problem, config_key
+
+if TYPE_CHECKING:
+    from components.model.config.rules import Sections
+
+
+def prod_agent_pool(s: Sections) -> Iterator[Problem]:
+    """A prod pool runs jobs (at least one agent) on an image that changes only through review."""
+    if s.environment != "prod" or s.build_agents is None:
+        return
+    agents = s.build_agents
+    if agents.max_instances == 0:
+        yield Problem(
+            config_key("buildAgents.maxInstances"),
+            "0 disables the prod pool — set the number of concurrent jobs, or remove buildAgents",
+        )
+    if not agents.image.pinned:
+        key = "buildAgents.image.galleryImageId" if agents.image.gallery_image_id else "buildAgents.image.version"
+        yield Problem(
+            config_key(key),
+            "prod agents boot a pinned image version, not `latest`, so an image change goes through review",
+        )
+
+
+def agents_reach_their_services(s: Sections) -> Iterator[Problem]:
+    """Agents reach GitHub and Sigstore through the firewall by name; behind a Premium firewall they
+    must also trust the CA it re-signs TLS with."""
+    if s.build_agents is None or s.network is None:
+        return
+    egress = s.network.egress
+    if egress.mode == "nsg-only":
+        yield Problem(
+            config_key("network.egress.mode"),
+            "build agents register with GitHub and sign with Sigstore, which NSG service tags cannot name — use "
+            "`firewall` mode",
+        )
+    if egress.tls_inspection is not None and egress.tls_inspection.ca_certificate is None:
+        yield Problem(
+            config_key("network.egress.tlsInspection.caCertificate"),
+            "the agents must trust the firewall's inspection CA — paste its certificate (PEM)",
+        )
