@@ -576,7 +576,7 @@ PREMIUM_CA = {
 
 def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(plan_raw: Callable[..., Plan]) -> None:
     raw = stack_raw("prod")
-    ca = {**PREMIUM_CA, "caCertificate": self_signed_pem("contoso firewall ca").strip()}
+    ca = {**PREMIUM_CA, "caCertificate": self_signed_pem("contoso firewall ca")}
     raw["network"]["egress"].update(firewallTier="Premium", tlsInspection=ca)
     plan = plan_raw(raw)
     policy = only(plan, "azure-native:network:FirewallPolicy").inputs

@@ -22,7 +22,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 
-PEM_FIELDS = frozenset({"pem", "publicKey", "rekorPublicKey", "ctLogPublicKey", "fulcioRoots", "tsaCertChain"})
+PEM_FIELDS = frozenset(
+    {"pem", "publicKey", "rekorPublicKey", "ctLogPublicKey", "fulcioRoots", "tsaCertChain", "caCertificate"}
+)
 """Keys whose values are PEM text and so may span lines."""
 FREE_TEXT_FIELDS = frozenset({"reason"})
 """Keys whose values are prose for reviewers and may hold any printable Unicode."""
