@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import authorization, containerservice, managedidentity, resources
 
+from components.azure.agent_pool import AgentPool
+from components.azure.build_agents import JobIdentity
 from components.azure.flow_logs import flow_log_account_name
 from components.azure.identities import ChainIdentities
 from components.azure.key_vault import SigningKeyVault
@@ -22,6 +24,7 @@ from components.cluster.namespaces import AdmissionNamespaces
 from components.cluster.provider import aks_parts, kubernetes_provider
 from components.generated_key import GeneratedSigningKey
 from components.model.config import AzureKeyVaultKey, GeneratedKey, StackConfig
+from components.model.config.network import ZONE_NAMES
 from components.model.contract import (
     WORKLOAD_IDENTITY_AUDIENCE,
     StackOutputs,
@@ -30,6 +33,7 @@ from components.model.contract import (
     vault_name_for,
 )
 from components.model.trust import TrustModel, trust_model
+from components.render.agent_pool import pool_account_name
 from components.render.egress import private_endpoint_hosts
 from components.render.engines import ENGINES
 
@@ -169,6 +173,7 @@ class SupplyChain(pulumi.ComponentResource):
                 vault_name_for(config.registry.name)
                 if any(isinstance(k, AzureKeyVaultKey) for k in config.signing.keys)
                 else None,
+                pool_account_name(config.registry.name) if config.build_agents is not None else None,
             ),
             flow_log_account=flow_log_account_name(config.registry.name) if config.flow_logs_enabled() else None,
             opts=child,
@@ -178,9 +183,23 @@ class SupplyChain(pulumi.ComponentResource):
             net.endpoints_subnet_id,
             net.vnet_id,
             cluster_vnet_id,
-            {group: zone for group, zone in (("registry", zones.registry), ("vault", zones.vault)) if zone is not None},
+            {group: zone for group in ZONE_NAMES if (zone := getattr(zones, group)) is not None},
         )
         identities = ChainIdentities(f"{name}-id", placement=placement, opts=child)
+        agent_outputs: dict[str, Any] = {}
+        if config.build_agents is not None:
+            assert net.control_plane_subnet_id is not None  # the config requires the subnet with agents
+            agent_outputs = AgentPool(
+                f"{name}-pool",
+                config,
+                placement=placement,
+                subscription_id=client.subscription_id,
+                agents_subnet_id=net.agents_subnet_id,
+                control_plane_subnet_id=net.control_plane_subnet_id,
+                private_network=private_network,
+                job_identity=JobIdentity(identities.build_agents_identity_name, placement.resource_group_name),
+                opts=child,
+            ).outputs
         pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
         pullers.update(config.registry.puller_principal_ids)
         workload_identity_client_id: pulumi.Output[str] | None = None
@@ -230,6 +249,7 @@ class SupplyChain(pulumi.ComponentResource):
         }
         if net.firewall_private_ip is not None:
             outputs["firewall_private_ip"] = net.firewall_private_ip
+        outputs.update(agent_outputs)
 
         vault_keys = [k for k in config.signing.keys if isinstance(k, AzureKeyVaultKey)]
         if vault_keys:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from components.model.config import AzureKeyVaultKey, KeylessIdentity, StackConfig
+from components.model.config import AzureKeyVaultKey, BuildAgentsConfig, KeylessIdentity, StackConfig
 from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_good
 
 Severity = Literal["high", "medium", "low", "info"]
@@ -149,13 +149,8 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
     if config.network is not None:
         for fqdn in config.network.egress.extra_allowed_fqdns:
             yield Finding("info", _key("network.egress.extraAllowedFqdns"), f"agents may reach {fqdn}")
-    if config.build_agents is not None and config.build_agents.image.version == "latest":
-        severity: Literal["medium", "low"] = "medium" if config.environment == "prod" else "low"
-        yield Finding(
-            severity,
-            _key("buildAgents.image.version"),
-            "agent image is not pinned (latest); pin a version so image changes go through review",
-        )
+    if config.build_agents is not None:
+        yield from _agent_findings(config.build_agents)
     if config.admission is not None:
         yield from _scope_findings(config)
         for ns, cfg in sorted(config.admission.namespaces.items()):
@@ -276,3 +271,26 @@ def _signing_findings(config: StackConfig) -> Iterator[Finding]:
             "the engines read the registry over plain HTTP (local only); images and signatures can be "
             "swapped in transit",
         )
+
+
+def _agent_findings(agents: BuildAgentsConfig) -> Iterator[Finding]:
+    """What the agent pool leaves open that a reviewer should weigh (prod refuses an unpinned image)."""
+    if not agents.image.pinned:
+        yield Finding(
+            "low",
+            _key("buildAgents.image.version"),
+            "agent image is not pinned (latest); pin a version so image changes go through review",
+        )
+    if not agents.runner.workflows:
+        yield Finding(
+            "low",
+            _key("buildAgents.runner.workflows"),
+            f"any workflow of {len(agents.runner.repositories)} listed repositories may run on the agents; "
+            "list the workflows that build releases",
+        )
+    yield Finding(
+        "info",
+        _key("buildAgents.runner.repositories"),
+        f"jobs of {', '.join(agents.runner.repositories)} on {agents.runner.push_ref} may push and sign as the "
+        "job identity",
+    )

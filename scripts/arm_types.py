@@ -39,6 +39,12 @@ ARM_TYPES: dict[str, str] = {
     "azure-native:authorization:ManagementLockByScope": "Microsoft.Authorization/locks",
     "azure-native:monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
     "azure-native:compute:VirtualMachineScaleSet": "Microsoft.Compute/virtualMachineScaleSets",
+    "azure-native:storage:BlobContainer": "Microsoft.Storage/storageAccounts/blobServices/containers",
+    "azure-native:storage:Table": "Microsoft.Storage/storageAccounts/tableServices/tables",
+    "azure-native:web:AppServicePlan": "Microsoft.Web/serverfarms",
+    "azure-native:web:WebApp": "Microsoft.Web/sites",
+    "azure-native:web:WebAppFtpAllowed": "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
+    "azure-native:web:WebAppScmAllowed": "Microsoft.Web/sites/basicPublishingCredentialsPolicies",
 }
 """Each Azure resource type the program creates, by its Pulumi token."""
 
@@ -47,6 +53,11 @@ NAME_INPUTS: dict[str, str] = {
     "azure-native:network:FirewallPolicyRuleCollectionGroup": "ruleCollectionGroupName",
     "azure-native:authorization:ManagementLockByScope": "lockName",
     "azure-native:monitor:DiagnosticSetting": "name",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:compute:VirtualMachineScaleSet": "vmScaleSetName",
+    "azure-native:storage:Table": "tableName",
+    "azure-native:web:AppServicePlan": "name",
+    "azure-native:web:WebApp": "name",
 }
 """The input holding the Azure name, where it is not `<lowerCamelType>Name`."""
 
@@ -67,3 +78,23 @@ def lower_camel(text: str) -> str:
 def name_input(token: str) -> str:
     """The input that holds a resource's Azure name."""
     return NAME_INPUTS.get(token, f"{lower_camel(token.rsplit(':', 1)[1])}Name")
+
+
+CHILD_PATHS: dict[str, tuple[str, str, str]] = {
+    "azure-native:storage:BlobContainer": (
+        "accountName",
+        "Microsoft.Storage/storageAccounts",
+        "blobServices/default/containers",
+    ),
+    "azure-native:storage:Table": ("accountName", "Microsoft.Storage/storageAccounts", "tableServices/default/tables"),
+    "azure-native:web:WebAppFtpAllowed": ("name", "Microsoft.Web/sites", "basicPublishingCredentialsPolicies"),
+    "azure-native:web:WebAppScmAllowed": ("name", "Microsoft.Web/sites", "basicPublishingCredentialsPolicies"),
+}
+"""Child resources whose id runs through their parent's: the input naming the parent, the parent's type and
+the child's path below it."""
+
+FIXED_NAMES: dict[str, str] = {
+    "azure-native:web:WebAppFtpAllowed": "ftp",
+    "azure-native:web:WebAppScmAllowed": "scm",
+}
+"""Child resources Azure names itself."""

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.model.contract import acr_login_server
-from scripts.arm_types import ARM_TYPES, lower_camel, name_input
+from scripts.arm_types import ARM_TYPES, CHILD_PATHS, FIXED_NAMES, lower_camel, name_input
 
 MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT = "11111111-1111-1111-1111-111111111111"
@@ -100,7 +100,7 @@ def _identity(net: _Network, logical: str, name: str, state: dict[str, Any]) -> 
     }
 
 
-def _firewall_policy(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
+def _identity_map(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
     identity = state.get("identity")
     if not identity:
         return {}
@@ -109,7 +109,12 @@ def _firewall_policy(net: _Network, logical: str, name: str, state: dict[str, An
 
 
 AZURE_ANSWERS: dict[str, Answer] = {
-    "azure-native:network:FirewallPolicy": _firewall_policy,
+    "azure-native:network:FirewallPolicy": _identity_map,
+    "azure-native:compute:VirtualMachineScaleSet": _identity_map,
+    "azure-native:web:WebApp": lambda net, logical, name, state: {
+        **_identity_map(net, logical, name, state),
+        "defaultHostName": f"{name}.azurewebsites.net",
+    },
     "azure-native:containerregistry:Registry": _registry,
     "azure-native:network:Subnet": _subnet,
     "azure-native:network:AzureFirewall": _firewall,
@@ -215,6 +220,10 @@ class PlanMocks(pulumi_mocks.Mocks):
         if token == "azure-native:resources:ResourceGroup":
             name = str(state.get("resourceGroupName", name))
             arm_id = f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{name}"
+        elif token in CHILD_PATHS:
+            parent_input, parent_type, path = CHILD_PATHS[token]
+            name = FIXED_NAMES.get(token, name)
+            arm_id = f"{_group_id(state)}/providers/{parent_type}/{state.get(parent_input)}/{path}/{name}"
         else:
             arm_type = ARM_TYPES.get(token, f"Microsoft.{module.capitalize()}/{lower_camel(type_name)}s")
             arm_id = f"{_group_id(state)}/providers/{arm_type}/{name}"

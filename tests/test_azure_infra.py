@@ -85,6 +85,7 @@ def test_private_endpoints_accept_https_from_agents_and_listed_clients_only(
     }
     endpoints = str(network.subnets.endpoints)
     expected = {(str(network.subnets.agents), endpoints, "443", "Tcp")}
+    expected |= {(str(network.subnets.control_plane), endpoints, "443", "Tcp")}  # the agents' control plane
     expected |= {(str(c), endpoints, "443", "Tcp") for c in network.endpoint_client_ranges}
     assert allowed == expected
     subnet = next(s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "endpoints")
@@ -130,13 +131,16 @@ def test_egress_allowlist_is_exact(plan_of: Callable[[str], Plan], stack: str) -
         | {"*.actions.githubusercontent.com"}
         | results
         | entra
+        | {"management.azure.com", "kv-contoso-ci.vault.azure.net"}
         | set(network.egress.extra_allowed_fqdns)
     )
     group = only(plan, "azure-native:network:FirewallPolicyRuleCollectionGroup")
     for collection in group.inputs["ruleCollections"]:
         assert collection["action"]["type"] == "Allow"
         for rule in collection["rules"]:
-            assert rule["sourceAddresses"] == [str(network.subnets.agents)]
+            control_plane = rule["name"] == "control-plane"
+            source = network.subnets.control_plane if control_plane else network.subnets.agents
+            assert rule["sourceAddresses"] == [str(source)], rule["name"]
             assert rule["protocols"] == [{"protocolType": "Https", "port": 443}]
 
 
@@ -262,14 +266,21 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
     registry_id = plan.outputs["registryId"]
     agents = _identity(plan, "build-agents").outputs["principalId"]
     admission = _identity(plan, "admission").outputs["principalId"]
-    kubelet_candidates = {p for p, role, _ in _role_assignments(plan) if p not in (agents, admission)}
+    pool = {
+        _identity(plan, suffix).outputs["principalId"] for suffix in ("agents-host", "agents-control")
+    }  # the agent pool's own actors: tests/test_build_agents.py
+    kubelet_candidates = {p for p, role, _ in _role_assignments(plan) if p not in (agents, admission, *pool)}
     assert len(kubelet_candidates) == 1, "one more principal: the AKS kubelet identity"
     (kubelet,) = kubelet_candidates
     (key,) = [k.outputs["id"] for k in plan.of_type("azure-native:keyvault:Key")]
-    roles = {r.name.rsplit("-", 1)[1]: r for r in plan.of_type("azure-native:authorization:RoleDefinition")}
+    roles = {
+        r.name.rsplit("-", 1)[1]: r
+        for r in plan.of_type("azure-native:authorization:RoleDefinition")
+        if "-agents-" not in r.name
+    }
     assert set(roles) == {"signer", "verifier"}
     signer, verifier = (roles[kind].outputs["id"].rsplit("/", 1)[1] for kind in ("signer", "verifier"))
-    assert _role_assignments(plan) == {
+    assert {a for a in _role_assignments(plan) if a[0] not in pool} == {
         (agents, ACR_PUSH, registry_id),
         (admission, ACR_PULL, registry_id),
         (kubelet, ACR_PULL, registry_id),
@@ -301,16 +312,20 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
 def test_federated_credentials_on_one_identity_are_written_one_at_a_time(
     plan_of: Callable[[str], Plan], stack: str
 ) -> None:
-    credentials = plan_of(stack).of_type("azure-native:managedidentity:FederatedIdentityCredential")
-    assert len(credentials) >= 2, "both engines' service accounts sign in as the admission identity"
-    urns = {c.urn for c in credentials}
-    waits_for = {c.urn: set(c.depends_on) & urns for c in credentials}
-    first = [urn for urn, before in waits_for.items() if not before]
-    assert len(first) == 1, "exactly one credential starts the chain"
-    chain = first
-    while next_ := [urn for urn, before in waits_for.items() if before == {chain[-1]}]:
-        chain.append(next_[0])
-    assert len(chain) == len(credentials), "each credential waits for the one before it"
+    every_credential = plan_of(stack).of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    identities = {c.inputs["resourceName"] for c in every_credential}
+    assert len(identities) == 2, "the admission identity (engines) and the job identity (repositories)"
+    for identity in identities:
+        credentials = [c for c in every_credential if c.inputs["resourceName"] == identity]
+        assert len(credentials) >= 2
+        urns = {c.urn for c in credentials}
+        waits_for = {c.urn: set(c.depends_on) & urns for c in credentials}
+        first = [urn for urn, before in waits_for.items() if not before]
+        assert len(first) == 1, "exactly one credential starts the chain"
+        chain = first
+        while next_ := [urn for urn, before in waits_for.items() if before == {chain[-1]}]:
+            chain.append(next_[0])
+        assert len(chain) == len(credentials), "each credential waits for the one before it"
 
 
 def test_the_first_key_version_expires_two_rotation_periods_after_creation() -> None:
@@ -438,7 +453,9 @@ def test_an_unpeered_cluster_is_flagged_where_it_is_not_refused(plan_raw: Callab
     del raw["cluster"]["virtualNetworkId"]
     plan = plan_raw(raw)
     assert not plan.of_type("azure-native:network:VirtualNetworkPeering")
-    assert len(plan.of_type("azure-native:privatedns:VirtualNetworkLink")) == 2, "the build VNet's links only"
+    links = plan.of_type("azure-native:privatedns:VirtualNetworkLink")
+    assert len(links) == 4, "the build VNet's links only: registry, vault, the pool's blobs and tables"
+    assert not [link for link in links if link.name.endswith("-cluster")]
     flagged = {(f.severity, f.key) for f in plan.findings}
     assert ("high", "supply-chain:cluster.virtualNetworkId") in flagged
 
@@ -462,6 +479,12 @@ def test_agents_resolve_only_the_names_they_may_reach(
         "actions.githubusercontent.com",  # the firewall's one wildcard: the name and its subdomains
         *GITHUB_RESULTS_HOSTS,
         "login.microsoftonline.com",
+        "management.azure.com",  # agents delete their own VM; the control plane creates them
+        "kv-contoso-ci.vault.azure.net",  # the control plane's secrets
+        f"crcontoso{stack}agents.blob.core.windows.net",  # registrations
+        f"crcontoso{stack}agents.table.core.windows.net",  # the control plane's tables
+        "privatelink.blob.core.windows.net",
+        "privatelink.table.core.windows.net",
         *extras,
         f"crcontoso{stack}.azurecr.io",
         f"crcontoso{stack}.westeurope.data.azurecr.io",
@@ -507,7 +530,7 @@ def test_the_prod_firewall_and_its_ip_span_three_zones(plan_of: Callable[[str], 
 def test_prod_logs_every_flow_of_the_build_network_where_agents_cannot_reach(plan_of: Callable[[str], Plan]) -> None:
     prod = plan_of("prod")
     flow_log = only(prod, "azure-native:network:FlowLog").inputs
-    store = only(prod, "azure-native:storage:StorageAccount")
+    store = next(a for a in prod.of_type("azure-native:storage:StorageAccount") if a.name.endswith("-flows-store"))
     assert flow_log["targetResourceId"] == only(prod, "azure-native:network:VirtualNetwork").outputs["id"]
     assert flow_log["storageId"] == store.outputs["id"]
     assert flow_log["networkWatcherName"] == "NetworkWatcher_westeurope"
@@ -529,7 +552,11 @@ def test_writes_azure_serialises_wait_for_each_other(plan_of: Callable[[str], Pl
     agents_subnet = next(s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "agents")
     peerings = {p.name.rsplit("-", 2)[-2]: p for p in plan.of_type("azure-native:network:VirtualNetworkPeering")}
     assert set(peerings) == {"to", "from"}
-    assert agents_subnet.urn in peerings["to"].depends_on
+    control_subnet = next(
+        s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "control-plane"
+    )
+    assert agents_subnet.urn in control_subnet.depends_on
+    assert control_subnet.urn in peerings["to"].depends_on, "after the last subnet write"
     assert peerings["to"].urn in peerings["from"].depends_on
     for zone in ("privatelink.azurecr.io", "privatelink.vaultcore.azure.net"):
         links = [
@@ -555,6 +582,8 @@ def test_a_hub_and_spoke_prod_puts_records_in_the_estates_zones_and_creates_none
     raw["network"]["privateDnsZones"] = {
         "registry": f"{HUB_ZONES}/privatelink.azurecr.io",
         "vault": f"{HUB_ZONES}/privatelink.vaultcore.azure.net",
+        "blob": f"{HUB_ZONES}/privatelink.blob.core.windows.net",
+        "table": f"{HUB_ZONES}/privatelink.table.core.windows.net",
     }
     plan = plan_raw(raw)
     assert not plan.of_type("azure-native:privatedns:PrivateZone"), "the estate owns the zones"
@@ -564,7 +593,12 @@ def test_a_hub_and_spoke_prod_puts_records_in_the_estates_zones_and_creates_none
         g.inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"]
         for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
     }
-    assert zone_ids == {f"{HUB_ZONES}/privatelink.azurecr.io", f"{HUB_ZONES}/privatelink.vaultcore.azure.net"}
+    assert zone_ids == {
+        f"{HUB_ZONES}/privatelink.azurecr.io",
+        f"{HUB_ZONES}/privatelink.vaultcore.azure.net",
+        f"{HUB_ZONES}/privatelink.blob.core.windows.net",
+        f"{HUB_ZONES}/privatelink.table.core.windows.net",
+    }
 
 
 PREMIUM_CA = {

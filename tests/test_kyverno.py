@@ -714,7 +714,14 @@ def test_aks_engines_use_workload_identity(plan_of: Callable[[str], Plan]) -> No
         values = release.inputs["values"][controller]
         assert values["rbac"]["serviceAccount"]["annotations"] == {"azure.workload.identity/client-id": client_id}
         assert values["podLabels"] == {"azure.workload.identity/use": "true"}
-    subjects = {r.inputs["subject"] for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")}
+    admission_identity = next(
+        i for i in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if i.name.endswith("-admission")
+    ).outputs["name"]
+    subjects = {
+        r.inputs["subject"]
+        for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+        if r.inputs["resourceName"] == admission_identity
+    }
     assert subjects == {
         "system:serviceaccount:kyverno:kyverno-admission-controller",
         "system:serviceaccount:kyverno:kyverno-reports-controller",

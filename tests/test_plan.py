@@ -33,7 +33,9 @@ def test_every_shipped_stack_plans(plan_of: Callable[[str], Plan], stack: str) -
 
 def test_azure_stacks_get_a_tagged_resource_group(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
-    group = only(plan, "azure-native:resources:ResourceGroup")
+    groups = {g.inputs["resourceGroupName"]: g for g in plan.of_type("azure-native:resources:ResourceGroup")}
+    assert set(groups) == {"rg-supplychain-prod", "rg-supplychain-prod-agents"}, "the agents' pool has its own"
+    group = groups["rg-supplychain-prod"]
     assert group.inputs["resourceGroupName"] == "rg-supplychain-prod"
     assert group.inputs["location"] == "westeurope"
     assert group.inputs["tags"]["owner"] == "platform-team@contoso.example"

@@ -88,7 +88,7 @@ class EgressFirewall(pulumi.ComponentResource):
                             rule_type="ApplicationRule",
                             name=rule.name,
                             description=rule.description,
-                            source_addresses=[source_prefix],
+                            source_addresses=list(rule.sources) or [source_prefix],
                             protocols=[
                                 network.FirewallPolicyRuleApplicationProtocolArgs(protocol_type="Https", port=443)
                             ],

@@ -13,6 +13,7 @@ class ChainIdentities(pulumi.ComponentResource):
 
     build_agents_principal_id: pulumi.Output[str]
     build_agents_client_id: pulumi.Output[str]
+    build_agents_identity_name: pulumi.Output[str]
     admission_principal_id: pulumi.Output[str]
     admission_client_id: pulumi.Output[str]
     admission_identity_name: pulumi.Output[str]
@@ -40,6 +41,7 @@ class ChainIdentities(pulumi.ComponentResource):
         agents, admission = identity("build-agents"), identity("admission")
         self.build_agents_principal_id = agents.principal_id
         self.build_agents_client_id = agents.client_id
+        self.build_agents_identity_name = agents.name
         self.admission_principal_id = admission.principal_id
         self.admission_client_id = admission.client_id
         self.admission_identity_name = admission.name

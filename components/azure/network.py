@@ -13,7 +13,13 @@ from components.azure.firewall import EgressFirewall
 from components.azure.flow_logs import VnetFlowLogs
 from components.azure.shared import Diagnostics, Placement
 from components.model.config import BuildAgentsConfig, NetworkConfig
-from components.render.egress import agent_nsg_rules, egress_rules, endpoint_nsg_rules, resolvable_names
+from components.render.egress import (
+    agent_nsg_rules,
+    control_plane_nsg_rules,
+    egress_rules,
+    endpoint_nsg_rules,
+    resolvable_names,
+)
 
 FIREWALL_SUBNET_NAME = "AzureFirewallSubnet"  # Azure requires exactly this name
 
@@ -26,6 +32,7 @@ class BuildNetwork(pulumi.ComponentResource):
     agents_subnet_id: pulumi.Output[str]
     endpoints_subnet_id: pulumi.Output[str]
     firewall_private_ip: pulumi.Output[str] | None
+    control_plane_subnet_id: pulumi.Output[str] | None
 
     def __init__(
         self,
@@ -154,9 +161,29 @@ class BuildNetwork(pulumi.ComponentResource):
             resource_group_name=placement.resource_group_name,
         )
 
+        last_subnet: network.Subnet = agents_subnet
+        self.control_plane_subnet_id = None
+        if config.subnets.control_plane is not None:
+            control_nsg = security_group("control-plane", control_plane_nsg_rules(config))
+            control_subnet = network.Subnet(
+                f"{name}-control-plane",
+                subnet_name="control-plane",
+                virtual_network_name=vnet.name,
+                address_prefix=str(config.subnets.control_plane),
+                default_outbound_access=False,
+                network_security_group={"id": control_nsg.id},
+                # Flex Consumption function apps integrate with a subnet delegated to Container Apps environments
+                delegations=[{"name": "flex-consumption", "service_name": "Microsoft.App/environments"}],
+                route_table={"id": route_table_id} if route_table_id is not None else None,  # egress by FQDN too
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[agents_subnet]),
+                resource_group_name=placement.resource_group_name,
+            )
+            self.control_plane_subnet_id = control_subnet.id
+            last_subnet = control_subnet
+
         if cluster_vnet_id is not None:
             # after the last subnet write: Azure refuses a peering while another write on the VNet is in progress
-            self._peer(name, vnet, cluster_vnet_id, placement, after=agents_subnet)
+            self._peer(name, vnet, cluster_vnet_id, placement, after=last_subnet)
 
         self.vnet_id = vnet.id
         self.agents_subnet_id = agents_subnet.id

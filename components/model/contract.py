@@ -272,6 +272,15 @@ class StackOutputs(BaseModel):
     build_agents_client_id: str | None = None
     admission_client_id: str | None = None
     firewall_private_ip: str | None = None
+    agent_scale_set_id: str | None = None
+    agent_pool_resource_group_name: str | None = None
+    agent_host_client_id: str | None = None
+    agent_control_plane_client_id: str | None = None
+    agent_registration_account: str | None = None
+    agent_runner_labels: list[str] = Field(default_factory=list)
+    agent_webhook_url: str | None = None
+    agent_runner_group: dict[str, Any] = Field(default_factory=dict)
+    """The runner group's settings as GitHub's REST API names them (the checks compare them with GitHub's)."""
 
     @classmethod
     def exported(cls, **values: Any) -> dict[str, Any]:

@@ -40,6 +40,8 @@ GITHUB_RESULTS_HOSTS = tuple(f"productionresultssa{n}.blob.core.windows.net" for
 # Agents log in to Azure by OIDC federation (a GitHub token exchanged at Entra ID).
 ENTRA_LOGIN_HOST = "login.microsoftonline.com"
 
+ARM_HOST = "management.azure.com"
+
 RUNNER_RELEASES_PATH = "github.com/actions/runner/releases/download"
 
 NSG_ONLY_SERVICE_TAGS = ("AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage")
@@ -58,6 +60,8 @@ class ApplicationRule:
     fqdns: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     """Host and path prefixes (`github.com/contoso/*`): matched inside TLS, so a Premium firewall only."""
+    sources: tuple[str, ...] = ()
+    """Who may use the rule (CIDRs); empty: the build agents' subnet."""
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -71,6 +75,19 @@ def egress_rules(network: NetworkConfig, agents: BuildAgentsConfig | None) -> li
     if agents is not None:
         rules += _github_rules(network, agents)
         rules.append(ApplicationRule("entra-login", "Azure login by OIDC federation", (ENTRA_LOGIN_HOST,)))
+        rules.append(
+            ApplicationRule("azure-resource-manager", "an agent deletes its own VM when its job ends", (ARM_HOST,))
+        )
+        if network.subnets.control_plane is not None:
+            vault = agents.control_plane.vault_id.rsplit("/", 1)[-1]
+            rules.append(
+                ApplicationRule(
+                    "control-plane",
+                    "the agents' control plane: GitHub's API, Resource Manager, Entra ID, its secrets' vault",
+                    ("api.github.com", ARM_HOST, ENTRA_LOGIN_HOST, f"{vault.lower()}.vault.azure.net"),
+                    sources=(str(network.subnets.control_plane),),
+                )
+            )
     if network.egress.extra_allowed_fqdns:
         rules.append(
             ApplicationRule(
@@ -138,7 +155,10 @@ def endpoint_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
     client ranges (the cluster), nothing else in. The subnet enables private endpoint network
     policies, without which Azure would not apply these rules to endpoint traffic."""
     endpoints = str(network.subnets.endpoints)
-    clients = [str(network.subnets.agents)] + [str(r) for r in network.endpoint_client_ranges]
+    clients = [(str(network.subnets.agents), "build agents")]
+    if network.subnets.control_plane is not None:
+        clients.append((str(network.subnets.control_plane), "the agents' control plane"))
+    clients += [(str(r), "network.endpointClientRanges") for r in network.endpoint_client_ranges]
     rules = [
         _rule(
             f"allow-https-in-{i}",
@@ -149,9 +169,9 @@ def endpoint_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
             "443",
             "Tcp",
             client,
-            "build agents" if i == 0 else "network.endpointClientRanges",
+            description,
         )
-        for i, client in enumerate(clients)
+        for i, (client, description) in enumerate(clients)
     ]
     rules.append(_rule("deny-all-in", LOWEST_PRIORITY, "Inbound", "Deny", "*", description="only the clients above"))
     return rules
@@ -216,12 +236,53 @@ def agent_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
     return rules
 
 
-def private_endpoint_hosts(registry_name: str, location: str, vault_name: str | None) -> tuple[str, ...]:
+def control_plane_nsg_rules(network: NetworkConfig) -> list[dict[str, Any]]:
+    """The control plane's subnet: HTTPS out to the private endpoints (its storage) and to the Internet
+    (GitHub's API, Azure Resource Manager, Entra ID, the vault with its secrets); nothing in, nothing else out."""
+    assert network.subnets.control_plane is not None
+    source = str(network.subnets.control_plane)
+    return [
+        _rule(
+            "allow-endpoints-https-out",
+            100,
+            "Outbound",
+            "Allow",
+            str(network.subnets.endpoints),
+            "443",
+            "Tcp",
+            source,
+            "private endpoints: the pool's storage",
+        ),
+        _rule(
+            "allow-https-out",
+            110,
+            "Outbound",
+            "Allow",
+            "Internet",
+            "443",
+            "Tcp",
+            source,
+            "GitHub API, Azure Resource Manager, Entra ID, Key Vault",
+        ),
+        _rule("deny-all-out", LOWEST_PRIORITY, "Outbound", "Deny", "*", description="everything not allowed above"),
+        _rule(
+            "deny-all-in", LOWEST_PRIORITY, "Inbound", "Deny", "*", description="webhooks arrive at the app, not here"
+        ),
+    ]
+
+
+def private_endpoint_hosts(
+    registry_name: str, location: str, vault_name: str | None, agent_account: str | None = None
+) -> tuple[str, ...]:
     """The names agents resolve to the private endpoints: the registry's login server and data endpoint,
-    the vault's host, and the `privatelink` zones their public names point into."""
+    the vault's host, the agent pool's registration store, and the `privatelink` zones their public
+    names point into."""
     hosts = [f"{registry_name}.azurecr.io", f"{registry_name}.{location}.data.azurecr.io", "privatelink.azurecr.io"]
     if vault_name is not None:
         hosts += [f"{vault_name}.vault.azure.net", "privatelink.vaultcore.azure.net"]
+    if agent_account is not None:
+        hosts += [f"{agent_account}.{service}.core.windows.net" for service in ("blob", "table")]
+        hosts += ["privatelink.blob.core.windows.net", "privatelink.table.core.windows.net"]
     return tuple(hosts)
 
 

@@ -35,6 +35,12 @@ def agents_reach_their_services(s: Sections) -> Iterator[Problem]:
     must also trust the CA it re-signs TLS with."""
     if s.build_agents is None or s.network is None:
         return
+    if s.network.subnets.control_plane is None:
+        yield Problem(
+            config_key("network.subnets.controlPlane"),
+            "the agents' control plane reaches the pool's private storage from a subnet of the build network — "
+            "add one (/28 or larger)",
+        )
     egress = s.network.egress
     if egress.mode == "nsg-only":
         yield Problem(
@@ -46,4 +52,21 @@ def agents_reach_their_services(s: Sections) -> Iterator[Problem]:
         yield Problem(
             config_key("network.egress.tlsInspection.caCertificate"),
             "the agents must trust the firewall's inspection CA — paste its certificate (PEM)",
+        )
+
+
+POOL_GROUP_SUFFIX = "-agents"
+"""The agents' own resource group is the stack's, with this suffix: it holds the scale set and its VMs only."""
+
+
+def pool_group_fits(s: Sections) -> Iterator[Problem]:
+    """The pool's resource group name (the stack's plus a suffix) stays within Azure's 90 characters."""
+    if s.build_agents is None or s.azure is None:
+        return
+    name = s.azure.resource_group_name + POOL_GROUP_SUFFIX
+    if len(name) > 90:
+        yield Problem(
+            config_key("azure.resourceGroupName"),
+            f"the agents' resource group ({len(name)} characters with {POOL_GROUP_SUFFIX!r}) exceeds Azure's 90 — "
+            "shorten the name",
         )

@@ -63,6 +63,13 @@ class SubnetsConfig(ConfigModel):
     agents: Cidr = Field(description="Build agents (no public IPs, egress via the firewall).")
     endpoints: Cidr = Field(description="Private endpoints (registry, Key Vault).")
     firewall: Cidr = Field(description="`AzureFirewallSubnet`; Azure requires /26 or larger.")
+    control_plane: Cidr | None = Field(
+        default=None,
+        description=(
+            "The agents' control plane (a Flex Consumption function app, delegated to `Microsoft.App/environments`): "
+            "it reaches the pool's private storage from here. Required with buildAgents; /28 or larger."
+        ),
+    )
 
 
 _VAULT_ID = re.compile(
@@ -179,6 +186,15 @@ _ZONE_ID = re.compile(
 )
 
 
+ZONE_NAMES = {
+    "registry": "privatelink.azurecr.io",
+    "vault": "privatelink.vaultcore.azure.net",
+    "blob": "privatelink.blob.core.windows.net",
+    "table": "privatelink.table.core.windows.net",
+}
+"""Each private endpoint group's zone."""
+
+
 class PrivateDnsZonesConfig(ConfigModel):
     """Private DNS zones an estate already runs centrally (hub and spoke)."""
 
@@ -186,11 +202,19 @@ class PrivateDnsZonesConfig(ConfigModel):
     vault: str | None = Field(
         default=None, description="Resource id of the estate's `privatelink.vaultcore.azure.net` zone."
     )
+    blob: str | None = Field(
+        default=None,
+        description="Resource id of the estate's `privatelink.blob.core.windows.net` zone (the agents' registrations).",
+    )
+    table: str | None = Field(
+        default=None,
+        description="Resource id of the estate's `privatelink.table.core.windows.net` zone (the control plane's data).",
+    )
 
     @model_validator(mode="after")
     def _right_zones(self) -> PrivateDnsZonesConfig:
         problems: list[tuple[str, str]] = []
-        for key, zone in (("registry", "privatelink.azurecr.io"), ("vault", "privatelink.vaultcore.azure.net")):
+        for key, zone in ZONE_NAMES.items():
             value = getattr(self, key)
             if value is None:
                 continue
@@ -268,6 +292,12 @@ class NetworkConfig(ConfigModel):
         problems: list[tuple[str, str]] = []
         space = info.data.get("address_space")
         named = [("agents", subnets.agents), ("endpoints", subnets.endpoints), ("firewall", subnets.firewall)]
+        if subnets.control_plane is not None:
+            named.append(("controlPlane", subnets.control_plane))
+            if subnets.control_plane.prefixlen > 28:
+                problems.append(
+                    ("controlPlane", f"{subnets.control_plane} is too small — Flex Consumption needs /28 or larger")
+                )
         for name, net in named:
             if space is not None and not net.subnet_of(space):
                 problems.append((name, f"{net} lies outside addressSpace {space} — pick a prefix inside it"))
