@@ -174,6 +174,7 @@ def runner_group_settings(config: BuildAgentsConfig) -> dict[str, Any]:
     repositories (never public ones), and only the listed workflows when the stack names any."""
     runner = config.runner
     return {
+        "organization": runner.scope,
         "name": runner.group,
         "visibility": "selected",
         "selected_repositories": sorted(runner.repositories, key=str.lower),

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from scripts.checks.cosign import ImageRef
 from scripts.checks.errors import UsageError
+from scripts.checks.runner_group import github_token_from_environment
 from scripts.checks.vault import azure_cli_token
 
 
@@ -23,6 +24,7 @@ class Options:
     deadline_seconds: float = 300.0
     workers: int = 8
     vault_token: Callable[[], str] = azure_cli_token
+    github_token: Callable[[], str | None] = github_token_from_environment
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
 

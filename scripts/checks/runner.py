@@ -32,6 +32,7 @@ from scripts.checks.options import Options, parse_image
 from scripts.checks.outputs import read_trust_model
 from scripts.checks.posture import pinned_keys, posture, registry_posture
 from scripts.checks.results import Check, CheckFailed, CheckResult, Observation, passed_if, run_check, run_checks
+from scripts.checks.runner_group import runner_group_posture
 
 
 def _case_check(
@@ -222,6 +223,7 @@ def run_all(
             results += posture(cluster, outputs, model)
             results += registry_posture(registry, outputs, images.get("unsigned"))
             results += pinned_keys(model, options.vault_token)
+            results += runner_group_posture(outputs, options.github_token)
         if step("chain cases"):  # 4
             results += chain_cases(cluster, cases, images, options, deadline, policies, progress)
         if step("independent verification"):  # 5
