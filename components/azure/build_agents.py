@@ -11,7 +11,7 @@ import pulumi
 from pulumi_azure_native import authorization, compute, managedidentity, resources, storage
 
 from components.azure.private_link import PrivateLink
-from components.azure.shared import Placement, PrivateNetwork, RoleGrant, assign_roles, built_in_role
+from components.azure.shared import Placement, PrivateNetwork, RoleGrant, assign_roles, built_in_role, managed_identity
 from components.model.config import BuildAgentsConfig
 from components.render.agent_pool import (
     ADMIN_USERNAME,
@@ -83,17 +83,10 @@ class BuildAgents(pulumi.ComponentResource):
             opts=child,
         )
 
-        def identity(role: str) -> managedidentity.UserAssignedIdentity:
-            return managedidentity.UserAssignedIdentity(
-                f"{name}-{role}",
-                resource_name_=f"id-{name}-{role}",
-                resource_group_name=placement.resource_group_name,
-                location=placement.location,
-                tags=placement.tags,
-                opts=child,
-            )
-
-        host, control = identity("host"), identity("control")
+        host, control = (
+            managed_identity(f"{name}-host", placement, child),
+            managed_identity(f"{name}-control", placement, child),
+        )
         account = self._registration_store(name, account_name, placement, private_network)
         container = storage.BlobContainer(
             f"{name}-registrations",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import managedidentity
 
-from components.azure.shared import Placement
+from components.azure.shared import Placement, managed_identity
 
 
 class ChainIdentities(pulumi.ComponentResource):
@@ -28,17 +27,10 @@ class ChainIdentities(pulumi.ComponentResource):
         super().__init__("supply-chain:azure:ChainIdentities", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def identity(role: str) -> managedidentity.UserAssignedIdentity:
-            return managedidentity.UserAssignedIdentity(
-                f"{name}-{role}",
-                resource_name_=f"id-{name}-{role}",
-                resource_group_name=placement.resource_group_name,
-                location=placement.location,
-                tags=placement.tags,
-                opts=child,
-            )
-
-        agents, admission = identity("build-agents"), identity("admission")
+        agents, admission = (
+            managed_identity(f"{name}-build-agents", placement, child),
+            managed_identity(f"{name}-admission", placement, child),
+        )
         self.build_agents_principal_id = agents.principal_id
         self.build_agents_client_id = agents.client_id
         self.build_agents_identity_name = agents.name

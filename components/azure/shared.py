@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, monitor
+from pulumi_azure_native import authorization, managedidentity, monitor
 
 from components.model.config import StackConfig
 from components.model.contract import MANAGED_BY
@@ -125,5 +125,19 @@ def lock_against_deletion(
         lock_name="do-not-delete",
         level="CanNotDelete",
         notes=f"Part of the signing chain ({MANAGED_BY}); remove the lock through the stack config.",
+        opts=opts,
+    )
+
+
+def managed_identity(
+    name: str, placement: Placement, opts: pulumi.ResourceOptions
+) -> managedidentity.UserAssignedIdentity:
+    """A user-assigned identity `<name>`, named `id-<name>` in Azure."""
+    return managedidentity.UserAssignedIdentity(
+        name,
+        resource_name_=f"id-{name}",
+        resource_group_name=placement.resource_group_name,
+        location=placement.location,
+        tags=placement.tags,
         opts=opts,
     )
