@@ -85,15 +85,20 @@ class Dispatcher:
         """Start pending jobs until none is pending, no slot is free, `max_starts` were started, or a
         dependency fails (then the job is pending again and the reason is returned)."""
         started: list[tuple[int, str]] = []
+        limit = self._settings.limits.max_instances
         while max_starts is None or len(started) < max_starts:
             try:
-                if not self._store.jobs(JobState.PENDING, limit=1):
+                held = self._store.slots()
+                if len(held) >= limit:
+                    break
+                pending = self._store.jobs(JobState.PENDING, limit=16)
+                if not pending:
                     break
                 vm = self._vm_names()
-                if not self._store.claim_slot(vm, self._settings.limits.max_instances, self._clock()):
-                    break
-                job = self._store.claim_pending_job(vm, self._clock())
-                if job is None:  # another dispatcher took the last one
+                if not self._store.claim_slot(vm, limit, self._clock(), {slot.index for slot in held}):
+                    break  # other dispatchers took the free slots first
+                job = self._store.claim_pending_job(vm, self._clock(), pending)
+                if job is None:  # other dispatchers took the pending jobs first
                     self._store.release_slot(vm)
                     break
             except DependencyError as error:
@@ -117,7 +122,7 @@ class Dispatcher:
         progress.vm_requested = True
         self._arm.put_vm(vm, vm_body(self._settings, vm, job.job_id, self._clock()))
         try:
-            self._store.transition(job.job_id, _started(vm, self._clock()))
+            self._store.transition(job.job_id, _started(vm, self._clock()), assume=job)
         except DependencyError as error:
             # The VM exists: not undone. The reaper finds the job `starting` with its VM and records it started.
             log.warning("job %s started on %s but not recorded: %s", job.job_id, vm, error)

@@ -63,7 +63,8 @@ def serve(pool: AgentPool, host: str = "127.0.0.1", port: int = 0) -> ThreadingH
     `shutdown()` and `server_close()`."""
     server = ThreadingHTTPServer((host, port), _handler_class(pool))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="agent-pool-server", daemon=True).start()
+    # A short poll interval: `shutdown()` waits for the loop to notice.
+    threading.Thread(target=server.serve_forever, args=(0.05,), name="agent-pool-server", daemon=True).start()
     return server
 
 

@@ -93,7 +93,7 @@ def _job_key(job_id: int) -> str:
     return f"{job_id:020d}"
 
 
-def _job(entity: TableEntity) -> Job:
+def _job(entity: TableEntity, etag: str | None = None) -> Job:
     return Job(
         job_id=int(entity["RowKey"]),
         state=JobState(entity["State"]),
@@ -101,7 +101,7 @@ def _job(entity: TableEntity) -> Job:
         vm=str(entity.get("Vm", "")),
         attempts=int(entity.get("Attempts", 0)),
         updated_at=datetime.fromisoformat(entity["UpdatedAt"]),
-        etag=str(entity.metadata["etag"]),
+        etag=etag or str(entity.metadata["etag"]),
     )
 
 
@@ -187,28 +187,44 @@ class Store:
             return None
 
     @_storage_call
-    def transition(self, job_id: int, decide: Transition) -> Job | None:
+    def transition(
+        self, job_id: int, decide: Transition, *, assume: Job | None = None, assume_absent: bool = False
+    ) -> Job | None:
         """Apply `decide` to the job atomically: insert when absent, else update conditional on its ETag;
-        re-read and decide again when another writer got there first. The job as it stands afterwards."""
+        re-read and decide again when another writer got there first. The job as it stands afterwards.
+        `assume` (a job just read) or `assume_absent` skip the first read; a wrong guess costs one retry."""
+        current, known = assume, assume is not None or assume_absent
         for _ in range(_CONDITIONAL_RETRIES):
-            current = self.job(job_id)
+            if not known:
+                current = self.job(job_id)
+            known = False
             change = decide(current)
             if change is None:
                 return current
             try:
-                if current is None:
-                    self._jobs.create_entity({"PartitionKey": _JOBS, "RowKey": _job_key(job_id), **change})
-                else:
-                    self._jobs.update_entity(
-                        {"PartitionKey": _JOBS, "RowKey": _job_key(job_id), **change},
-                        mode=UpdateMode.MERGE,
-                        etag=current.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
+                return self._write(job_id, current, change)
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 continue
-            return self.job(job_id)
         raise StorageError(f"job {job_id}: too many concurrent writers")
+
+    def _write(self, job_id: int, current: Job | None, change: dict[str, Any]) -> Job:
+        """Insert (current None) or conditionally update; the job as written, without reading it back."""
+        entity = {"PartitionKey": _JOBS, "RowKey": _job_key(job_id), **change}
+        if current is None:
+            written = self._jobs.create_entity(entity)
+            base: dict[str, Any] = {}
+        else:
+            written = self._jobs.update_entity(
+                entity, mode=UpdateMode.MERGE, etag=current.etag, match_condition=MatchConditions.IfNotModified
+            )
+            base = {
+                "State": current.state.value,
+                "Repository": current.repository,
+                "Vm": current.vm,
+                "Attempts": current.attempts,
+                "UpdatedAt": current.updated_at.isoformat(),
+            }
+        return _job(TableEntity({**base, **entity}), str(written["etag"]))
 
     @_storage_call
     def jobs(self, state: JobState, limit: int | None = None) -> list[Job]:
@@ -226,29 +242,20 @@ class Store:
         return found
 
     @_storage_call
-    def claim_pending_job(self, vm: str, now: datetime) -> Job | None:
-        """Move the oldest pending job nobody else claimed to `starting` for `vm`; None when none is left."""
+    def claim_pending_job(self, vm: str, now: datetime, candidates: list[Job] | None = None) -> Job | None:
+        """Move the oldest pending job nobody else claimed to `starting` for `vm` (trying `candidates`, just
+        read, first); None when none is left."""
         for _ in range(_CONDITIONAL_RETRIES):
-            candidates = self.jobs(JobState.PENDING, limit=16)
+            candidates = candidates or self.jobs(JobState.PENDING, limit=16)
             if not candidates:
                 return None
             for job in candidates:
+                change = {"State": JobState.STARTING.value, "Vm": vm, "UpdatedAt": now.isoformat()}
                 try:
-                    self._jobs.update_entity(
-                        {
-                            "PartitionKey": _JOBS,
-                            "RowKey": _job_key(job.job_id),
-                            "State": JobState.STARTING.value,
-                            "Vm": vm,
-                            "UpdatedAt": now.isoformat(),
-                        },
-                        mode=UpdateMode.MERGE,
-                        etag=job.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
+                    return self._write(job.job_id, job, change)
                 except (ResourceModifiedError, ResourceNotFoundError):
-                    continue
-                return self.job(job.job_id)
+                    continue  # another dispatcher claimed it (or an event moved it on) first
+            candidates = None
         return None
 
     # -- slots ------------------------------------------------------------------------------------------------
@@ -262,9 +269,11 @@ class Store:
         ]
 
     @_storage_call
-    def claim_slot(self, vm: str, max_instances: int, now: datetime) -> bool:
-        """Hold one of the slots `0`..`max_instances-1` for `vm`; False when all are held."""
-        held = {slot.index for slot in self.slots()}
+    def claim_slot(self, vm: str, max_instances: int, now: datetime, held: set[str] | None = None) -> bool:
+        """Hold one of the slots `0`..`max_instances-1` for `vm` (skipping `held`, the slots just read); False
+        when all are held."""
+        if held is None:
+            held = {slot.index for slot in self.slots()}
         for index in (f"{i:04d}" for i in range(max_instances)):
             if index in held:
                 continue

@@ -225,7 +225,8 @@ class WebhookHandler:
                 return {"State": JobState.COMPLETED.value, "Runner": runner, "UpdatedAt": now}
             return None
 
-        job = self._store.transition(job_id, decide)
+        # A `queued` job is new but for replays: try the insert first.
+        job = self._store.transition(job_id, decide, assume_absent=event.action == "queued")
         if event.action == "completed" and VM_NAME.fullmatch(runner):
             # The runner's VM deletes itself now; its slot is free for the next job.
             self._store.release_slot(runner)
