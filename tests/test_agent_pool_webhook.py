@@ -38,7 +38,9 @@ def test_a_queued_job_gets_one_registration_and_one_vm(agent_pool: Harness) -> N
     }
     assert put.body["properties"]["osProfile"]["computerName"] == vm
     job = agent_pool.store.job(4711)
-    assert job is not None and job.state is JobState.STARTED and job.vm == vm
+    assert job is not None
+    assert job.state is JobState.STARTED
+    assert job.vm == vm
     assert [slot.vm for slot in agent_pool.store.slots()] == [vm]
 
 
@@ -50,7 +52,8 @@ def test_a_duplicate_delivery_changes_nothing(agent_pool: Harness) -> None:
 
     again = agent_pool.post(body, headers)
 
-    assert again.status_code == 200 and again.json() == {"result": "duplicate delivery"}
+    assert again.status_code == 200
+    assert again.json() == {"result": "duplicate delivery"}
     assert agent_pool.snapshot() == before
 
 
@@ -63,7 +66,8 @@ def test_a_delivery_id_replayed_with_another_body_is_refused(agent_pool: Harness
 
     answer = agent_pool.post(other, {**headers, "X-Hub-Signature-256": agent_pool.sign(other)})
 
-    assert answer.status_code == 409 and answer.json() == {"error": "delivery id already used with a different body"}
+    assert answer.status_code == 409
+    assert answer.json() == {"error": "delivery id already used with a different body"}
     assert agent_pool.snapshot() == before
 
 
@@ -75,8 +79,10 @@ def test_a_job_replayed_under_a_new_delivery_id_starts_nothing_new(agent_pool: H
 
     answer = agent_pool.deliver(payload)
 
-    assert answer.status_code == 200 and answer.json()["started"] == 0
-    assert len(agent_pool.arm.vms) == vms and agent_pool.registrations() == blobs
+    assert answer.status_code == 200
+    assert answer.json()["started"] == 0
+    assert len(agent_pool.arm.vms) == vms
+    assert agent_pool.registrations() == blobs
     assert len(agent_pool.github.recorded("POST", "generate-jitconfig")) == 1
 
 
@@ -86,7 +92,8 @@ def _signed_elsewise(harness: Harness, body: bytes) -> dict[str, str]:
 
 REFUSALS: list[tuple[str, Any, int, str]] = [
     ("bad signature", lambda h, b: _signed_elsewise(h, b), 401, "bad signature"),
-    ("signature of another body", lambda h, b: {**h.headers(b), "X-Hub-Signature-256": h.sign(b + b" ")}, 401, "bad signature"),
+    ("signature of another body", lambda h, b: {**h.headers(b), "X-Hub-Signature-256": h.sign(b + b" ")}, 401,
+     "bad signature"),
     ("missing signature", lambda h, b: {k: v for k, v in h.headers(b).items() if k != "X-Hub-Signature-256"}, 401,
      "missing X-Hub-Signature-256"),
     ("empty signature", lambda h, b: {**h.headers(b), "X-Hub-Signature-256": ""}, 401, "bad signature"),
@@ -110,7 +117,8 @@ def test_refused_headers_write_nothing(agent_pool: Harness, case: str, headers: 
 
     assert (answer.status_code, answer.json()) == (status, {"error": reason}), case
     assert agent_pool.snapshot() == before
-    assert agent_pool.github.calls == [] and agent_pool.arm.calls == []
+    assert agent_pool.github.calls == []
+    assert agent_pool.arm.calls == []
 
 
 BAD_BODIES: list[tuple[str, bytes, str]] = [
@@ -154,7 +162,8 @@ def test_refused_bodies_write_nothing_and_echo_nothing(
 
     assert (answer.status_code, answer.json()) == (400, {"error": reason}), case
     assert agent_pool.snapshot() == before
-    assert agent_pool.github.calls == [] and agent_pool.arm.calls == []
+    assert agent_pool.github.calls == []
+    assert agent_pool.arm.calls == []
 
 
 def test_a_refusal_never_echoes_the_body_or_the_secret(agent_pool: Harness) -> None:
@@ -163,7 +172,8 @@ def test_a_refusal_never_echoes_the_body_or_the_secret(agent_pool: Harness) -> N
     for headers in (agent_pool.headers(body), _signed_elsewise(agent_pool, body)):
         answer = agent_pool.post(body, headers)
         assert answer.status_code in (400, 401)
-        assert marker not in answer.text and agent_pool.secrets.values[WEBHOOK_SECRET_URI] not in answer.text
+        assert marker not in answer.text
+        assert agent_pool.secrets.values[WEBHOOK_SECRET_URI] not in answer.text
 
 
 def test_label_and_repository_matching_ignores_case(agent_pool: Harness) -> None:
@@ -227,8 +237,11 @@ def test_in_progress_and_completed_events_follow_the_job(agent_pool: Harness) ->
     # A late, out-of-order `queued` for a finished job starts nothing.
     late = agent_pool.deliver(workflow_job("queued", 1))
 
-    assert running is not None and running.state is JobState.RUNNING
+    assert running is not None
+    assert running.state is JobState.RUNNING
     completed = agent_pool.store.job(1)
-    assert completed is not None and completed.state is JobState.COMPLETED
+    assert completed is not None
+    assert completed.state is JobState.COMPLETED
     assert agent_pool.store.slots() == []
-    assert late.json()["started"] == 0 and agent_pool.arm.vms == {}
+    assert late.json()["started"] == 0
+    assert agent_pool.arm.vms == {}

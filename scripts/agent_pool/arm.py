@@ -15,6 +15,7 @@ import requests
 from azure.core.credentials import TokenCredential
 
 from .errors import ArmError
+from .sessions import pooled_session
 from .settings import ArmSettings
 
 JOB_TAG = "supply-chain-job"
@@ -64,7 +65,7 @@ class ArmClient:
         self._settings = settings
         self._pool = pool
         self._bearer = bearer
-        self._session = session or requests.Session()
+        self._session = session or pooled_session()
         self._base = (
             f"{settings.endpoint}/subscriptions/{settings.subscription_id}/resourceGroups/{settings.resource_group}"
             "/providers/Microsoft.Compute/virtualMachines"

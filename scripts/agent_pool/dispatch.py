@@ -91,7 +91,7 @@ class Dispatcher:
                 held = self._store.slots()
                 if len(held) >= limit:
                     break
-                pending = self._store.jobs(JobState.PENDING, limit=16)
+                pending = self._store.jobs(JobState.PENDING, limit=4)
                 if not pending:
                     break
                 vm = self._vm_names()

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from .errors import GitHubError
+from .sessions import pooled_session
 from .settings import GitHubSettings
 
 API_VERSION = "2022-11-28"
@@ -69,7 +70,7 @@ class GitHubApp:
         self._settings = settings
         self._private_key = private_key
         self._clock = clock
-        self._session = session or requests.Session()
+        self._session = session or pooled_session()
         self._lock = threading.Lock()
         self._token: tuple[str, datetime] | None = None
         self._group_id: int | None = None
