@@ -92,6 +92,19 @@ def test_a_concurrent_burst_of_200_jobs_never_exceeds_10_vms_and_loses_none(agen
     assert agent_pool.arm.vms == {}
 
 
+def test_the_installation_token_and_runner_group_are_reused_until_the_token_nears_expiry(agent_pool: Harness) -> None:
+    for job_id in (1, 2, 3):
+        agent_pool.deliver(workflow_job("queued", job_id))
+    tokens = len(agent_pool.github.recorded("POST", r"/access_tokens$"))
+    groups = len(agent_pool.github.recorded("GET", r"/runner-groups$"))
+    agent_pool.clock.advance(minutes=56)  # the token has less than 5 of its 60 minutes left
+    agent_pool.deliver(workflow_job("queued", 4))
+
+    assert (tokens, groups) == (1, 1)
+    assert len(agent_pool.github.recorded("POST", r"/access_tokens$")) == 2
+    assert len(agent_pool.github.recorded("GET", r"/runner-groups$")) == 1
+
+
 def test_racing_dispatchers_never_hold_more_slots_than_the_bound(agent_pool: Harness) -> None:
     now = datetime.now(UTC)
     barrier = threading.Barrier(24)

@@ -17,10 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from scripts.agent_pool.errors import GitHubError, SettingsError
+from scripts.agent_pool.errors import GitHubError, SecretError, SettingsError
 from scripts.agent_pool.github import app_jwt
 from scripts.agent_pool.settings import load_settings, parse_settings
-from scripts.agent_pool.vault import CachedSecrets
+from scripts.agent_pool.vault import CachedSecrets, split_secret_uri
 from tests.agent_pool_harness import FakeClock, StaticSecrets
 
 PACKAGE = Path(__file__).resolve().parent.parent / "scripts" / "agent_pool"
@@ -113,6 +113,21 @@ def test_plain_http_is_accepted_on_loopback_only() -> None:
     assert parse_settings(_with("github.apiUrl", "http://127.0.0.1:8080/")).github.api_url == "http://127.0.0.1:8080"
     with pytest.raises(SettingsError, match=r"^AGENT_POOL_SETTINGS: arm\.endpoint: "):
         parse_settings(_with("arm.endpoint", "http://169.254.169.254"))
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("https://kv.vault.azure.net/secrets/webhook", ("https://kv.vault.azure.net", "webhook", None)),
+        ("https://kv.vault.azure.net/secrets/key/" + "a" * 32, ("https://kv.vault.azure.net", "key", "a" * 32)),
+    ],
+)
+def test_a_secret_uri_names_the_vault_the_secret_and_perhaps_its_version(
+    uri: str, expected: tuple[str, str, str | None]
+) -> None:
+    assert split_secret_uri(uri) == expected
+    with pytest.raises(SecretError):
+        split_secret_uri(uri.replace("/secrets/", "/keys/"))
 
 
 def test_secrets_are_cached_for_their_lifetime_then_read_again() -> None:

@@ -35,6 +35,15 @@ class SecretSource(Protocol):
         ...
 
 
+def split_secret_uri(uri: str) -> tuple[str, str, str | None]:
+    """`https://<vault>/secrets/<name>[/<version>]` as (vault URL, name, version or None: the current one)."""
+    parts = urlsplit(uri)
+    segments = parts.path.strip("/").split("/")
+    if len(segments) not in (2, 3) or segments[0] != "secrets" or not segments[1]:
+        raise SecretError("a Key Vault secret URI is https://<vault>/secrets/<name>[/<version>]")
+    return f"{parts.scheme}://{parts.netloc}", segments[1], segments[2] if len(segments) == 3 else None
+
+
 class KeyVaultSecrets:
     """Key Vault through the function's managed identity (Key Vault Secrets User on each of the two secrets)."""
 
@@ -45,10 +54,7 @@ class KeyVaultSecrets:
 
     def read(self, uri: str) -> str:
         """The value of the secret `https://<vault>/secrets/<name>[/<version>]`."""
-        parts = urlsplit(uri)
-        segments = parts.path.strip("/").split("/")
-        name, version = segments[1], (segments[2] if len(segments) > 2 else None)
-        vault_url = f"{parts.scheme}://{parts.netloc}"
+        vault_url, name, version = split_secret_uri(uri)
         with self._lock:
             client = self._clients.get(vault_url)
             if client is None:
