@@ -3,7 +3,9 @@ for the reaper, both delegating to the same handlers as the local server.
 
 Deployment layout (the app's zip): this package as `agent_pool/`, and at the root a `function_app.py` holding
 `from agent_pool.function_app import app` (the host indexes the `FunctionApp` found there), with the
-package's dependencies (see the project's requirements.in) installed by the build.
+package's dependencies installed by the build, at the versions of the project's lock: azure-functions,
+azure-data-tables, azure-storage-blob, azure-identity, azure-keyvault-secrets, requests, pydantic, cryptography.
+App settings: AGENT_POOL_SETTINGS, and AZURE_CLIENT_ID naming the user-assigned identity it runs as.
 
 The route is anonymous at the Functions level on purpose: GitHub cannot send a function key except in the URL,
 and every request is authenticated by its HMAC signature before anything else is read.
