@@ -15,11 +15,20 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from components.model.config.stack_file import read_stack_file
 from scripts.checks.oci import Registry
 from scripts.planning import Plan, PlannedResource, plan_config, plan_stack
+from tests.agent_pool_harness import (
+    AZURITE_VERSION,
+    Azurite,
+    Harness,
+    app_private_key,
+    find_azurite,
+    start_harness,
+    stop_harness,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -128,3 +137,34 @@ def key() -> ec.EllipticCurvePrivateKey:
 def registry(loopback_registry: str) -> Registry:
     """A client of the session's loopback registry."""
     return Registry(loopback_registry, plain_http=True, timeout=5)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite (the Azure Storage emulator, blob + table) in memory on loopback, for the session."""
+    binary = find_azurite(os.environ.get("SUPPLY_CHAIN_AZURITE"), ROOT)
+    if binary is None:
+        pytest.skip(
+            f"Azurite is not installed (npm install --prefix build/azurite azurite@{AZURITE_VERSION}; .ci/run does)"
+        )
+    emulator = Azurite.start(binary, tmp_path_factory.mktemp("azurite"))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def github_app_key() -> tuple[rsa.RSAPrivateKey, str]:
+    """The GitHub App's RSA key (one per session: generating one takes a while)."""
+    return app_private_key()
+
+
+@pytest.fixture
+def agent_pool(azurite: Azurite, github_app_key: tuple[rsa.RSAPrivateKey, str]) -> Iterator[Harness]:
+    """A fresh control plane (own tables and container) served on loopback, with GitHub and ARM stand-ins."""
+    harness = start_harness(azurite, github_app_key)
+    try:
+        yield harness
+    finally:
+        stop_harness(harness)
