@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint typecheck pytest e2e benchmark docs lock clean mutation
+.PHONY: plan test lint typecheck pytest e2e benchmark docs lock clean mutation agent-package
 
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
@@ -38,6 +38,9 @@ e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a rea
 
 benchmark: $(BIN)/.dev  ## performance figures (not a test): verifying 50 images; plan of 200 vs 2 namespaces
 	$(BIN)/python -m pytest -m benchmark -s --benchmark-columns=min,mean,max tests/test_benchmarks.py tests/test_plan_benchmark.py
+
+agent-package: $(BIN)/.runtime  ## the agents' control plane as a Function app zip → build/agent-pool.zip
+	$(BIN)/python -m scripts.agent_package
 
 docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
 	$(BIN)/python -m scripts.config_reference --write README.md
