@@ -190,6 +190,18 @@ def test_an_archive_reaching_outside_its_directory_is_refused(
     assert_self_deleted(state, run.commands)
 
 
+def test_a_link_through_a_link_out_of_the_runner_is_refused(cloud: tuple[Cloud, str], tmp_path: Path) -> None:
+    state, base = cloud
+    # each link reads as inside on its own ("here/.." is "."), but "here" is the runner's directory itself
+    traps = (member("here", symlink="."), member("up", symlink="here/.."), member("up/escaped"))
+    state.runner_archive = archive(RECORDS + "exit 0\n", extra=traps)
+    run = boot(state, base, tmp_path)
+    assert "cannot be unpacked safely" in run.output, "Python's data filter, behind the member check"
+    assert not (tmp_path / "opt/escaped").exists()
+    assert runner_args(tmp_path) is None
+    assert_self_deleted(state, run.commands)
+
+
 def test_links_that_stay_inside_the_runner_are_unpacked(cloud: tuple[Cloud, str], tmp_path: Path) -> None:
     state, base = cloud
     # Node's own layout, as bundled runners carry it: bin/npm -> ../lib/node_modules/npm/bin/npm-cli.js
