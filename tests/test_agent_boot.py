@@ -1,296 +1,224 @@
-"""The agents' boot: the rendered cloud-config, and the real boot program run against local stand-ins
-for the instance metadata service, Blob storage, Resource Manager and GitHub's release download.
-
-Every path ends with the VM gone: it deletes itself from its scale set, or (when Azure will not let it)
-powers off for the reaper.
+"""The agents' rendered cloud-config: valid cloud-config (cloud-init's own JSON schema when installed, and
+always a table of the keys it uses), no way in, nothing from package mirrors, no secret, and the boot
+program (tests/test_agent_boot_program.py runs it) embedded as it is.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
-import hashlib
-import io
 import json
-import subprocess
+import os
+import re
 import sys
-import tarfile
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from components.model.config import parse_stack_config
-from components.render.agent_boot import BOOT_PROGRAM, agent_cloud_config, agent_custom_data, boot_config
+from components.render.agent_boot import (
+    BOOT_PROGRAM,
+    PROGRAM_PATH,
+    TEST_ONLY_KEYS,
+    UNIT_NAME,
+    agent_cloud_config,
+    agent_custom_data,
+    boot_config,
+)
 from tests.conftest import stack_raw
 
-VM = "agent-0123456789abcdef01234567"
 SCALE_SET = "/subscriptions/s/resourceGroups/rg-agents/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-a"
-REGISTRATION = "JITCONFIG-c2luZ2xlIHVzZQ"
-TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.TOKEN"
-
-
-@dataclass
-class StandIns:
-    """What the stand-ins answer and what they were asked."""
-
-    runner_archive: bytes = b""
-    registration_status: int = 200
-    token_status: int = 200
-    delete_status: int = 202
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    blob_deleted: bool = False
-
-
-def _server(state: StandIns) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self, status: int, body: bytes = b"") -> None:
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _route(self, method: str) -> None:
-            state.calls.append((method, self.path))
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if self.path.startswith("/imds/metadata/instance/compute/name"):
-                ok = self.headers.get("Metadata") == "true"
-                return self._answer(200 if ok else 400, VM.encode())
-            if self.path.startswith("/imds/metadata/identity/oauth2/token"):
-                return self._answer(state.token_status, json.dumps({"access_token": TOKEN}).encode())
-            if self.path == f"/blob/registrations/{VM}":
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._answer(403)
-                if method == "DELETE":
-                    state.blob_deleted = True
-                    return self._answer(202)
-                gone = state.blob_deleted or state.registration_status != 200
-                return self._answer(404 if gone else 200, REGISTRATION.encode())
-            if self.path.startswith(f"/arm{SCALE_SET}/delete?"):
-                state.calls[-1] = (method, f"{self.path} {body.decode()}")
-                return self._answer(state.delete_status)
-            if self.path == "/runner.tar.gz":
-                return self._answer(200, state.runner_archive)
-            return self._answer(404)
-
-        def do_GET(self) -> None:
-            self._route("GET")
-
-        def do_DELETE(self) -> None:
-            self._route("DELETE")
-
-        def do_POST(self) -> None:
-            self._route("POST")
-
-    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture
-def stand_ins() -> Iterator[tuple[StandIns, str]]:
-    state = StandIns()
-    server = _server(state)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def _archive(script: str, extra: tuple[str, ...] = ()) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
-        for name, text, mode in [("run.sh", "#!/bin/sh\n" + script, 0o755), *((n, "x", 0o644) for n in extra)]:
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            bundle.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-RUNS = 'printf "%s\\n" "$@" > "$PWD/args.txt"\n'
-
-
-def _boot(state: StandIns, base: str, tmp_path: Path, **overrides: Any) -> tuple[str, list[list[str]]]:
-    config = {
-        "imdsEndpoint": f"{base}/imds",
-        "hostIdentityClientId": "00000000-0000-0000-0000-0000000000c1",
-        "blobEndpoint": f"{base}/blob/",
-        "registrationContainer": "registrations",
-        "armEndpoint": f"{base}/arm",
-        "scaleSetId": SCALE_SET,
-        "armApiVersion": "2024-07-01",
-        "registrationTimeoutMinutes": 0.02,
-        "jobTimeoutMinutes": 0.05,
-        "runner": {"url": f"{base}/runner.tar.gz", "sha256": hashlib.sha256(state.runner_archive).hexdigest()},
-        "caCertificates": [],
-        "rootDir": str(tmp_path),
-        "dryRunSystem": True,
-        "retrySeconds": 0.05,
-        **overrides,
-    }
-    (tmp_path / "agent.json").write_text(json.dumps(config))
-    result = subprocess.run(
-        [sys.executable, str(BOOT_PROGRAM)],
-        env={"AGENT_BOOT_CONFIG": str(tmp_path / "agent.json"), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
+CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E\n-----END CERTIFICATE-----\n"
+CLOUD_INIT_SCHEMA = Path(
+    os.environ.get(
+        "CLOUD_INIT_SCHEMA", "/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json"
     )
-    log = tmp_path / "commands.log"
-    commands = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    output = result.stdout + result.stderr
-    assert REGISTRATION not in output, "never the registration in the journal"
-    assert TOKEN not in output, "nor a token"
-    return output, commands
+)
+"""Shipped by the Debian/Ubuntu package `cloud-init` (not published on PyPI)."""
+
+KEY_TYPES: dict[str, type] = {
+    "package_update": bool,
+    "package_upgrade": bool,
+    "ssh_pwauth": bool,
+    "disable_root": bool,
+    "users": list,
+    "write_files": list,
+    "runcmd": list,
+}
+"""The top-level keys the document uses and their types, as cloud-init's module reference gives them
+(cc_package_update_upgrade_install, cc_set_passwords, cc_ssh, cc_users_groups, cc_write_files,
+cc_runcmd): checked even where cloud-init's schema is not installed."""
+WRITE_FILE_KEYS = {"path", "owner", "permissions", "content"}
+SECRET_SHAPES = {
+    "GitHub token": r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+    "fine-grained PAT": r"github_pat_[A-Za-z0-9_]{20,}",
+    "private key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+    "JWT": r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.",
+    "storage key": r"AccountKey=|SharedAccessSignature=|[?&]sig=",
+    "token value": r"""["']access_token["']\s*:\s*["']""",
+    "password": r"(?i)\b(hashed_|plain_text_)?passwd\s*:|password\s*[:=]\s*\S",
+    "Azure DevOps PAT": r"\b[a-z2-7]{52}\b",
+}
 
 
-def _self_deleted(state: StandIns) -> bool:
-    return any(
-        method == "POST" and "forceDeletion=true" in path and json.loads(path.split(" ", 1)[1]) == {"instanceIds": [VM]}
-        for method, path in state.calls
-    )
-
-
-def _runner_args(tmp_path: Path) -> list[str] | None:
-    args = tmp_path / "opt/actions-runner/args.txt"
-    return args.read_text().split() if args.exists() else None
-
-
-def test_one_job_then_the_vm_deletes_itself(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS + "exit 0\n")
-    output, commands = _boot(state, base, tmp_path)
-    assert _runner_args(tmp_path) == ["--jitconfig", REGISTRATION]
-    assert state.blob_deleted, "the registration is read once and deleted"
-    get, delete = ("GET", f"/blob/registrations/{VM}"), ("DELETE", f"/blob/registrations/{VM}")
-    assert state.calls.index(get) < state.calls.index(delete)
-    iptables = [c for c in commands if c[0] == "iptables"]
-    assert {c[c.index("-d") + 1] for c in iptables} == {"169.254.169.254", "168.63.129.16"}
-    assert all(c[c.index("--uid-owner") + 1] == "runner" and c[-1] == "REJECT" for c in iptables)
-    assert _self_deleted(state)
-    assert ["shutdown", "-h", "now"] not in commands
-    assert "runner exited with 0" in output
-
-
-def test_a_failed_job_still_ends_in_self_deletion(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS + "exit 1\n")
-    output, _ = _boot(state, base, tmp_path)
-    assert "runner exited with 1" in output
-    assert _self_deleted(state)
-
-
-def test_a_job_past_its_deadline_is_cut_off(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS + "sleep 30\n")
-    output, _ = _boot(state, base, tmp_path, jobTimeoutMinutes=0.01)
-    assert "outlived its deadline" in output
-    assert _self_deleted(state)
-
-
-def test_no_registration_in_time_means_no_runner(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS)
-    state.registration_status = 404
-    output, commands = _boot(state, base, tmp_path)
-    assert "no registration arrived in time" in output
-    assert _runner_args(tmp_path) is None
-    assert not [c for c in commands if c[0] == "iptables"]
-    assert _self_deleted(state)
-
-
-def test_a_runner_that_is_not_the_pinned_release_never_starts(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS)
-    output, _ = _boot(state, base, tmp_path, runner={"url": f"{base}/runner.tar.gz", "sha256": "0" * 64})
-    assert "not the pinned" in output
-    assert _runner_args(tmp_path) is None
-    assert _self_deleted(state)
-
-
-def test_an_archive_reaching_outside_its_directory_is_refused(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS, extra=("../escaped",))
-    output, _ = _boot(state, base, tmp_path)
-    assert "outside its directory" in output
-    assert not (tmp_path / "opt/escaped").exists()
-    assert _runner_args(tmp_path) is None
-    assert _self_deleted(state)
-
-
-def test_without_tokens_the_vm_powers_off_for_the_reaper(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS)
-    state.token_status = 500
-    output, commands = _boot(state, base, tmp_path)
-    assert _runner_args(tmp_path) is None
-    assert not _self_deleted(state)
-    assert commands[-1] == ["shutdown", "-h", "now"]
-    assert "powering off for the reaper" in output
-
-
-def test_when_azure_refuses_the_deletion_the_vm_powers_off(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS + "exit 0\n")
-    state.delete_status = 403
-    _, commands = _boot(state, base, tmp_path)
-    assert commands[-1] == ["shutdown", "-h", "now"]
-
-
-def test_the_inspection_ca_is_trusted_before_the_job(stand_ins: tuple[StandIns, str], tmp_path: Path) -> None:
-    state, base = stand_ins
-    state.runner_archive = _archive(RUNS + "exit 0\n")
-    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    _, commands = _boot(state, base, tmp_path, caCertificates=[pem])
-    assert (tmp_path / "usr/local/share/ca-certificates/supply-chain-0.crt").read_text() == pem
-    assert commands[0] == ["update-ca-certificates"]
-
-
-def test_the_cloud_config_is_valid_and_holds_no_secret() -> None:
+@pytest.fixture(scope="module")
+def boot() -> dict[str, Any]:
     config = parse_stack_config(stack_raw("prod")).build_agents
     assert config is not None
-    boot = boot_config(
+    return boot_config(
         config,
         host_client_id="00000000-0000-0000-0000-0000000000c1",
         scale_set_id=SCALE_SET,
-        blob_endpoint="https://crcontosoprodagents.blob.core.windows.net/",
+        blob_endpoint="https://stcontosoprodagents.blob.core.windows.net/",
         registration_container="registrations",
         arm_api_version="2024-07-01",
+        ca_certificates=(CA,),
     )
-    text = agent_cloud_config(boot)
+
+
+@pytest.fixture(scope="module")
+def text(boot: dict[str, Any]) -> str:
+    return agent_cloud_config(boot)
+
+
+@pytest.fixture(scope="module")
+def document(text: str) -> dict[str, Any]:
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_boot_config_holds_what_the_program_reads(boot: dict[str, Any]) -> None:
+    assert boot == {
+        "imdsEndpoint": "http://169.254.169.254",
+        "hostIdentityClientId": "00000000-0000-0000-0000-0000000000c1",
+        "blobEndpoint": "https://stcontosoprodagents.blob.core.windows.net/",
+        "registrationContainer": "registrations",
+        "armEndpoint": "https://management.azure.com",
+        "scaleSetId": SCALE_SET,
+        "armApiVersion": "2024-07-01",
+        "registrationTimeoutMinutes": boot["registrationTimeoutMinutes"],
+        "jobTimeoutMinutes": boot["jobTimeoutMinutes"],
+        "runner": {
+            "url": "https://github.com/actions/runner/releases/download/v2.320.0/actions-runner-linux-x64-2.320.0.tar.gz",
+            "sha256": "93ac1b7ce743ee85b5d386f5c1787385ef07b3d7c728ff66ce0d3813d5f46900",
+        },
+        "caCertificates": [CA],
+    }
+    assert 0 < boot["registrationTimeoutMinutes"] < boot["jobTimeoutMinutes"]
+    assert not TEST_ONLY_KEYS & set(boot)
+
+
+def test_it_is_a_cloud_config_document_with_the_keys_it_means(text: str, document: dict[str, Any]) -> None:
     assert text.startswith("#cloud-config\n")
-    document = yaml.safe_load(text)
-    assert set(document) == {
-        "package_update",
-        "package_upgrade",
-        "ssh_pwauth",
-        "disable_root",
-        "users",
-        "write_files",
-        "runcmd",
-    }
+    assert set(document) == set(KEY_TYPES)
+    for key, kind in KEY_TYPES.items():
+        assert isinstance(document[key], kind), key
+    for entry in document["write_files"]:
+        assert set(entry) == WRITE_FILE_KEYS
+        assert re.fullmatch(r"0[0-7]{3}", entry["permissions"])
+    assert all(isinstance(c, list) and all(isinstance(a, str) for a in c) for c in document["runcmd"])
+
+
+@pytest.mark.skipif(
+    not CLOUD_INIT_SCHEMA.is_file(),
+    reason=f"cloud-init's schema is not at {CLOUD_INIT_SCHEMA}: `apt-get install cloud-init` "
+    "(Debian/Ubuntu; not on PyPI) or set CLOUD_INIT_SCHEMA; the key table is checked regardless",
+)
+def test_cloud_init_schema_accepts_it(document: dict[str, Any]) -> None:
+    schema = json.loads(CLOUD_INIT_SCHEMA.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+    assert problems == []
+    # the schema lets unknown top-level keys through (cloud-init ignores them): each must be a module's key
+    known = {key for definition in schema["$defs"].values() for key in definition.get("properties", {})}
+    assert set(document) <= known, sorted(set(document) - known)
+
+
+def test_nothing_is_installed_from_package_mirrors(document: dict[str, Any]) -> None:
     assert document["package_update"] is False
+    assert document["package_upgrade"] is False
+    assert not {"packages", "apt", "snap", "bootcmd"} & set(document)
+    masked = ["systemctl", "mask", "--now", "apt-daily.timer", "apt-daily-upgrade.timer"]
+    assert masked in document["runcmd"]
+
+
+def test_there_is_no_way_in(document: dict[str, Any]) -> None:
     assert document["ssh_pwauth"] is False
-    runner = next(u for u in document["users"] if isinstance(u, dict))
-    assert runner == {"name": "runner", "shell": "/bin/bash", "lock_passwd": True, "no_create_home": False}
-    assert "sudo" not in runner
+    assert document["disable_root"] is True
+    assert document["runcmd"][0] == ["systemctl", "mask", "--now", "ssh.service", "ssh.socket"]
+
+
+def test_the_runner_user_has_no_sudo_password_key_or_group(document: dict[str, Any]) -> None:
+    users = [u for u in document["users"] if isinstance(u, dict)]
+    assert users == [{"name": "runner", "shell": "/bin/bash", "lock_passwd": True, "no_create_home": False}]
+    assert document["users"][0] == "default", "the image's admin user, which Azure requires and nobody can reach"
+
+
+def test_the_config_and_program_are_written_for_root_only(boot: dict[str, Any], document: dict[str, Any]) -> None:
     files = {f["path"]: f for f in document["write_files"]}
-    assert files["/etc/supply-chain/agent.json"]["permissions"] == "0600"
-    assert json.loads(files["/etc/supply-chain/agent.json"]["content"]) == boot
-    assert files["/opt/supply-chain/boot.py"]["content"] == BOOT_PROGRAM.read_text()
-    assert ["systemctl", "mask", "--now", "ssh.service", "ssh.socket"] in document["runcmd"]
-    assert boot["runner"] == {
-        "url": "https://github.com/actions/runner/releases/download/v2.320.0/actions-runner-linux-x64-2.320.0.tar.gz",
-        "sha256": "93ac1b7ce743ee85b5d386f5c1787385ef07b3d7c728ff66ce0d3813d5f46900",
+    config = files["/etc/supply-chain/agent.json"]
+    assert (config["owner"], config["permissions"]) == ("root:root", "0600")
+    assert json.loads(config["content"]) == boot
+    program = files[PROGRAM_PATH]
+    assert (program["owner"], program["permissions"]) == ("root:root", "0700")
+    assert program["content"] == BOOT_PROGRAM.read_text(), "the program the tests run, byte for byte"
+
+
+def test_the_unit_runs_the_program_once_after_the_network(document: dict[str, Any]) -> None:
+    unit = next(f for f in document["write_files"] if f["path"] == f"/etc/systemd/system/{UNIT_NAME}")
+    lines = unit["content"].splitlines()
+    assert {"Wants=network-online.target", "After=network-online.target", "Type=oneshot"} <= set(lines)
+    assert f"ExecStart=/usr/bin/python3 {PROGRAM_PATH}" in lines
+    assert "WantedBy=multi-user.target" in lines
+    assert not [line for line in lines if line.startswith("Restart=") and line != "Restart=no"]
+    runcmd = document["runcmd"]
+    enable, start = ["systemctl", "enable", UNIT_NAME], ["systemctl", "start", "--no-block", UNIT_NAME]
+    assert runcmd.index(["systemctl", "daemon-reload"]) < runcmd.index(enable) < runcmd.index(start)
+
+
+def test_it_holds_no_secret(text: str) -> None:
+    found = {name: re.findall(shape, text) for name, shape in SECRET_SHAPES.items()}
+    assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+def test_the_secret_shapes_would_be_caught() -> None:
+    samples = {
+        "GitHub token": "ghp_" + "a1B2" * 9,
+        "fine-grained PAT": "github_pat_" + "A1b2_" * 8,
+        "private key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "JWT": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2ln",
+        "storage key": "DefaultEndpointsProtocol=https;AccountKey=abc==",
+        "token value": '{"access_token": "x"}',
+        "password": "hashed_passwd: $6$salt$hash",
+        "Azure DevOps PAT": "a" * 52,
     }
-    for marker in ("PRIVATE KEY", "ghp_", "github_pat_", "password", 'access_token": "'):
-        assert marker not in text
-    assert base64.b64decode(agent_custom_data(boot)).decode() == text
-    assert len(agent_custom_data(boot)) < 64 * 1024, "Azure's custom data limit"
+    for name, sample in samples.items():
+        assert re.search(SECRET_SHAPES[name], sample), name
+
+
+def test_a_test_only_key_is_never_rendered(boot: dict[str, Any]) -> None:
+    for key in sorted(TEST_ONLY_KEYS):
+        with pytest.raises(ValueError, match=key):
+            agent_cloud_config({**boot, key: True})
+
+
+def test_the_custom_data_is_the_document_within_azures_limit(boot: dict[str, Any], text: str) -> None:
+    data = agent_custom_data(boot)
+    assert base64.b64decode(data).decode() == text
+    assert len(data) < 64 * 1024, "Azure's custom data limit"
+
+
+def test_the_boot_program_needs_only_the_standard_library() -> None:
+    tree = ast.parse(BOOT_PROGRAM.read_text())
+    imported = {
+        (alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "json" in imported
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

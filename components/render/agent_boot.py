@@ -19,6 +19,9 @@ BOOT_PROGRAM = Path(__file__).parent / "agent_vm" / "boot.py"
 CONFIG_PATH = "/etc/supply-chain/agent.json"
 PROGRAM_PATH = "/opt/supply-chain/boot.py"
 UNIT_NAME = "supply-chain-agent.service"
+TEST_ONLY_KEYS = frozenset({"dryRunSystem", "rootDir", "retrySeconds"})
+"""Boot config keys that only tests set (see the boot program): a VM booted with them would skip the
+IMDS block and run the job as root, so the renderer refuses them."""
 
 _UNIT = f"""[Unit]
 Description=Take this VM's registration, run one job, delete the VM
@@ -28,11 +31,26 @@ After=network-online.target
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/python3 {PROGRAM_PATH}
+# the program enforces the job deadline itself, then deletes the VM
+TimeoutStartSec=infinity
 StandardOutput=journal
+StandardError=journal
 
 [Install]
 WantedBy=multi-user.target
 """
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (the program, the unit, the config) as literal blocks, readable as they are
+    on the VM, instead of one escaped line."""
+
+
+def _block_string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_BlockDumper.add_representer(str, _block_string)
 
 
 def boot_config(
@@ -64,6 +82,8 @@ def boot_config(
 
 def agent_cloud_config(boot: dict[str, Any]) -> str:
     """The `#cloud-config` document every agent boots with."""
+    if TEST_ONLY_KEYS & set(boot):
+        raise ValueError(f"test-only boot config keys: {sorted(TEST_ONLY_KEYS & set(boot))}")
     document = {
         "package_update": False,  # egress is allow-listed: nothing is installed from package mirrors
         "package_upgrade": False,
@@ -81,11 +101,16 @@ def agent_cloud_config(boot: dict[str, Any]) -> str:
         ],
         "runcmd": [
             ["systemctl", "mask", "--now", "ssh.service", "ssh.socket"],  # no interactive way in
+            # nothing reaches for package mirrors behind the allow-listed egress, nor holds dpkg's lock
+            ["systemctl", "mask", "--now", "apt-daily.timer", "apt-daily-upgrade.timer"],
             ["systemctl", "daemon-reload"],
+            # enabled, so a reboot runs it again (its registration is gone: it deletes the VM); started
+            # without blocking, as cloud-init's last stage must not wait for the job
+            ["systemctl", "enable", UNIT_NAME],
             ["systemctl", "start", "--no-block", UNIT_NAME],
         ],
     }
-    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=1000)
+    return "#cloud-config\n" + yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)
 
 
 def agent_custom_data(boot: dict[str, Any]) -> str:
