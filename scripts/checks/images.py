@@ -104,7 +104,7 @@ class ImageReport:
         ]
 
 
-def _identities(model: TrustModel, kind: str = "signature") -> list[IdentityPolicy]:
+def _identities(model: TrustModel, kind: str) -> list[IdentityPolicy]:
     """The identities that may have made a proof of `kind`: for attestations, the namespaces' builders
     too (they sign provenance only, never an image)."""
     authorities = list(model.keyless)
