@@ -25,6 +25,7 @@ from scripts.checks.cosign import (
     ImageRef,
     _append_layer,
     _from_envelope,
+    _write_bundle,
     attest_legacy,
     dsse_envelope,
     key_bundle,
@@ -203,3 +204,22 @@ def test_a_deleted_referrer_the_index_still_lists_is_skipped(
     assert [d.digest for d in registry.referrers(image.repository, image.digest)] == [referrer], "a stale index"
     report = check_image(registry, image, _model(registry, key, signature_format="bundle"), trusted_root())
     assert report.proofs == ()
+
+
+@pytest.mark.parametrize("material", [None, {"tlogEntries": []}, {"certificate": {"rawBytes": ""}, "tlogEntries": []}])
+def test_a_bundle_that_names_no_key_is_no_keys_even_when_the_key_signed_it(
+    registry: Registry, key: ec.EllipticCurvePrivateKey, material: dict[str, Any] | None
+) -> None:
+    """sigstore-go, which the engines use, refuses a bundle without verification material, and verifies a key's
+    signature only in a bundle that carries a key hint: the trusted key's DSSE signature alone signs nothing."""
+    image = push_canary(registry, f"apps/{uuid.uuid4().hex[:8]}", "v1", nonce=f"no-key-hint-{material}")
+    bundle: dict[str, Any] = json.loads(
+        key_bundle(key, dsse_envelope(key, statement(image, COSIGN_SIGN_PREDICATE, {})))
+    )
+    del bundle["verificationMaterial"]
+    if material is not None:
+        bundle["verificationMaterial"] = material
+    _write_bundle(registry, image, json.dumps(bundle).encode(), COSIGN_SIGN_PREDICATE)
+    report = check_image(registry, image, _model(registry, key, signature_format="bundle"), trusted_root())
+    assert not report.signed
+    assert [p.verified_by for p in report.proofs] == [None]
