@@ -55,7 +55,7 @@ def plan_cases(model: TrustModel, options: Options) -> list[Case]:
     cases: list[Case] = []
     targets = known_good_targets(model, parse_image(options.known_good).repository) if options.known_good else ()
     for ns in (*model.namespaces, *unlisted_namespaces(model)):
-        barrier = key_barrier(model, ns, trusted) if trusted is not None else ""
+        barrier = key_barrier(ns, trusted) if trusted is not None else ""
         cases += _namespace_cases(
             ns,
             known_good=bool(options.known_good),
@@ -77,7 +77,7 @@ def known_good_targets(model: TrustModel, repository: str) -> tuple[str, ...]:
     return claimed or tuple(ns.name for ns in model.namespaces if not ns.repositories)
 
 
-def key_barrier(model: TrustModel, ns: NamespacePolicy, key: KeyAuthority) -> str:
+def key_barrier(ns: NamespacePolicy, key: KeyAuthority) -> str:
     """Why a canary signed and attested by `key` must not get into `ns` ("" if it may): the tenant
     binding and the builder's own provenance signature are exactly what keep a shared key out."""
     if ns.signers and key.authority_name not in ns.signers:
@@ -102,7 +102,7 @@ def unlisted_namespaces(model: TrustModel) -> tuple[NamespacePolicy, ...]:
 
 
 def _namespace_cases(
-    ns: NamespacePolicy, *, known_good: bool, why_no_key: str, barrier: str = "", elsewhere: bool = False
+    ns: NamespacePolicy, *, known_good: bool, why_no_key: str, barrier: str, elsewhere: bool
 ) -> list[Case]:
     """The cases of one namespace; `why_no_key` says why no canary can be signed by a trusted key ("" if one
     can), `barrier` why this namespace must refuse even that key's canary ("" if it must admit it)."""

@@ -104,7 +104,7 @@ class ImageReport:
         ]
 
 
-def _identities(model: TrustModel, kind: str = "signature") -> list[IdentityPolicy]:
+def _identities(model: TrustModel, kind: str) -> list[IdentityPolicy]:
     """The identities that may have made a proof of `kind`: for attestations, the namespaces' builders
     too (they sign provenance only, never an image)."""
     authorities = list(model.keyless)
@@ -164,7 +164,9 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 (i.describe(), partial(verify_with_identity, bundle, subject, root, i))
                 for i in _identities(model, found.kind)
             ]
-        for key, public in keys:
+        # a key vouches only for a bundle that names a key (sigstore-go, which the engines use, verifies a key's
+        # signature in no other bundle, and refuses one without verification material)
+        for key, public in keys if "publicKey" in material else []:
             if material.get("tlogEntries"):
                 attempts.append((key.describe(), partial(verify_with_key, bundle, subject, root, public)))
             else:  # a bundle made offline: only a key that does not require the log can vouch for it

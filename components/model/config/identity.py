@@ -14,13 +14,15 @@ differently from Python (or not at all):
 
 from __future__ import annotations
 
+import importlib
 import re
-from re import _constants as sre_constants
-from re import _parser as sre_parse
 from typing import Any
 
 from components.model.config.text import shown
 from components.model.contract import GITHUB_ACTIONS_ISSUER
+
+sre_parse: Any = importlib.import_module("re._parser")
+"""Python's own regular-expression parser (private; typeshed has no stub for it, whatever mypy's cache says)."""
 
 CI_ISSUERS = frozenset(
     {
@@ -142,7 +144,7 @@ def identity_pattern_problems(pattern: str, issuer: str | None = None) -> list[s
         return [f"{shown(pattern)} uses a construct RE2 reads differently ([:class:] or \\Z) — write it plainly"]
     try:
         parsed = sre_parse.parse(pattern)
-    except (re.error, sre_constants.error) as exc:
+    except re.error as exc:  # re._constants.error is re.error
         return [f"does not compile ({exc})"]
     for opcode, _ in _walk(parsed):
         if opcode in _UNSUPPORTED_BY_RE2:
