@@ -11,7 +11,15 @@ import pulumi
 from pulumi_azure_native import authorization, compute, managedidentity, resources, storage
 
 from components.azure.private_link import PrivateLink
-from components.azure.shared import Placement, PrivateNetwork, RoleGrant, assign_roles, built_in_role, managed_identity
+from components.azure.shared import (
+    Placement,
+    PrivateNetwork,
+    RoleGrant,
+    assign_roles,
+    built_in_role,
+    entra_only_storage_account,
+    managed_identity,
+)
 from components.model.config import BuildAgentsConfig
 from components.render.agent_pool import (
     ADMIN_USERNAME,
@@ -287,22 +295,13 @@ class BuildAgents(pulumi.ComponentResource):
         """Registrations and the control plane's tables: Entra ID only (no shared key, no SAS), no public
         endpoint; agents reach it through a private endpoint in the build VNet."""
         child = pulumi.ResourceOptions(parent=self)
-        account = storage.StorageAccount(
+        account = entra_only_storage_account(
             f"{name}-store",
-            account_name=account_name,
-            kind="StorageV2",
-            sku=storage.SkuArgs(name="Standard_ZRS" if placement.zones else "Standard_LRS"),
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            allow_cross_tenant_replication=False,
-            default_to_o_auth_authentication=True,
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
+            account_name,
+            placement,
+            sku="Standard_ZRS" if placement.zones else "Standard_LRS",
+            bypass="None",
             public_network_access="Disabled",
-            network_rule_set=storage.NetworkRuleSetArgs(default_action=storage.DefaultAction.DENY, bypass="None"),
-            resource_group_name=placement.resource_group_name,
-            location=placement.location,
-            tags=placement.tags,
             opts=child,
         )
         previous: list[pulumi.Resource] = []

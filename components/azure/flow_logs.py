@@ -4,9 +4,9 @@ cannot reach it."""
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import network, storage
+from pulumi_azure_native import network
 
-from components.azure.shared import Placement
+from components.azure.shared import Placement, entra_only_storage_account
 
 FLOW_LOG_RETENTION_DAYS = 90
 
@@ -33,24 +33,13 @@ class VnetFlowLogs(pulumi.ComponentResource):
     ) -> None:
         super().__init__("supply-chain:azure:VnetFlowLogs", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        account = storage.StorageAccount(
+        account = entra_only_storage_account(
             f"{name}-store",
-            account_name=account_name,
-            kind="StorageV2",
+            account_name,
+            placement,
             # geo-redundant: the audit trail outlives a region's loss (zone-redundant too, where there are zones)
-            sku=storage.SkuArgs(name="Standard_GZRS" if placement.zones else "Standard_GRS"),
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            allow_cross_tenant_replication=False,
-            default_to_o_auth_authentication=True,
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
-            network_rule_set=storage.NetworkRuleSetArgs(
-                default_action=storage.DefaultAction.DENY, bypass="AzureServices"
-            ),
-            resource_group_name=placement.resource_group_name,
-            location=placement.location,
-            tags=placement.tags,
+            sku="Standard_GZRS" if placement.zones else "Standard_GRS",
+            bypass="AzureServices",
             opts=child,
         )
         network.FlowLog(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, monitor
+from pulumi_azure_native import authorization, managedidentity, monitor, storage
 
 from components.model.config import StackConfig
 from components.model.contract import MANAGED_BY
@@ -136,6 +136,38 @@ def managed_identity(
     return managedidentity.UserAssignedIdentity(
         name,
         resource_name_=f"id-{name}",
+        resource_group_name=placement.resource_group_name,
+        location=placement.location,
+        tags=placement.tags,
+        opts=opts,
+    )
+
+
+def entra_only_storage_account(
+    name: str,
+    account_name: str,
+    placement: Placement,
+    *,
+    sku: str,
+    bypass: str,
+    opts: pulumi.ResourceOptions,
+    public_network_access: str | None = None,
+) -> storage.StorageAccount:
+    """A storage account reached with Entra ID only (no shared key, no SAS, no anonymous blobs), over TLS 1.2,
+    whose network rules deny by default; `bypass` says which Azure services may pass anyway."""
+    return storage.StorageAccount(
+        name,
+        account_name=account_name,
+        kind="StorageV2",
+        sku=storage.SkuArgs(name=sku),
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        allow_cross_tenant_replication=False,
+        default_to_o_auth_authentication=True,
+        enable_https_traffic_only=True,
+        minimum_tls_version="TLS1_2",
+        public_network_access=public_network_access,
+        network_rule_set=storage.NetworkRuleSetArgs(default_action=storage.DefaultAction.DENY, bypass=bypass),
         resource_group_name=placement.resource_group_name,
         location=placement.location,
         tags=placement.tags,
