@@ -96,3 +96,26 @@ def test_an_exception_names_every_policy_that_can_deny_its_images() -> None:
     agent, init = (f"crcontosodev.azurecr.io/vendor/{name}{DIGEST}" for name in ("agent", "init"))
     assert condition_holds(exception, pod("payments", [agent], init=[init])), "either glob exempts its image"
     assert not condition_holds(exception, pod("payments", [agent], init=[f"crcontosodev.azurecr.io/app/x{DIGEST}"]))
+
+
+def test_an_exception_also_lifts_the_namespaces_own_signers_and_repositories() -> None:
+    raw = stack_raw("dev")
+    raw["admission"]["namespaces"]["storefront"].update(signers=["release"], repositories=["storefront/*"])
+    raw["admission"]["exceptions"] = [
+        {
+            "name": "vendor-proxy",
+            "namespace": "storefront",
+            "images": ["crcontosodev.azurecr.io/vendor/proxy@sha256:*"],
+            "owner": "storefront-lead@contoso.example",
+            "reason": "Unsigned vendor proxy outside storefront's repositories; SEC-2002.",
+            "expires": "2027-01-31",
+        }
+    ]
+    (exception,) = [
+        d for d in kyverno_policies(trust_model(parse_stack_config(raw, today=TODAY))) if d["kind"] == "PolicyException"
+    ]
+    assert {r["name"] for r in exception["spec"]["policyRefs"]} == {
+        "verify-image-signatures-audit",
+        "require-signers-storefront",
+        "restrict-repositories-storefront",
+    }, "else the vendor image, signed by nobody and from another repository, is still denied"
