@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -203,3 +204,23 @@ def test_registries_that_differ_only_in_punctuation_get_policies_of_their_own() 
     }
     assert len(names) == 5
     assert allowed_registry_policy_name("mcr.microsoft.com") == "allow-registry-mcr.microsoft.com"
+
+
+@pytest.mark.parametrize(
+    ("registry", "readable"),
+    [
+        ("registry:5000", "allow-registry-registry-5000-"),
+        ("ghcr.io/contoso/base-images", "allow-registry-ghcr.io-contoso-base-images-"),
+        ("localhost:5000/team", "allow-registry-localhost-5000-team-"),
+    ],
+)
+def test_a_registry_a_kubernetes_name_cannot_hold_keeps_its_host_readable_in_a_valid_name(
+    registry: str, readable: str
+) -> None:
+    from components.model.contract import allowed_registry_policy_name
+
+    name = allowed_registry_policy_name(registry)
+    assert name.startswith(readable)
+    dns_subdomain = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+    assert re.fullmatch(dns_subdomain, name), "the API server refuses any other name"
+    assert len(name) <= 253
