@@ -187,6 +187,24 @@ def test_a_trust_model_output_without_its_null_entries_reads_the_same() -> None:
     assert TrustModel.from_json(output) == sparse
 
 
+def test_an_output_written_before_signers_repositories_callers_and_exempt_namespaces_reads_with_none() -> None:
+    output = json.loads(json.dumps(EVERY_FIELD_SET.to_json()))
+    del output["exempt_namespaces"]
+    for authority in [*output["keyless"], *(ns["provenance"]["signer"] or {} for ns in output["namespaces"])]:
+        authority.pop("callers", None)
+    for ns in output["namespaces"]:
+        del ns["signers"], ns["repositories"]
+    outputs = StackOutputs(environment="prod", registry_login_server="crcontoso.azurecr.io", trust_model=output)
+    model = read_trust_model(outputs)
+    assert model.exempt_namespaces == ()
+    assert [k.callers for k in model.keyless] == [(), ()]
+    payments = model.namespace("payments")
+    assert (payments.signers, payments.repositories) == ((), ())
+    assert payments.provenance is not None
+    assert payments.provenance.signer is not None
+    assert payments.provenance.signer.callers == ()
+
+
 @pytest.mark.parametrize("key", ["exemptions", "plain_http_registry", "signature_format", "require_digest"])
 def test_a_trust_model_output_missing_a_field_every_output_holds_is_refused(key: str) -> None:
     trust_model = json.loads(json.dumps(EVERY_FIELD_SET.to_json()))
