@@ -107,3 +107,13 @@ def test_a_stack_without_admission_trusts_its_signers_and_checks_no_namespace() 
     assert (model.namespaces, model.exemptions, model.exempt_namespaces) == ((), (), ())
     assert model.allowed_registries == ("crcontosodev.azurecr.io",)
     assert unlisted_namespaces(model) == ()
+
+
+def test_a_generated_keys_public_half_known_at_deploy_is_what_the_engines_trust() -> None:
+    generated, vendor = _public_pem(), _public_pem()
+    raw = stack_raw("local")
+    raw["signing"]["keys"].append({"kind": "public-key", "name": "vendor", "pem": vendor})
+    model = _model(raw).with_public_keys({"local-signing": generated})
+    attestors = _kyverno_key_attestors(model)
+    assert attestors["key_local_signing"]["key"] == {"data": generated}
+    assert attestors["key_vendor"]["key"] == {"data": vendor}, "a key the deploy did not generate keeps its own"
