@@ -242,3 +242,16 @@ def test_a_registry_a_kubernetes_name_cannot_hold_keeps_its_host_readable_in_a_v
     dns_subdomain = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
     assert re.fullmatch(dns_subdomain, name), "the API server refuses any other name"
     assert len(name) <= 253
+
+
+def test_only_enforce_namespaces_opt_in_to_policy_controller_and_every_one_shows_its_mode() -> None:
+    from components.model.contract import namespace_labels
+
+    managed = {"app.kubernetes.io/managed-by": "pulumi-supply-chain"}
+    assert namespace_labels("enforce", policy_controller=True) == {
+        "supply-chain/admission-mode": "enforce",
+        **managed,
+        "policy.sigstore.dev/include": "true",
+    }
+    assert namespace_labels("audit", policy_controller=True) == {"supply-chain/admission-mode": "audit", **managed}
+    assert namespace_labels("enforce") == {"supply-chain/admission-mode": "enforce", **managed}
