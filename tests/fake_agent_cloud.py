@@ -6,6 +6,7 @@ request; and `boot` runs the real boot program against them as a subprocess.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -22,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from components.render.agent_boot import BOOT_PROGRAM
+from tests.secret_samples import jwt
 
 VM = "agent-0123456789abcdef01234567"
 CLIENT_ID = "00000000-0000-0000-0000-0000000000c1"
 SCALE_SET = "/subscriptions/s/resourceGroups/rg-agents/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-a"
-REGISTRATION = "eyJ1cmwiOiJodHRwczovL3BpcGVsaW5lcyJ9-JITCONFIG-c2luZ2xlIHVzZQ"
-STORAGE_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.storage.SIG"
-ARM_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.arm.SIG"
+REGISTRATION = "JITCONFIG-" + base64.b64encode(b"a single-use runner registration").decode()
+STORAGE_TOKEN = jwt()  # token shapes built at run time: the repository holds no token literal
+ARM_TOKEN = jwt()
 TOKENS = {"https://storage.azure.com/": STORAGE_TOKEN, "https://management.azure.com/": ARM_TOKEN}
 BLOB_PATH = f"/blob/registrations/{VM}"
 DELETE_PATH = f"/arm{SCALE_SET}/delete?api-version=2024-07-01&forceDeletion=true"

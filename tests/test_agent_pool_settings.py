@@ -22,6 +22,7 @@ from scripts.agent_pool.github import app_jwt
 from scripts.agent_pool.settings import load_settings, parse_settings
 from scripts.agent_pool.vault import CachedSecrets, split_secret_uri
 from tests.agent_pool_harness import FakeClock, StaticSecrets
+from tests.secret_samples import private_key_block
 
 PACKAGE = Path(__file__).resolve().parent.parent / "scripts" / "agent_pool"
 GUID = "00000000-0000-0000-0000-000000000001"
@@ -184,7 +185,7 @@ def test_the_app_jwt_is_rs256_back_dated_and_short_lived() -> None:
 
 def test_a_key_that_is_not_an_rsa_pem_is_refused_without_echoing_it() -> None:
     with pytest.raises(GitHubError) as raised:
-        app_jwt(1, "-----BEGIN PRIVATE KEY-----\nnot-a-key-material\n-----END PRIVATE KEY-----", datetime.now(UTC))
+        app_jwt(1, private_key_block("not-a-key-material"), datetime.now(UTC))
     assert "not-a-key-material" not in str(raised.value)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,7 @@ from components.render.agent_pool import runner_group_settings
 from scripts.checks.runner_group import runner_group_posture
 from tests.conftest import stack_raw
 
-TOKEN = "ghs_standin_token_for_tests_only"
+TOKEN = "stand-in-token-" + secrets.token_hex(8)
 
 
 class GitHub:
