@@ -89,6 +89,7 @@ REFUSALS = [
         {"runner__workflows": ["contoso/w/.github/workflows/b.yml"]},
         "buildAgents.runner.workflows[0]",
     ),
+    ("a flood of labels", "dev", {"runner__labels": [f"l{i}" for i in range(21)]}, "buildAgents.runner.labels"),
     ("an unpinned runner", "dev", {"runnerPackage__sha256": "latest"}, "buildAgents.runnerPackage.sha256"),
     ("azure-devops", "dev", {"runner__kind": "azure-devops"}, "buildAgents.runner.kind"),
     ("a vault id that is not one", "dev", {"controlPlane__vaultId": "kv-ci"}, "buildAgents.controlPlane.vaultId"),

@@ -73,10 +73,11 @@ def test_agents_boot_measured_encrypted_and_unreachable(plan_of: Callable[[str],
         "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True},
         "encryptionAtHost": True,
     }
+    agents_subnet = next(s for s in plan.of_type("azure-native:network:Subnet") if s.inputs["subnetName"] == "agents")
     for nic in profile["networkProfile"]["networkInterfaceConfigurations"]:
         for ip in nic["ipConfigurations"]:
             assert "publicIPAddressConfiguration" not in ip, "no public IP"
-            assert ip["subnet"]["id"].endswith("/subnets/agents") or ip["subnet"]["id"]
+            assert ip["subnet"]["id"] == agents_subnet.outputs["id"], "in the agents subnet, behind its NSG"
     linux = profile["osProfile"]["linuxConfiguration"]
     assert linux["disablePasswordAuthentication"] is True
     assert "adminPassword" not in profile["osProfile"]

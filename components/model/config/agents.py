@@ -40,6 +40,7 @@ class RunnerConfig(ConfigModel):
     scope: str = Field(description="The GitHub organisation (`<org>`); runners join one of its runner groups.")
     labels: list[str] = Field(
         default_factory=list,
+        max_length=20,
         description="Labels besides `self-hosted` (a job's `runs-on` must use only these to reach the pool).",
     )
     group: str = Field(
@@ -57,6 +58,7 @@ class RunnerConfig(ConfigModel):
     )
     workflows: list[str] = Field(
         default_factory=list,
+        max_length=50,
         description=(
             "Restrict the runner group to these workflows (`<org>/<repo>/.github/workflows/<file>@<ref>`); "
             "empty: any workflow of the listed repositories."
