@@ -23,6 +23,7 @@ from components.cluster.admission_engine import AdmissionEngine, deploy_time_val
 from components.cluster.namespaces import AdmissionNamespaces
 from components.cluster.provider import aks_parts, kubernetes_provider
 from components.generated_key import GeneratedSigningKey
+from components.github.runner_group import RunnerGroup
 from components.model.config import AzureKeyVaultKey, GeneratedKey, StackConfig
 from components.model.config.network import ZONE_NAMES
 from components.model.contract import (
@@ -200,6 +201,9 @@ class SupplyChain(pulumi.ComponentResource):
                 job_identity=JobIdentity(identities.build_agents_identity_name, placement.resource_group_name),
                 opts=child,
             ).outputs
+            if config.build_agents.runner.manage_group:
+                runner_group = RunnerGroup(f"{name}-runner-group", agent_outputs["agent_runner_group"], opts=child)
+                agent_outputs["agent_runner_group_id"] = runner_group.group_id
         pullers: dict[str, pulumi.Input[str]] = {"admission": identities.admission_principal_id}
         pullers.update(config.registry.puller_principal_ids)
         workload_identity_client_id: pulumi.Output[str] | None = None

@@ -165,7 +165,14 @@ def _client_config(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _github_repository(args: dict[str, Any]) -> dict[str, Any]:
+    full_name = str(args.get("fullName", ""))
+    repo_id = int(hashlib.sha256(full_name.lower().encode()).hexdigest()[:8], 16)  # stable, like GitHub's
+    return {"fullName": full_name, "name": full_name.split("/")[-1], "repoId": repo_id}
+
+
 INVOKE_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "github:index/getRepository:getRepository": _github_repository,
     "azure-native:containerservice:listManagedClusterUserCredentials": _cluster_credentials,
     "azure-native:containerservice:getManagedCluster": _managed_cluster,
     "azure-native:authorization:getClientConfig": _client_config,
@@ -210,6 +217,8 @@ class PlanMocks(pulumi_mocks.Mocks):
             return self._azure(token, args.name, state)
         if token.startswith("kubernetes:"):
             return self._kubernetes(args.name, state)
+        if token.startswith("github:"):  # GitHub's ids are numbers
+            return str(int(stable_guid(token, args.name)[:8], 16)), state
         if token == "tls:index/privateKey:PrivateKey":
             return f"{args.name}-id", {**state, **generated_key_pems(args.name)}
         return f"{args.name}-id", state

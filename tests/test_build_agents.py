@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scripts.plan_mocks import _github_repository
 from scripts.planning import Plan, PlannedResource
 from tests.conftest import only
 
@@ -226,3 +227,35 @@ def test_outputs_name_the_pool_and_the_runner_group(plan_of: Callable[[str], Pla
     assert outputs["agentWebhookUrl"].startswith("https://")
     for key in ("agentScaleSetId", "agentHostClientId", "agentControlPlaneClientId", "agentRegistrationAccount"):
         assert outputs[key], key
+
+
+def test_prod_keeps_its_runner_group_in_github_open_to_the_listed_repositories_only(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("prod")
+    group = only(plan, "github:index/actionsRunnerGroup:ActionsRunnerGroup")
+    listed = ["contoso/payments-api", "contoso/storefront-web", "contoso/workflows"]
+    # the ids GitHub answers for the listed repositories (the offline plan's stand-in answers them)
+    github_ids = [_github_repository({"fullName": repo})["repoId"] for repo in listed]
+    assert len(set(github_ids)) == 3
+    assert group.inputs == {
+        "name": "supply-chain-prod",
+        "visibility": "selected",
+        "selectedRepositoryIds": github_ids,
+        "allowsPublicRepositories": False,
+        "restrictedToWorkflows": True,
+        "selectedWorkflows": ["contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"],
+    }
+    provider = only(plan, "pulumi:providers:github")
+    assert provider.inputs.get("owner") == "contoso", "bound to the organisation, whatever the token reaches"
+    assert "token" not in provider.inputs, "the token comes from the environment of `pulumi up`, never the plan"
+    assert str(plan.outputs["agentRunnerGroupId"]).isdigit(), "GitHub's id of the group, for the check"
+    assert plan.outputs["agentRunnerGroup"]["selected_repositories"] == listed
+
+
+def test_dev_only_outputs_its_runner_group_for_the_check(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("dev")
+    assert not plan.of_type("github:index/actionsRunnerGroup:ActionsRunnerGroup")
+    assert not plan.of_type("pulumi:providers:github")
+    assert "agentRunnerGroupId" not in plan.outputs
+    assert plan.outputs["agentRunnerGroup"]["visibility"] == "selected"

@@ -281,6 +281,8 @@ class StackOutputs(BaseModel):
     agent_webhook_url: str | None = None
     agent_runner_group: dict[str, Any] = Field(default_factory=dict)
     """The runner group's settings as GitHub's REST API names them (the checks compare them with GitHub's)."""
+    agent_runner_group_id: str | None = None
+    """GitHub's id of the runner group, when the stack keeps it (`buildAgents.runner.manageGroup`)."""
 
     @classmethod
     def exported(cls, **values: Any) -> dict[str, Any]:

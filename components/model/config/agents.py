@@ -48,6 +48,14 @@ class RunnerConfig(ConfigModel):
         pattern=r"^[A-Za-z0-9][-A-Za-z0-9_. ]{0,62}[A-Za-z0-9]$",
         description="Runner group the agents join; its settings (repositories, workflows) are output for review.",
     )
+    manage_group: bool = Field(
+        default=False,
+        description=(
+            "Create and keep the runner group with the Pulumi GitHub provider (`pulumi up` then needs a GitHub "
+            "token or App allowed to administer the organisation's runner groups, e.g. `GITHUB_TOKEN`); false: the "
+            "group's settings are only output, and the post-deploy check compares them with GitHub's."
+        ),
+    )
     repositories: list[str] = Field(
         min_length=1,
         max_length=MAX_FEDERATED_REPOSITORIES,
