@@ -30,8 +30,8 @@ lint: $(BIN)/.dev  ## ruff, and the layer contracts in pyproject.toml (import-li
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
-pytest: $(BIN)/.dev
-	$(BIN)/python -m pytest
+pytest: $(BIN)/.dev  ## the suite on every core; a module's tests stay on one worker (they share its plans)
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a reason when not reachable)
 	$(BIN)/python -m pytest -m e2e -rs tests/e2e

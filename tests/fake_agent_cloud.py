@@ -154,7 +154,7 @@ def _handler(cloud: Cloud) -> type[BaseHTTPRequestHandler]:
 def serving(cloud: Cloud) -> Iterator[str]:
     """All stand-ins on one loopback port; yields its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(cloud))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # a quick shutdown
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

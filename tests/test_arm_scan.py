@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,9 @@ ACCEPTED_FAILURES = {
 """checkov findings the prod plan keeps, each with the reason."""
 
 
-@pytest.fixture(scope="module")
-def prod_plan() -> Plan:
-    return plan_stack(read_stack_file(STACKS / "Pulumi.prod.yaml"))
+@pytest.fixture
+def prod_plan(plan_of: Callable[[str], Plan]) -> Plan:
+    return plan_of("prod")
 
 
 def _checkov() -> str | None:

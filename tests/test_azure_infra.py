@@ -10,31 +10,44 @@ import pytest
 
 from components.azure.roles import ACR_PULL, ACR_PUSH
 from components.model.config import parse_stack_config
-from components.model.config.stack_file import read_stack_file
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
-from scripts.planning import Plan, PlannedResource, plan_stack
+from scripts.planning import Plan, PlannedResource, plan_config
 from tests.certificates import self_signed_pem
-from tests.conftest import STACKS, only, stack_raw
+from tests.conftest import only, stack_raw
 
 AZURE_STACKS = ["dev", "prod"]
 SUBSCRIPTIONS = {"dev": "6f1c2a3b-0d4e-4f5a-9b8c-7d6e5f4a3b2c", "prod": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"}
+OTHER_PULLER = "0b6f3c1e-2d4a-4f5b-8c7d-9e0f1a2b3c4d"
 
 
 @pytest.fixture(scope="module")
-def _shipped_plans() -> dict[str, Plan]:
-    return {}
+def loosened_dev() -> Plan:
+    """dev with three independent changes, planned once (a plan takes seconds); each test reads its own:
+    another cluster pulling, no cluster VNet to peer, DNS unfiltered. (A public registry is not one of them:
+    it changes whether an unpeered cluster is flagged.)"""
+    raw = stack_raw("dev")
+    raw["registry"]["pullerPrincipalIds"] = {"dr-cluster": OTHER_PULLER}
+    del raw["cluster"]["virtualNetworkId"]
+    raw["network"]["egress"]["dnsFilteringEnabled"] = False
+    return plan_config(raw)
 
 
-@pytest.fixture
-def plan_of(_shipped_plans: dict[str, Plan]) -> Callable[[str], Plan]:
-    """A shipped stack's plan, made once per module: every test here only reads it."""
-
-    def run(stack: str) -> Plan:
-        if stack not in _shipped_plans:
-            _shipped_plans[stack] = plan_stack(read_stack_file(STACKS / f"Pulumi.{stack}.yaml"))
-        return _shipped_plans[stack]
-
-    return run
+@pytest.fixture(scope="module")
+def hub_and_spoke_prod_without_safeguards() -> Plan:
+    """prod in a hub-and-spoke estate (its DNS zones, no peering of ours), with the three safeguards a prod
+    stack may turn off turned off: planned once for the two tests that read it."""
+    raw = stack_raw("prod")
+    del raw["cluster"]["virtualNetworkId"]
+    raw["network"]["privateDnsZones"] = {
+        "registry": f"{HUB_ZONES}/privatelink.azurecr.io",
+        "vault": f"{HUB_ZONES}/privatelink.vaultcore.azure.net",
+        "blob": f"{HUB_ZONES}/privatelink.blob.core.windows.net",
+        "table": f"{HUB_ZONES}/privatelink.table.core.windows.net",
+    }
+    raw["azure"]["deleteLocksEnabled"] = False
+    del raw["azure"]["availabilityZones"]
+    raw["network"]["flowLogsEnabled"] = False
+    return plan_config(raw)
 
 
 def _fqdns(plan: Plan) -> list[str]:
@@ -367,12 +380,8 @@ def test_diagnostics_only_where_a_workspace_is_configured(plan_of: Callable[[str
     assert settings[firewall]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
 
 
-def test_given_pullers_get_acrpull_and_nothing_else(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("dev")
-    other = "0b6f3c1e-2d4a-4f5b-8c7d-9e0f1a2b3c4d"
-    raw["registry"]["pullerPrincipalIds"] = {"dr-cluster": other}
-    plan = plan_raw(raw)
-    assert {role for p, role, _ in _role_assignments(plan) if p == other} == {ACR_PULL}
+def test_given_pullers_get_acrpull_and_nothing_else(loosened_dev: Plan) -> None:
+    assert {role for p, role, _ in _role_assignments(loosened_dev) if p == OTHER_PULLER} == {ACR_PULL}
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
@@ -448,10 +457,8 @@ def test_the_cluster_vnet_is_peered_both_ways_and_shares_nothing_else(
         assert peering.inputs["useRemoteGateways"] is False
 
 
-def test_an_unpeered_cluster_is_flagged_where_it_is_not_refused(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("dev")
-    del raw["cluster"]["virtualNetworkId"]
-    plan = plan_raw(raw)
+def test_an_unpeered_cluster_is_flagged_where_it_is_not_refused(loosened_dev: Plan) -> None:
+    plan = loosened_dev
     assert not plan.of_type("azure-native:network:VirtualNetworkPeering")
     links = plan.of_type("azure-native:privatedns:VirtualNetworkLink")
     assert len(links) == 4, "the build VNet's links only: registry, vault, the pool's blobs and tables"
@@ -511,10 +518,8 @@ def test_dns_queries_are_logged_where_a_workspace_is_set(plan_of: Callable[[str]
     assert settings[policy]["workspaceId"] == prod.config.network.log_analytics_workspace_id
 
 
-def test_unfiltered_dns_is_flagged(plan_raw: Callable[..., Plan]) -> None:
-    raw = stack_raw("dev")
-    raw["network"]["egress"]["dnsFilteringEnabled"] = False
-    plan = plan_raw(raw)
+def test_unfiltered_dns_is_flagged(loosened_dev: Plan) -> None:
+    plan = loosened_dev
     assert not plan.of_type("azure-native:dnsresolver:DnsResolverPolicy")
     flagged = {(f.severity, f.key) for f in plan.findings}
     assert ("medium", "supply-chain:network.egress.dnsFilteringEnabled") in flagged
@@ -575,17 +580,9 @@ HUB_ZONES = (
 
 
 def test_a_hub_and_spoke_prod_puts_records_in_the_estates_zones_and_creates_none(
-    plan_raw: Callable[..., Plan],
+    hub_and_spoke_prod_without_safeguards: Plan,
 ) -> None:
-    raw = stack_raw("prod")
-    del raw["cluster"]["virtualNetworkId"]
-    raw["network"]["privateDnsZones"] = {
-        "registry": f"{HUB_ZONES}/privatelink.azurecr.io",
-        "vault": f"{HUB_ZONES}/privatelink.vaultcore.azure.net",
-        "blob": f"{HUB_ZONES}/privatelink.blob.core.windows.net",
-        "table": f"{HUB_ZONES}/privatelink.table.core.windows.net",
-    }
-    plan = plan_raw(raw)
+    plan = hub_and_spoke_prod_without_safeguards
     assert not plan.of_type("azure-native:privatedns:PrivateZone"), "the estate owns the zones"
     assert not plan.of_type("azure-native:privatedns:VirtualNetworkLink"), "and links them where it routes"
     assert not plan.of_type("azure-native:network:VirtualNetworkPeering")
@@ -654,13 +651,11 @@ def test_a_standard_firewall_in_front_of_github_runners_is_flagged(plan_of: Call
     assert ("low", "supply-chain:network.egress.firewallTier") in flagged
 
 
-def test_a_prod_stack_without_locks_zones_or_flow_logs_is_flagged_for_each(plan_raw: Callable[..., Plan]) -> None:
-    """One plan for the three prod safeguards a stack may turn off: each is then absent and flagged."""
-    raw = stack_raw("prod")
-    raw["azure"]["deleteLocksEnabled"] = False
-    del raw["azure"]["availabilityZones"]
-    raw["network"]["flowLogsEnabled"] = False
-    plan = plan_raw(raw)
+def test_a_prod_stack_without_locks_zones_or_flow_logs_is_flagged_for_each(
+    hub_and_spoke_prod_without_safeguards: Plan,
+) -> None:
+    """The three prod safeguards a stack may turn off: each is then absent and flagged."""
+    plan = hub_and_spoke_prod_without_safeguards
     assert not plan.of_type("azure-native:authorization:ManagementLockByScope")
     assert not plan.of_type("azure-native:network:FlowLog")
     assert "zones" not in only(plan, "azure-native:network:AzureFirewall").inputs

@@ -561,7 +561,7 @@ def test_pinned_key_is_compared_with_the_vaults_key() -> None:
             self.wfile.write(body.encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Vault)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
 

@@ -72,11 +72,12 @@ def test_kubernetes_provider_is_pinned_to_the_configured_cluster(plan_of: Callab
     assert aks.inputs["kubeconfig"] == "[secret]", "AKS credentials never appear in the plan"
 
 
-def test_plans_are_reproducible_and_the_runtime_is_reset_between_them() -> None:
+def test_plans_are_reproducible_and_the_runtime_is_reset_between_them(plan_of: Callable[[str], Plan]) -> None:
     def fresh(stack: str) -> Plan:
         return planning.plan_stack(read_stack_file(ROOT / "stacks" / f"Pulumi.{stack}.yaml"))
 
-    dev, local, dev_again = fresh("dev"), fresh("local"), fresh("dev")
+    # the session's plan of dev was made in whatever runtime state earlier tests left behind
+    dev, local, dev_again = plan_of("dev"), fresh("local"), fresh("dev")
     assert not local.of_type("azure-native:resources:ResourceGroup")
     assert {r.urn for r in local.resources}.isdisjoint({r.urn for r in dev.resources})
     assert json.dumps(dev_again.as_json()) == json.dumps(dev.as_json()), "the same stack plans the same, byte for byte"
@@ -88,6 +89,7 @@ def test_provider_secrets_are_redacted_and_project_keys_take_none(
     stack_file = tmp_path / "Pulumi.secretive.yaml"
     document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     document["config"]["azure-native:clientSecret"] = {"secure": "v1:c2VjcmV0LWNpcGhlcnRleHQ="}
+    del document["config"]["supply-chain:buildAgents"]  # not what this is about, and a third of the plan's time
     stack_file.write_text(yaml.safe_dump(document))
     out = tmp_path / "out"
     assert plan_cli.main(["--config", str(stack_file), "--out", str(out), "--quiet"]) == 0

@@ -63,7 +63,7 @@ def _serve(github: GitHub) -> ThreadingHTTPServer:
 def github() -> Iterator[tuple[GitHub, str]]:
     state = GitHub()
     server = _serve(state)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # a quick shutdown
     yield state, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
 
