@@ -1,9 +1,9 @@
 """Offline plan of a stack: `python -m scripts.plan --stack dev` (or `--config FILE`).
 
-Prints the resource tree, the stack outputs and the review findings; writes DIR/plan.json and
-every Kubernetes object as YAML under DIR/manifests/ and each Helm release's values under DIR/helm/
-(DIR defaults to build/plan/<stack>).
-Exit codes: 0 planned, 2 invalid config or usage, 1 anything else.
+Prints the resource tree, the stack outputs and the review (the policy pack's violations and the stack
+config's findings); writes DIR/plan.json, DIR/review.json and DIR/review.md, every Kubernetes object as YAML
+under DIR/manifests/ and each Helm release's values under DIR/helm/ (DIR defaults to build/plan/<stack>).
+Exit codes: 0 planned, 3 planned but the review fails (`--fail-on`), 2 invalid config or usage, 1 anything else.
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from rich.tree import Tree
 from components.model import yaml_io
 from components.model.config import ConfigError, parse_stack_config
 from components.model.config.stack_file import read_stack_file
+from policies.offline import Violation, check_resources, fails
 from scripts import PROJECT_ROOT
 from scripts.arm_template import arm_template
+from scripts.review_report import write_review
 
 if TYPE_CHECKING:
     from scripts.planning import Plan, PlannedResource
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_REVIEW = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--config", type=Path, help="any stack config file (Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output directory (default: build/plan/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="print the summary line only")
+    parser.add_argument(
+        "--fail-on",
+        choices=["mandatory", "advisory", "never"],
+        default="mandatory",
+        help="exit 3 on the policy pack's mandatory violations (default), on any violation, or never",
+    )
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="the policy pack's config (JSON, as `pulumi preview --policy-pack-config` takes it): levels, settings",
+    )
     return parser
 
 
@@ -95,7 +108,7 @@ def _tree(plan: Plan) -> Tree:
     return tree
 
 
-def _print(console: Console, plan: Plan, out: Path, manifests: list[Path], seconds: float) -> None:
+def _print(console: Console, plan: Plan, violations: list[Violation]) -> None:
     console.print(_tree(plan))
     counts = Counter(r.type for r in plan.resources if r.custom)
     table = Table(title="Resources by type")
@@ -110,8 +123,15 @@ def _print(console: Console, plan: Plan, out: Path, manifests: list[Path], secon
     for key, value in plan.outputs.items():
         outputs.add_row(key, escape(json.dumps(value)))  # "[secret]" is not rich markup
     console.print(outputs)
+    if violations:
+        pack = Table(title="Policy pack violations")
+        for column in ("level", "rule", "resource", "violation"):
+            pack.add_column(column)
+        for v in violations:
+            pack.add_row(v.level, v.rule, v.urn.rsplit("::", 1)[-1], escape(v.message))
+        console.print(pack)
     if plan.findings:
-        findings = Table(title="Review findings")
+        findings = Table(title="Stack config findings")
         for column in ("severity", "key", "finding"):
             findings.add_column(column)
         for f in plan.findings:
@@ -133,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from scripts.planning import plan_stack
 
         plan = plan_stack(stack_file)
+        pack_config = json.loads(args.policy_config.read_text()) if args.policy_config else {}
+        violations = check_resources(plan.resources, pack_config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)  # one problem per line, never wrapped: reviewers grep and diff these
         return EXIT_CONFIG
@@ -142,17 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     out = args.out or PROJECT_ROOT / "build" / "plan" / plan.stack
     manifests = write_plan(plan, out)
+    write_review(out, plan.stack, violations, plan.findings)
     if not args.quiet:
-        _print(console, plan, out, manifests, seconds)
+        _print(console, plan, violations)
     custom = sum(1 for r in plan.resources if r.custom)
     console.print(
         f"planned stack {plan.stack!r}: {custom} resources ({len(plan.resources)} registrations), "
         f"{len([m for m in manifests if m.parent.name == 'manifests'])} Kubernetes manifests, "
         f"{len(plan.of_type('kubernetes:helm.sh/v3:Release'))} Helm releases, "
-        f"{len(plan.findings)} review findings in {seconds:.1f}s → {out}",
+        f"{sum(v.level == 'mandatory' for v in violations)} mandatory and "
+        f"{sum(v.level == 'advisory' for v in violations)} advisory policy violations, "
+        f"{len(plan.findings)} config findings in {seconds:.1f}s → {out}",
         markup=False,
     )
-    return EXIT_OK
+    return EXIT_REVIEW if fails(violations, args.fail_on) else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,0 +1,125 @@
+"""The pack's rules over planned resources, without the Pulumi CLI: each policy gets the argument bag the policy
+SDK would pass it during `pulumi preview --policy-pack policies`, built from the resource's planned inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from policies.rules import ALL_POLICIES
+
+FailOn = Literal["mandatory", "advisory", "never"]
+
+
+class PlannedResourceLike(Protocol):
+    """What the offline plan knows of a resource (scripts.planning.PlannedResource has it)."""
+
+    @property
+    def urn(self) -> str:
+        """The resource's URN."""
+
+    @property
+    def type(self) -> str:
+        """Its type token (`azure-native:containerregistry:Registry`)."""
+
+    @property
+    def name(self) -> str:
+        """Its logical name."""
+
+    @property
+    def parent(self) -> str | None:
+        """Its parent's URN."""
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """Its inputs as registered: what the policy SDK hands a policy as `props`."""
+
+    @property
+    def custom(self) -> bool:
+        """Whether it is a cloud resource (components hold no settings to check)."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One rule broken by one resource, as review.json records it."""
+
+    rule: str
+    urn: str
+    level: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        """The violation as review.json records it."""
+        return {"rule": self.rule, "urn": self.urn, "level": self.level, "message": self.message}
+
+
+def _level(policy: ResourceValidationPolicy, config: Mapping[str, Any]) -> EnforcementLevel:
+    own = config.get(policy.name)
+    if isinstance(own, str):
+        return EnforcementLevel(own)
+    if isinstance(own, Mapping) and "enforcementLevel" in own:
+        return EnforcementLevel(own["enforcementLevel"])
+    assert policy.enforcement_level is not None  # every rule of the pack names its level
+    return policy.enforcement_level
+
+
+def _args(resource: PlannedResourceLike, policy_config: Mapping[str, Any]) -> ResourceValidationArgs:
+    options = PolicyResourceOptions(
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=resource.parent,
+    )
+    own = {k: v for k, v in policy_config.items() if k != "enforcementLevel"}
+    return ResourceValidationArgs(resource.type, resource.inputs, resource.urn, resource.name, options, None, own)
+
+
+def _reporter(found: list[Violation], rule: str, level: EnforcementLevel, urn: str) -> Any:
+    def report(message: str, other_urn: str | None = None) -> None:
+        found.append(Violation(rule, other_urn or urn, level.value, message))
+
+    return report
+
+
+def check_resources(
+    resources: Sequence[PlannedResourceLike],
+    pack_config: Mapping[str, Any] | None = None,
+    policies: Iterable[ResourceValidationPolicy] = ALL_POLICIES,
+) -> list[Violation]:
+    """Every violation of the planned resources, mandatory first, then by rule and resource. `pack_config` is
+    the pack's config as `pulumi preview --policy-pack-config` reads it (`{rule: level | {enforcementLevel, ...}}`)."""
+    config = dict(pack_config or {})
+    found: list[Violation] = []
+    for policy in policies:
+        level = _level(policy, config)
+        if level is EnforcementLevel.DISABLED:
+            continue
+        own = config.get(policy.name)
+        policy_config = own if isinstance(own, Mapping) else {}
+        for resource in resources:
+            if not resource.custom:
+                continue
+
+            policy.validate(_args(resource, policy_config), _reporter(found, policy.name, level, resource.urn))
+    order = {"mandatory": 0, "advisory": 1}
+    return sorted(found, key=lambda v: (order.get(v.level, 2), v.rule, v.urn, v.message))
+
+
+def fails(violations: Iterable[Violation], fail_on: FailOn) -> bool:
+    """Whether the review should fail the plan: on any mandatory violation, on any at all, or never."""
+    if fail_on == "never":
+        return False
+    levels = {v.level for v in violations}
+    return "mandatory" in levels or (fail_on == "advisory" and "advisory" in levels)

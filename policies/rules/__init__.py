@@ -1,0 +1,18 @@
+"""The review rules as CrossGuard policies: plain functions over what the policy SDK hands a policy
+(`ResourceValidationArgs`), so `pulumi preview --policy-pack policies` and the offline plan run the same code."""
+
+from __future__ import annotations
+
+from pulumi_policy import ResourceValidationPolicy
+
+from policies.rules import agents, helm, key_vault, network, registry, roles
+
+ALL_POLICIES: list[ResourceValidationPolicy] = [
+    *registry.POLICIES,
+    *network.POLICIES,
+    *agents.POLICIES,
+    *key_vault.POLICIES,
+    *roles.POLICIES,
+    *helm.POLICIES,
+]
+"""Every rule of the pack, in the order the review lists them."""

@@ -1,0 +1,104 @@
+"""The build network: nothing comes in from the Internet, egress goes through the firewall by exact name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from policies.rules.base import MANDATORY, config_value, resource_policy
+
+NSG = "azure-native:network:NetworkSecurityGroup"
+SECURITY_RULE = "azure-native:network:SecurityRule"
+RULE_COLLECTION_GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
+ROUTE_TABLE = "azure-native:network:RouteTable"
+
+ANYWHERE = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
+"""Source prefixes that mean "the Internet" in an NSG rule."""
+
+
+def _sources(rule: Mapping[str, Any]) -> list[str]:
+    single = rule.get("sourceAddressPrefix")
+    return [str(p) for p in ([single] if single else []) + list(rule.get("sourceAddressPrefixes") or [])]
+
+
+def _inbound_from_anywhere(rules: list[Mapping[str, Any]]) -> Iterator[str]:
+    for rule in rules:
+        if rule.get("direction") != "Inbound" or rule.get("access") != "Allow":
+            continue
+        if open_to := [p for p in _sources(rule) if p.lower() in ANYWHERE]:
+            yield f"rule {rule.get('name')} allows inbound traffic from {', '.join(open_to)}"
+
+
+def _no_inbound_from_internet(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    rules = [args.props] if args.resource_type == SECURITY_RULE else list(args.props.get("securityRules") or [])
+    for message in _inbound_from_anywhere(rules):
+        report(message, None)
+
+
+WILDCARD_SCHEMA: dict[str, dict[str, Any]] = {
+    "allowedWildcards": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["*.actions.githubusercontent.com"],
+        "description": "Wildcard FQDNs the egress allowlist may hold, each one reviewed (GitHub's job traffic).",
+    }
+}
+
+
+def _egress_exact(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    allowed = set(config_value(args, WILDCARD_SCHEMA, "allowedWildcards"))
+    for collection in args.props.get("ruleCollections") or []:
+        for rule in collection.get("rules") or []:
+            for fqdn in [*(rule.get("targetFqdns") or []), *(rule.get("destinationFqdns") or [])]:
+                if "*" in str(fqdn) and fqdn not in allowed:
+                    report(f"rule {rule.get('name')} allows the wildcard {fqdn}", None)
+            if "*" in (rule.get("destinationAddresses") or []):
+                report(f"rule {rule.get('name')} allows any destination address", None)
+            if "*" in (rule.get("fqdnTags") or []):
+                report(f"rule {rule.get('name')} allows every FQDN tag", None)
+
+
+def _default_route_to_firewall(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    routes = list(args.props.get("routes") or [])
+    defaults = [r for r in routes if r.get("addressPrefix") == "0.0.0.0/0"]
+    if not defaults:
+        report("no default route: traffic not listed elsewhere leaves by Azure's default Internet route", None)
+    for route in defaults:
+        if route.get("nextHopType") != "VirtualAppliance":
+            report(f"the default route {route.get('name')} goes to {route.get('nextHopType')}, not the firewall", None)
+
+
+def _nsg_policy(resource_type: str) -> Any:
+    return resource_policy(
+        "nsg-no-inbound-from-internet" if resource_type == NSG else "nsg-rule-no-inbound-from-internet",
+        resource_type=resource_type,
+        description="No network security rule allows inbound traffic from the Internet or from anywhere.",
+        level=MANDATORY,
+        remediation="Remove the rule, or name the exact source ranges (as the control plane does for GitHub's hooks).",
+        check=_no_inbound_from_internet,
+    )
+
+
+POLICIES = [
+    _nsg_policy(NSG),
+    _nsg_policy(SECURITY_RULE),
+    resource_policy(
+        "egress-allowlist-exact",
+        resource_type=RULE_COLLECTION_GROUP,
+        description="The firewall allows exact host names only; each wildcard is listed in the pack's config.",
+        level=MANDATORY,
+        remediation="Replace the wildcard with the hosts needed (network.egress.extraAllowedFqdns takes exact names).",
+        check=_egress_exact,
+        config=WILDCARD_SCHEMA,
+    ),
+    resource_policy(
+        "default-route-to-firewall",
+        resource_type=ROUTE_TABLE,
+        description="The agents' route table sends the default route (0.0.0.0/0) to the egress firewall.",
+        level=MANDATORY,
+        remediation="Route 0.0.0.0/0 to the firewall's private IP (next hop VirtualAppliance).",
+        check=_default_route_to_firewall,
+    ),
+]

@@ -1,0 +1,67 @@
+"""The review of a plan, written for machines (review.json) and for a pull-request comment (review.md): the
+policy pack's violations over the planned resources, then the stack config's findings."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from policies.offline import Violation
+from policies.review import Finding
+
+CONFIG_RULE = "stack-config-review"
+"""The rule name review.json gives the stack config's findings (advisory: the config model refuses the rest)."""
+
+
+def review_entries(violations: Sequence[Violation], findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """review.json: `{rule, urn, level, message}` per violation, then each config finding with its `key`
+    and `severity` (and no urn: it is about the stack file, not a resource)."""
+    entries: list[dict[str, Any]] = [v.as_json() for v in violations]
+    entries += [
+        {
+            "rule": CONFIG_RULE,
+            "urn": None,
+            "level": "advisory",
+            "message": f.message,
+            "key": f.key,
+            "severity": f.severity,
+        }
+        for f in findings
+    ]
+    return entries
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def review_markdown(stack: str, violations: Sequence[Violation], findings: Sequence[Finding]) -> str:
+    """review.md: counts first, then one table per kind, for a pull-request comment."""
+    levels = Counter(v.level for v in violations)
+    lines = [
+        f"## Review of stack `{stack}`",
+        "",
+        f"Policy pack: **{levels['mandatory']} mandatory**, {levels['advisory']} advisory violations. "
+        f"Stack config: {len(findings)} findings.",
+        "",
+    ]
+    if violations:
+        lines += ["| level | rule | resource | violation |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {v.level} | `{v.rule}` | `{v.urn.rsplit('::', 1)[-1]}` | {_cell(v.message)} |" for v in violations
+        ]
+        lines.append("")
+    if findings:
+        lines += ["| severity | key | finding |", "| --- | --- | --- |"]
+        lines += [f"| {f.severity} | `{f.key}` | {_cell(f.message)} |" for f in findings]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_review(out: Path, stack: str, violations: Sequence[Violation], findings: Sequence[Finding]) -> None:
+    """Write review.json and review.md into the plan directory."""
+    (out / "review.json").write_text(json.dumps(review_entries(violations, findings), indent=2) + "\n")
+    (out / "review.md").write_text(review_markdown(stack, violations, findings))

@@ -1,0 +1,71 @@
+"""The offline plan runs the policy pack's rules over the planned resources: the shipped stacks pass, the
+review is written for machines and for a pull request, and `--fail-on` decides the exit code."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from policies.offline import Violation, check_resources, fails
+from scripts import plan as plan_cli
+from scripts.planning import Plan
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
+def test_the_shipped_stacks_break_no_mandatory_rule(plan_of: Callable[[str], Plan], stack: str) -> None:
+    assert [v for v in check_resources(plan_of(stack).resources) if v.level == "mandatory"] == []
+
+
+def test_a_rule_the_pack_config_makes_mandatory_fails_the_plan_and_the_review_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    del document["config"]["supply-chain:buildAgents"]  # not what this is about; a third of the plan's time
+    stack_file = tmp_path / "Pulumi.reviewed.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    pack_config = tmp_path / "pack-config.json"
+    pack_config.write_text(json.dumps({"registry-retention-keeps-running-images": "mandatory"}))
+    out = tmp_path / "plan"
+
+    code = plan_cli.main(["--config", str(stack_file), "--out", str(out), "--policy-config", str(pack_config)])
+
+    assert code == 3, "planned, but a mandatory rule is broken"
+    printed = capsys.readouterr().out
+    assert "1 mandatory and 0 advisory policy violations" in printed
+    review = json.loads((out / "review.json").read_text())
+    violations = [entry for entry in review if entry["rule"] != "stack-config-review"]
+    assert violations == [
+        {
+            "rule": "registry-retention-keeps-running-images",
+            "urn": "urn:pulumi:reviewed::supply-chain::supply-chain:azure:ContainerRegistry"
+            "$azure-native:containerregistry:Registry::supply-chain-registry-acr",
+            "level": "mandatory",
+            "message": "untagged manifests are deleted after 7 days, including images still running by digest "
+            "after their tag moved",
+        }
+    ]
+    findings = [entry for entry in review if entry["rule"] == "stack-config-review"]
+    assert {"key": "supply-chain:registry.retentionDays", "severity": "medium"}.items() <= findings[0].items()
+    markdown = (out / "review.md").read_text()
+    assert markdown.startswith("## Review of stack `reviewed`")
+    assert "| mandatory | `registry-retention-keeps-running-images` | `supply-chain-registry-acr` |" in markdown
+    assert (out / "plan.json").is_file(), "a failed review still leaves the plan to read"
+
+
+def test_fail_on_decides_which_violations_fail() -> None:
+    advisory = [Violation("registry-bypass-off", "urn:x", "advisory", "bypass")]
+    mandatory = [*advisory, Violation("registry-export-off", "urn:x", "mandatory", "export")]
+    assert [fails(v, "mandatory") for v in ([], advisory, mandatory)] == [False, False, True]
+    assert [fails(v, "advisory") for v in ([], advisory, mandatory)] == [False, True, True]
+    assert [fails(v, "never") for v in ([], advisory, mandatory)] == [False, False, False]
+
+
+def test_a_disabled_rule_reports_nothing(plan_of: Callable[[str], Plan]) -> None:
+    resources = plan_of("dev").resources
+    assert [v.rule for v in check_resources(resources)] == ["registry-retention-keeps-running-images"]
+    assert check_resources(resources, {"registry-retention-keeps-running-images": "disabled"}) == []

@@ -1,0 +1,243 @@
+"""Each rule of the policy pack through the policy SDK's own argument bag (`ResourceValidationArgs`): a compliant
+resource passes, each way of breaking it is reported with a message a reviewer understands."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+
+from policies.rules import ALL_POLICIES
+from tests.secret_samples import fine_grained_token, github_token, jwt, private_key_block
+
+POLICIES = {policy.name: policy for policy in ALL_POLICIES}
+SUB = "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def _violations(
+    rule: str, resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None
+) -> list[str]:
+    found: list[str] = []
+    args = ResourceValidationArgs(
+        resource_type, props, f"urn:pulumi:s::p::{resource_type}::r", "r", OPTIONS, None, config
+    )
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    POLICIES[rule].validate(args, report)
+    return found
+
+
+REGISTRY = "azure-native:containerregistry:Registry"
+LOCKED_REGISTRY = {
+    "adminUserEnabled": False,
+    "anonymousPullEnabled": False,
+    "publicNetworkAccess": "Disabled",
+    "networkRuleBypassOptions": "None",
+    "networkRuleSet": {"defaultAction": "Deny", "ipRules": []},
+    "policies": {"exportPolicy": {"status": "disabled"}, "retentionPolicy": {"status": "disabled"}},
+}
+SCALE_SET = "azure-native:compute:VirtualMachineScaleSet"
+AGENTS = {
+    "virtualMachineProfile": {
+        "priority": "Spot",
+        "evictionPolicy": "Delete",
+        "securityProfile": {
+            "securityType": "TrustedLaunch",
+            "uefiSettings": {"secureBootEnabled": True, "vTpmEnabled": True},
+            "encryptionAtHost": True,
+        },
+        "storageProfile": {"osDisk": {"diffDiskSettings": {"option": "Local", "placement": "ResourceDisk"}}},
+        "networkProfile": {"networkInterfaceConfigurations": [{"name": "agent-nic", "ipConfigurations": [{}]}]},
+        "osProfile": {
+            "linuxConfiguration": {"disablePasswordAuthentication": True},
+            "customData": base64.b64encode(b"#cloud-config\nruncmd: [/opt/agent/boot]\n").decode(),
+        },
+    }
+}
+
+
+def _with(base: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(dict(base))
+    *parents, last = path.split(".")
+    node = changed
+    for step in parents:
+        node = node.setdefault(step, {})
+    if value is None:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return changed
+
+
+CASES = [
+    # rule, type, compliant props, (path, value) that breaks it, expected words in the message
+    ("registry-no-shared-access", REGISTRY, LOCKED_REGISTRY, ("adminUserEnabled", True), "admin user"),
+    ("registry-no-shared-access", REGISTRY, LOCKED_REGISTRY, ("anonymousPullEnabled", True), "anonymous pull"),
+    ("registry-export-off", REGISTRY, LOCKED_REGISTRY, ("policies.exportPolicy.status", "enabled"), "export"),
+    ("registry-public-endpoint-allowlisted", REGISTRY, LOCKED_REGISTRY, ("publicNetworkAccess", "Enabled"),
+     "without an IP allowlist"),
+    ("registry-endpoint-private", REGISTRY, LOCKED_REGISTRY, ("publicNetworkAccess", "Enabled"), "public endpoint"),
+    ("registry-bypass-off", REGISTRY, LOCKED_REGISTRY, ("networkRuleBypassOptions", "AzureServices"), "bypass"),
+    ("registry-retention-keeps-running-images", REGISTRY, LOCKED_REGISTRY,
+     ("policies.retentionPolicy", {"status": "enabled", "days": 7}), "after 7 days"),
+    ("agents-spot-evictions-delete", SCALE_SET, AGENTS, ("virtualMachineProfile.evictionPolicy", "Deallocate"),
+     "deallocated"),
+    ("agents-isolated-machine", SCALE_SET, AGENTS,
+     ("virtualMachineProfile.storageProfile.osDisk.diffDiskSettings", None), "persistent"),
+    ("agents-isolated-machine", SCALE_SET, AGENTS,
+     ("virtualMachineProfile.securityProfile.uefiSettings.secureBootEnabled", False), "Trusted Launch"),
+    ("agents-isolated-machine", SCALE_SET, AGENTS, ("virtualMachineProfile.securityProfile.encryptionAtHost", False),
+     "encryption at host"),
+    ("agents-unreachable", SCALE_SET, AGENTS, ("virtualMachineProfile.osProfile.adminPassword", "Passw0rd!Passw0rd"),
+     "admin password"),
+    ("agents-unreachable", SCALE_SET, AGENTS,
+     ("virtualMachineProfile.osProfile.linuxConfiguration.disablePasswordAuthentication", False), "password sign-in"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "resource_type", "compliant", "change", "words"), CASES, ids=lambda c: str(c)[:40])
+def test_each_rule_passes_the_compliant_resource_and_names_the_break(
+    rule: str, resource_type: str, compliant: Mapping[str, Any], change: tuple[str, Any], words: str
+) -> None:
+    assert _violations(rule, resource_type, compliant) == []
+    found = _violations(rule, resource_type, _with(compliant, *change))
+    assert len(found) == 1, found
+    assert words in found[0]
+
+
+def test_rules_ignore_resources_of_other_types() -> None:
+    broken = _with(LOCKED_REGISTRY, "adminUserEnabled", True)
+    assert _violations("registry-no-shared-access", "azure-native:storage:StorageAccount", broken) == []
+
+
+def test_a_public_ip_on_any_agent_nic_is_reported() -> None:
+    nics = [{"name": "agent-nic", "ipConfigurations": [{"publicIPAddressConfiguration": {"name": "pip"}}]}]
+    props = _with(AGENTS, "virtualMachineProfile.networkProfile.networkInterfaceConfigurations", nics)
+    assert _violations("agents-unreachable", SCALE_SET, props) == ["NIC agent-nic gets a public IP"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [github_token(), fine_grained_token(), jwt(), private_key_block("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "OPENSSH")],
+    ids=["GitHub token", "fine-grained token", "JWT", "private key"],
+)
+def test_a_secret_in_custom_data_is_reported_without_echoing_it(secret: str) -> None:
+    custom_data = base64.b64encode(f"#cloud-config\nwrite_files: [{{content: '{secret}'}}]\n".encode()).decode()
+    found = _violations(
+        "agents-no-secret-in-custom-data",
+        SCALE_SET,
+        _with(AGENTS, "virtualMachineProfile.osProfile.customData", custom_data),
+    )
+    assert len(found) == 1
+    assert "custom data holds" in found[0]
+    assert not any(line.strip() and line.strip() in found[0] for line in secret.splitlines() if len(line.strip()) > 8)
+    assert _violations("agents-no-secret-in-custom-data", SCALE_SET, AGENTS) == []
+
+
+NSG = "azure-native:network:NetworkSecurityGroup"
+DENY_IN = {"name": "deny-all-in", "direction": "Inbound", "access": "Deny", "sourceAddressPrefix": "*"}
+HOOKS_IN = {
+    "name": "github-hooks",
+    "direction": "Inbound",
+    "access": "Allow",
+    "sourceAddressPrefixes": ["192.30.252.0/22"],
+}
+GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
+EXACT = {
+    "ruleCollections": [
+        {
+            "rules": [
+                {"name": "sigstore", "targetFqdns": ["rekor.sigstore.dev"]},
+                {"name": "github-jobs", "targetFqdns": ["*.actions.githubusercontent.com"]},
+            ]
+        }
+    ]
+}
+ROUTES = "azure-native:network:RouteTable"
+TO_FIREWALL = {"routes": [{"name": "default", "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance"}]}
+VAULT = "azure-native:keyvault:Vault"
+LOCKED_VAULT = {
+    "properties": {
+        "enableRbacAuthorization": True,
+        "enablePurgeProtection": True,
+        "publicNetworkAccess": "Disabled",
+        "networkAcls": {"defaultAction": "Deny"},
+    }
+}
+KEY = "azure-native:keyvault:Key"
+PROD_KEY = {"tags": {"environment": "prod"}, "properties": {"kty": "EC-HSM", "attributes": {"exportable": False}}}
+ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ROLES = f"{SUB}/providers/Microsoft.Authorization/roleDefinitions"
+ON_REGISTRY = {
+    "scope": f"{SUB}/resourceGroups/rg-sc/providers/Microsoft.ContainerRegistry/registries/cr",
+    "roleDefinitionId": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+}
+RELEASE = "kubernetes:helm.sh/v3:Release"
+KYVERNO = {"chart": "kyverno", "version": "3.9.0", "repositoryOpts": {"repo": "https://kyverno.github.io/kyverno/"}}
+
+MORE_CASES = [
+    ("nsg-no-inbound-from-internet", NSG, {"securityRules": [DENY_IN, HOOKS_IN]},
+     ("securityRules", [DENY_IN, {**HOOKS_IN, "sourceAddressPrefixes": ["Internet"]}]), "from Internet"),
+    ("nsg-no-inbound-from-internet", NSG, {"securityRules": [DENY_IN, HOOKS_IN]},
+     ("securityRules", [{**DENY_IN, "access": "Allow"}]), "from *"),
+    ("egress-allowlist-exact", GROUP, EXACT,
+     ("ruleCollections", [{"rules": [{"name": "any-blob", "targetFqdns": ["*.blob.core.windows.net"]}]}]),
+     "wildcard *.blob.core.windows.net"),
+    ("egress-allowlist-exact", GROUP, EXACT,
+     ("ruleCollections", [{"rules": [{"name": "anything", "destinationAddresses": ["*"]}]}]), "any destination"),
+    ("default-route-to-firewall", ROUTES, TO_FIREWALL,
+     ("routes", [{**TO_FIREWALL["routes"][0], "nextHopType": "Internet"}]), "not the firewall"),
+    ("default-route-to-firewall", ROUTES, TO_FIREWALL, ("routes", []), "no default route"),
+    ("vault-locked-down", VAULT, LOCKED_VAULT, ("properties.enableRbacAuthorization", False), "access policies"),
+    ("vault-locked-down", VAULT, LOCKED_VAULT, ("properties.enablePurgeProtection", False), "purge protection"),
+    ("vault-locked-down", VAULT, LOCKED_VAULT, ("properties.publicNetworkAccess", "Enabled"), "public endpoint"),
+    ("signing-keys-hsm-in-prod", KEY, PROD_KEY, ("properties.kty", "EC"), "not HSM-backed"),
+    ("signing-keys-hsm-in-prod", KEY, PROD_KEY, ("properties.attributes.exportable", True), "exportable"),
+    ("roles-narrowest-scope", ASSIGNMENT, ON_REGISTRY, ("scope", SUB), "whole subscription"),
+    ("roles-narrowest-scope", ASSIGNMENT, ON_REGISTRY,
+     ("scope", f"{SUB}/resourceGroups/rg-sc"), "resource group rg-sc"),
+    ("roles-narrowest-scope", ASSIGNMENT, ON_REGISTRY,
+     ("roleDefinitionId", f"{ROLES}/b24988ac-6180-42a0-ab88-20f7382dd24c"), "Contributor"),
+    ("helm-charts-pinned", RELEASE, KYVERNO, ("version", "^3.9"), "not pinned"),
+    ("helm-charts-pinned", RELEASE, KYVERNO, ("repositoryOpts.repo", "https://charts.example.com/kyverno"),
+     "comes from https://charts.example.com/kyverno"),
+    ("helm-charts-pinned", RELEASE, KYVERNO, ("chart", "kyverno-unofficial"), "not one of the admission engines"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "resource_type", "compliant", "change", "words"), MORE_CASES, ids=lambda c: str(c)[:40]
+)
+def test_network_vault_role_and_chart_rules_name_each_break(
+    rule: str, resource_type: str, compliant: Mapping[str, Any], change: tuple[str, Any], words: str
+) -> None:
+    assert _violations(rule, resource_type, compliant) == []
+    found = _violations(rule, resource_type, _with(compliant, *change))
+    assert len(found) == 1, found
+    assert words in found[0]
+
+
+def test_a_dev_key_may_be_software_protected_but_never_exportable() -> None:
+    dev_key = _with(PROD_KEY, "tags", {"environment": "dev"})
+    assert _violations("signing-keys-hsm-in-prod", KEY, _with(dev_key, "properties.kty", "EC")) == []
+
+
+def test_the_agents_pool_group_is_the_only_resource_group_scope_and_the_pack_config_can_change_that() -> None:
+    pool_group = _with(ON_REGISTRY, "scope", f"{SUB}/resourceGroups/rg-supplychain-prod-agents")
+    assert _violations("roles-narrowest-scope", ASSIGNMENT, pool_group) == []
+    assert _violations("roles-narrowest-scope", ASSIGNMENT, pool_group, {"resourceGroupScopes": []}) == [
+        "assigned on the whole resource group rg-supplychain-prod-agents: assign it on the resource"
+    ]
+
+
+def test_a_mirror_named_in_the_pack_config_is_accepted() -> None:
+    mirrored = _with(KYVERNO, "repositoryOpts.repo", "https://charts.example.com/kyverno")
+    config = {"chartRepositories": {"kyverno": "https://charts.example.com/kyverno"}}
+    assert _violations("helm-charts-pinned", RELEASE, mirrored, config) == []
