@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,21 +96,11 @@ CASES = [
      ("virtualMachineProfile.securityProfile.uefiSettings.secureBootEnabled", False), "Trusted Launch"),
     ("agents-isolated-machine", SCALE_SET, AGENTS, ("virtualMachineProfile.securityProfile.encryptionAtHost", False),
      "encryption at host"),
-    ("agents-unreachable", SCALE_SET, AGENTS, ("virtualMachineProfile.osProfile.adminPassword", "Passw0rd!Passw0rd"),
-     "admin password"),
+    ("agents-unreachable", SCALE_SET, AGENTS,
+     ("virtualMachineProfile.osProfile.adminPassword", secrets.token_urlsafe(16)), "admin password"),
     ("agents-unreachable", SCALE_SET, AGENTS,
      ("virtualMachineProfile.osProfile.linuxConfiguration.disablePasswordAuthentication", False), "password sign-in"),
 ]  # fmt: skip
-
-
-@pytest.mark.parametrize(("rule", "resource_type", "compliant", "change", "words"), CASES, ids=lambda c: str(c)[:40])
-def test_each_rule_passes_the_compliant_resource_and_names_the_break(
-    rule: str, resource_type: str, compliant: Mapping[str, Any], change: tuple[str, Any], words: str
-) -> None:
-    assert _violations(rule, resource_type, compliant) == []
-    found = _violations(rule, resource_type, _with(compliant, *change))
-    assert len(found) == 1, found
-    assert words in found[0]
 
 
 def test_rules_ignore_resources_of_other_types() -> None:
@@ -213,9 +204,9 @@ MORE_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("rule", "resource_type", "compliant", "change", "words"), MORE_CASES, ids=lambda c: str(c)[:40]
+    ("rule", "resource_type", "compliant", "change", "words"), CASES + MORE_CASES, ids=lambda c: str(c)[:40]
 )
-def test_network_vault_role_and_chart_rules_name_each_break(
+def test_each_rule_passes_the_compliant_resource_and_names_the_break(
     rule: str, resource_type: str, compliant: Mapping[str, Any], change: tuple[str, Any], words: str
 ) -> None:
     assert _violations(rule, resource_type, compliant) == []
