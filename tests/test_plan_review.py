@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from policies.offline import Violation, check_resources, fails
+from policies.rules.base import RESOURCE_TYPES
 from scripts import plan as plan_cli
 from scripts.planning import Plan
 from tests.conftest import ROOT
@@ -55,6 +56,13 @@ def test_a_rule_the_pack_config_makes_mandatory_fails_the_plan_and_the_review_sa
     assert markdown.startswith("## Review of stack `reviewed`")
     assert "| mandatory | `registry-retention-keeps-running-images` | `supply-chain-registry-acr` |" in markdown
     assert (out / "plan.json").is_file(), "a failed review still leaves the plan to read"
+
+
+def test_every_rule_meets_the_resources_it_is_about_in_a_shipped_stack(plan_of: Callable[[str], Plan]) -> None:
+    planned = {r.type for stack in ("dev", "prod", "local") for r in plan_of(stack).resources}
+    assert {name for name, types in RESOURCE_TYPES.items() if not types & planned} == set(), (
+        "a rule whose resource type no stack plans checks nothing (a misspelt type token?)"
+    )
 
 
 def test_fail_on_decides_which_violations_fail() -> None:

@@ -23,7 +23,6 @@ RULES = {
     "registry-bypass-off": "advisory",
     "registry-retention-keeps-running-images": "advisory",
     "nsg-no-inbound-from-internet": "mandatory",
-    "nsg-rule-no-inbound-from-internet": "mandatory",
     "egress-allowlist-exact": "mandatory",
     "default-route-to-firewall": "mandatory",
     "agents-spot-evictions-delete": "mandatory",
@@ -34,6 +33,10 @@ RULES = {
     "signing-keys-hsm-in-prod": "mandatory",
     "roles-narrowest-scope": "mandatory",
     "helm-charts-pinned": "mandatory",
+    "admission-enforce-fails-closed": "mandatory",
+    "admission-system-namespaces-never-matched": "mandatory",
+    "admission-identities-pinned": "mandatory",
+    "admission-exceptions-owned-and-unexpired": "mandatory",
 }
 REGISTRY = "azure-native:containerregistry:Registry"
 URN = "urn:pulumi:prod::supply-chain::azure-native:containerregistry:Registry::acr"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import ResourceValidationPolicy
 
-from policies.rules import agents, helm, key_vault, network, registry, roles
+from policies.rules import admission, agents, helm, key_vault, network, registry, roles
 
 ALL_POLICIES: list[ResourceValidationPolicy] = [
     *registry.POLICIES,
@@ -14,5 +14,6 @@ ALL_POLICIES: list[ResourceValidationPolicy] = [
     *key_vault.POLICIES,
     *roles.POLICIES,
     *helm.POLICIES,
+    *admission.POLICIES,
 ]
 """Every rule of the pack, in the order the review lists them."""

@@ -19,21 +19,27 @@ ADVISORY = EnforcementLevel.ADVISORY
 
 Check = Callable[[ResourceValidationArgs, ReportViolation], None]
 
+RESOURCE_TYPES: dict[str, frozenset[str]] = {}
+"""The resource types each rule looks at, by rule name (for the review's coverage and its tests)."""
+
 
 def resource_policy(
     name: str,
     *,
-    resource_type: str,
+    resource_type: str | tuple[str, ...],
     description: str,
     level: EnforcementLevel,
     remediation: str,
     check: Check,
     config: dict[str, dict[str, Any]] | None = None,
 ) -> ResourceValidationPolicy:
-    """A policy that looks only at resources of `resource_type` (the Python SDK has no type filter of its own)."""
+    """A policy that looks only at resources of `resource_type` (one type or several; the Python SDK has no type
+    filter of its own)."""
+    types = frozenset({resource_type} if isinstance(resource_type, str) else resource_type)
+    RESOURCE_TYPES[name] = types
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type == resource_type:
+        if args.resource_type in types:
             check(args, report)
 
     return ResourceValidationPolicy(

@@ -70,20 +70,15 @@ def _default_route_to_firewall(args: ResourceValidationArgs, report: ReportViola
             report(f"the default route {route.get('name')} goes to {route.get('nextHopType')}, not the firewall", None)
 
 
-def _nsg_policy(resource_type: str) -> Any:
-    return resource_policy(
-        "nsg-no-inbound-from-internet" if resource_type == NSG else "nsg-rule-no-inbound-from-internet",
-        resource_type=resource_type,
+POLICIES = [
+    resource_policy(
+        "nsg-no-inbound-from-internet",
+        resource_type=(NSG, SECURITY_RULE),
         description="No network security rule allows inbound traffic from the Internet or from anywhere.",
         level=MANDATORY,
         remediation="Remove the rule, or name the exact source ranges (as the control plane does for GitHub's hooks).",
         check=_no_inbound_from_internet,
-    )
-
-
-POLICIES = [
-    _nsg_policy(NSG),
-    _nsg_policy(SECURITY_RULE),
+    ),
     resource_policy(
         "egress-allowlist-exact",
         resource_type=RULE_COLLECTION_GROUP,

@@ -1,0 +1,113 @@
+"""The admission rules of the policy pack over Kyverno and Policy Controller documents, through the SDK's argument
+bag: the chain's own documents pass; a fail-open, system-namespace-matching, unpinned or expired one is reported."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+
+from policies.rules import ALL_POLICIES
+
+POLICIES = {policy.name: policy for policy in ALL_POLICIES}
+OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+IVP = "kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy"
+CIP = "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy"
+EXCEPTION = "kubernetes:policies.kyverno.io/v1:PolicyException"
+ISSUER = "https://token.actions.githubusercontent.com"
+SUBJECT = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
+
+ENFORCE = {
+    "spec": {
+        "validationActions": ["Deny"],
+        "failurePolicy": "Fail",
+        "validationConfigurations": {"required": True, "verifyDigest": True},
+        "matchConstraints": {
+            "resourceRules": [{"operations": ["CREATE", "UPDATE"], "resources": ["pods", "pods/ephemeralcontainers"]}],
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["payments"]},
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        "values": ["kube-system", "kyverno", "cosign-system"],
+                    },
+                ]
+            },
+        },
+        "attestors": [{"cosign": {"keyless": {"identities": [{"issuer": ISSUER, "subject": SUBJECT}]}}}],
+    }
+}
+AUTHORITY = {"spec": {"authorities": [{"keyless": {"identities": [{"issuer": ISSUER, "subject": SUBJECT}]}}]}}
+EXCEPTION_DOC = {
+    "metadata": {
+        "annotations": {"supply-chain/owner": "analytics-lead@contoso.example", "supply-chain/reason": "SEC-1"}
+    },
+    "spec": {"expiresAt": "2999-06-30T23:59:59Z"},
+}
+
+
+def _violations(rule: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    args = ResourceValidationArgs(resource_type, props, "urn:pulumi:s::p::t::r", "r", OPTIONS, None, {})
+    POLICIES[rule].validate(args, report)
+    return found
+
+
+def _changed(base: Mapping[str, Any], edit: Any) -> dict[str, Any]:
+    document = copy.deepcopy(dict(base))
+    edit(document)
+    return document
+
+
+CASES = [
+    ("admission-enforce-fails-closed", IVP, ENFORCE, lambda d: d["spec"].update(failurePolicy="Ignore"),
+     "failurePolicy Ignore"),
+    ("admission-enforce-fails-closed", IVP, ENFORCE,
+     lambda d: d["spec"]["matchConstraints"]["resourceRules"][0].update(operations=["CREATE"]), "CREATE only"),
+    ("admission-enforce-fails-closed", IVP, ENFORCE,
+     lambda d: d["spec"]["validationConfigurations"].update(verifyDigest=False), "unverified"),
+    ("admission-enforce-fails-closed", IVP, ENFORCE,
+     lambda d: d["spec"]["validationConfigurations"].update(required=False), "unverified"),
+    ("admission-system-namespaces-never-matched", IVP, ENFORCE,
+     lambda d: d["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"].pop(), "kube-system"),
+    ("admission-identities-pinned", IVP, ENFORCE,
+     lambda d: d["spec"]["attestors"][0]["cosign"]["keyless"]["identities"][0].update(
+         subject=None, subjectRegExp=".*"), "subject pattern"),
+    ("admission-identities-pinned", IVP, ENFORCE,
+     lambda d: d["spec"]["attestors"][0]["cosign"]["keyless"]["identities"][0].update(
+         issuer=None, issuerRegExp=".*"), "any issuer"),
+    ("admission-identities-pinned", CIP, AUTHORITY,
+     lambda d: d["spec"]["authorities"][0]["keyless"]["identities"][0].update(
+         subject=None, subjectRegExp="https://github.com/contoso/.*"), "subject pattern"),
+    ("admission-identities-pinned", CIP, AUTHORITY,
+     lambda d: d["spec"]["authorities"][0]["keyless"]["identities"][0].update(subject=None), "no subject"),
+    ("admission-exceptions-owned-and-unexpired", EXCEPTION, EXCEPTION_DOC,
+     lambda d: d["spec"].update(expiresAt="2020-01-01T00:00:00Z"), "expired at 2020-01-01"),
+    ("admission-exceptions-owned-and-unexpired", EXCEPTION, EXCEPTION_DOC, lambda d: d["spec"].clear(),
+     "never expires"),
+    ("admission-exceptions-owned-and-unexpired", EXCEPTION, EXCEPTION_DOC,
+     lambda d: d["metadata"]["annotations"].pop("supply-chain/owner"), "without owner"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "resource_type", "compliant", "edit", "words"), CASES, ids=lambda c: str(c)[:40])
+def test_the_chains_document_passes_and_each_loosening_is_named(
+    rule: str, resource_type: str, compliant: Mapping[str, Any], edit: Any, words: str
+) -> None:
+    assert _violations(rule, resource_type, compliant) == []
+    found = _violations(rule, resource_type, _changed(compliant, edit))
+    assert found, "the loosened document passed"
+    assert any(words in message for message in found), found
+
+
+def test_an_audit_policy_may_fail_open() -> None:
+    audit = _changed(ENFORCE, lambda d: d["spec"].update(validationActions=["Audit"], failurePolicy="Ignore"))
+    assert _violations("admission-enforce-fails-closed", IVP, audit) == []
