@@ -9,10 +9,14 @@ from typing import Any, Literal, Protocol
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 from policies.rules import ALL_POLICIES
@@ -47,6 +51,10 @@ class PlannedResourceLike(Protocol):
     def custom(self) -> bool:
         """Whether it is a cloud resource (components hold no settings to check)."""
 
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """What the (mock) provider answered for it."""
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -62,7 +70,7 @@ class Violation:
         return {"rule": self.rule, "urn": self.urn, "level": self.level, "message": self.message}
 
 
-def _level(policy: ResourceValidationPolicy, config: Mapping[str, Any]) -> EnforcementLevel:
+def _level(policy: Policy, config: Mapping[str, Any]) -> EnforcementLevel:
     own = config.get(policy.name)
     if isinstance(own, str):
         return EnforcementLevel(own)
@@ -72,8 +80,8 @@ def _level(policy: ResourceValidationPolicy, config: Mapping[str, Any]) -> Enfor
     return policy.enforcement_level
 
 
-def _args(resource: PlannedResourceLike, policy_config: Mapping[str, Any]) -> ResourceValidationArgs:
-    options = PolicyResourceOptions(
+def _options(resource: PlannedResourceLike) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
         protect=False,
         ignore_changes=[],
         delete_before_replace=None,
@@ -82,8 +90,24 @@ def _args(resource: PlannedResourceLike, policy_config: Mapping[str, Any]) -> Re
         additional_secret_outputs=[],
         parent=resource.parent,
     )
-    own = {k: v for k, v in policy_config.items() if k != "enforcementLevel"}
-    return ResourceValidationArgs(resource.type, resource.inputs, resource.urn, resource.name, options, None, own)
+
+
+def _args(resource: PlannedResourceLike, own: Mapping[str, Any]) -> ResourceValidationArgs:
+    return ResourceValidationArgs(
+        resource.type, resource.inputs, resource.urn, resource.name, _options(resource), None, own
+    )
+
+
+def _stack_args(resources: Sequence[PlannedResourceLike], own: Mapping[str, Any]) -> StackValidationArgs:
+    """The stack as the SDK hands it to a stack policy: every cloud resource with its properties. In a preview
+    those are the inputs, overlaid by whatever the provider already answers; the offline plan does the same
+    (its mock answers no Kubernetes spec back, so the inputs carry it)."""
+    policy_resources = [
+        PolicyResource(r.type, {**r.inputs, **r.outputs}, r.urn, r.name, _options(r), None, None, [], {})
+        for r in resources
+        if r.custom
+    ]
+    return StackValidationArgs(policy_resources, own)
 
 
 def _reporter(found: list[Violation], rule: str, level: EnforcementLevel, urn: str) -> Any:
@@ -96,7 +120,7 @@ def _reporter(found: list[Violation], rule: str, level: EnforcementLevel, urn: s
 def check_resources(
     resources: Sequence[PlannedResourceLike],
     pack_config: Mapping[str, Any] | None = None,
-    policies: Iterable[ResourceValidationPolicy] = ALL_POLICIES,
+    policies: Iterable[Policy] = ALL_POLICIES,
 ) -> list[Violation]:
     """Every violation of the planned resources, mandatory first, then by rule and resource. `pack_config` is
     the pack's config as `pulumi preview --policy-pack-config` reads it (`{rule: level | {enforcementLevel, ...}}`)."""
@@ -107,12 +131,14 @@ def check_resources(
         if level is EnforcementLevel.DISABLED:
             continue
         own = config.get(policy.name)
-        policy_config = own if isinstance(own, Mapping) else {}
+        settings = {k: v for k, v in own.items() if k != "enforcementLevel"} if isinstance(own, Mapping) else {}
+        if isinstance(policy, StackValidationPolicy):
+            policy.validate(_stack_args(resources, settings), _reporter(found, policy.name, level, ""))
+            continue
+        assert isinstance(policy, ResourceValidationPolicy)
         for resource in resources:
-            if not resource.custom:
-                continue
-
-            policy.validate(_args(resource, policy_config), _reporter(found, policy.name, level, resource.urn))
+            if resource.custom:
+                policy.validate(_args(resource, settings), _reporter(found, policy.name, level, resource.urn))
     order = {"mandatory": 0, "advisory": 1}
     return sorted(found, key=lambda v: (order.get(v.level, 2), v.rule, v.urn, v.message))
 

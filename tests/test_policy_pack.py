@@ -37,6 +37,8 @@ RULES = {
     "admission-system-namespaces-never-matched": "mandatory",
     "admission-identities-pinned": "mandatory",
     "admission-exceptions-owned-and-unexpired": "mandatory",
+    "enforce-namespaces-covered": "mandatory",
+    "audit-namespaces-have-a-deadline": "mandatory",
 }
 REGISTRY = "azure-native:containerregistry:Registry"
 URN = "urn:pulumi:prod::supply-chain::azure-native:containerregistry:Registry::acr"

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy
 
 from policies.rules import ALL_POLICIES
 from tests.secret_samples import fine_grained_token, github_token, jwt, private_key_block
 
-POLICIES = {policy.name: policy for policy in ALL_POLICIES}
+POLICIES = {policy.name: policy for policy in ALL_POLICIES if isinstance(policy, ResourceValidationPolicy)}
 SUB = "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
@@ -204,7 +204,9 @@ MORE_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("rule", "resource_type", "compliant", "change", "words"), CASES + MORE_CASES, ids=lambda c: str(c)[:40]
+    ("rule", "resource_type", "compliant", "change", "words"),
+    CASES + MORE_CASES,
+    ids=[f"{case[0]}: {case[-1]}" for case in CASES + MORE_CASES],  # the same in every xdist worker
 )
 def test_each_rule_passes_the_compliant_resource_and_names_the_break(
     rule: str, resource_type: str, compliant: Mapping[str, Any], change: tuple[str, Any], words: str

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.model.config import NamespaceConfig
-from components.model.contract import namespace_labels
+from components.model.contract import AUDIT_UNTIL_ANNOTATION, namespace_labels
 
 
 class AdmissionNamespaces(pulumi.ComponentResource):
@@ -28,12 +28,12 @@ class AdmissionNamespaces(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         for ns, cfg in sorted(namespaces.items()):
             labels = namespace_labels(cfg.mode, policy_controller=policy_controller)
+            # the deadline travels with the namespace, so the policy pack can hold a preview to it
+            annotations = {AUDIT_UNTIL_ANNOTATION: cfg.audit_until.isoformat()} if cfg.audit_until else None
             if cfg.existing:
-                k8s.core.v1.NamespacePatch(
-                    f"{name}-{ns}", metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=ns, labels=labels), opts=child
-                )
+                metadata_patch = k8s.meta.v1.ObjectMetaPatchArgs(name=ns, labels=labels, annotations=annotations)
+                k8s.core.v1.NamespacePatch(f"{name}-{ns}", metadata=metadata_patch, opts=child)
             else:
-                k8s.core.v1.Namespace(
-                    f"{name}-{ns}", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels), opts=child
-                )
+                metadata = k8s.meta.v1.ObjectMetaArgs(name=ns, labels=labels, annotations=annotations)
+                k8s.core.v1.Namespace(f"{name}-{ns}", metadata=metadata, opts=child)
         self.register_outputs({})

@@ -37,6 +37,8 @@ webhook that cannot start cannot admit its own pods)."""
 
 ADMISSION_MODE_LABEL = "supply-chain/admission-mode"
 """On every namespace under admission: `audit` or `enforce`. Post-deploy checks compare it with config."""
+AUDIT_UNTIL_ANNOTATION = "supply-chain/audit-until"
+"""On an audit namespace with a deadline (`admission.namespaces.<ns>.auditUntil`): the date, for the review."""
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "pulumi-supply-chain"
 PART_OF_LABEL = "app.kubernetes.io/part-of"

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from pulumi_policy import ResourceValidationPolicy
+from pulumi_policy import Policy
 
-from policies.rules import admission, agents, helm, key_vault, network, registry, roles
+from policies.rules import admission, agents, helm, key_vault, network, registry, roles, stack
 
-ALL_POLICIES: list[ResourceValidationPolicy] = [
+ALL_POLICIES: list[Policy] = [
     *registry.POLICIES,
     *network.POLICIES,
     *agents.POLICIES,
@@ -15,5 +15,6 @@ ALL_POLICIES: list[ResourceValidationPolicy] = [
     *roles.POLICIES,
     *helm.POLICIES,
     *admission.POLICIES,
+    *stack.POLICIES,
 ]
 """Every rule of the pack, in the order the review lists them."""
