@@ -11,6 +11,7 @@ import pytest
 from components.azure.roles import ACR_PULL, ACR_PUSH
 from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
+from policies.offline import check_resources
 from scripts.planning import Plan, PlannedResource, plan_config
 from tests.certificates import self_signed_pem
 from tests.conftest import only, stack_raw
@@ -187,6 +188,7 @@ def test_nsg_only_mode_has_no_firewall_and_uses_service_tags(plan_raw: Callable[
     assert "Internet" not in destinations
     assert {"AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage"} <= destinations
     assert any(f.key == "supply-chain:network.egress.mode" and f.severity == "high" for f in plan.findings)
+    assert "egress-through-firewall" in {v.rule for v in check_resources(plan.resources)}
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)
@@ -523,6 +525,9 @@ def test_unfiltered_dns_is_flagged(loosened_dev: Plan) -> None:
     assert not plan.of_type("azure-native:dnsresolver:DnsResolverPolicy")
     flagged = {(f.severity, f.key) for f in plan.findings}
     assert ("medium", "supply-chain:network.egress.dnsFilteringEnabled") in flagged
+    assert [(v.rule, v.level) for v in check_resources(plan.resources) if v.rule == "dns-filtered"] == [
+        ("dns-filtered", "advisory")
+    ]
 
 
 def test_the_prod_firewall_and_its_ip_span_three_zones(plan_of: Callable[[str], Plan]) -> None:
@@ -663,3 +668,9 @@ def test_a_prod_stack_without_locks_zones_or_flow_logs_is_flagged_for_each(
     assert ("high", "supply-chain:azure.deleteLocksEnabled") in flagged
     assert ("medium", "supply-chain:azure.availabilityZones") in flagged
     assert ("medium", "supply-chain:network.flowLogsEnabled") in flagged
+    assert sorted(v.message for v in check_resources(plan.resources) if v.rule == "prod-safeguards") == [
+        "crcontosoprod has no delete lock: one mistaken destroy removes it",
+        "kv-crcontosoprod has no delete lock: one mistaken destroy removes it",
+        "the egress firewall sits in one zone: a zone outage stops every build",
+        "vnet-supply-chain-net's flows are not logged: nobody can tell later what the agents reached",
+    ], "the policy pack says the same of the resources"

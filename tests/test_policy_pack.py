@@ -39,6 +39,9 @@ RULES = {
     "admission-exceptions-owned-and-unexpired": "mandatory",
     "enforce-namespaces-covered": "mandatory",
     "audit-namespaces-have-a-deadline": "mandatory",
+    "egress-through-firewall": "advisory",
+    "dns-filtered": "advisory",
+    "prod-safeguards": "advisory",
 }
 REGISTRY = "azure-native:containerregistry:Registry"
 URN = "urn:pulumi:prod::supply-chain::azure-native:containerregistry:Registry::acr"

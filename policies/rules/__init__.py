@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies.rules import admission, agents, helm, key_vault, network, registry, roles, stack
+from policies.rules import admission, agents, helm, key_vault, network, registry, roles, safeguards, stack
 
 ALL_POLICIES: list[Policy] = [
     *registry.POLICIES,
@@ -16,5 +16,6 @@ ALL_POLICIES: list[Policy] = [
     *helm.POLICIES,
     *admission.POLICIES,
     *stack.POLICIES,
+    *safeguards.POLICIES,
 ]
 """Every rule of the pack, in the order the review lists them."""
