@@ -75,5 +75,10 @@ def test_fail_on_decides_which_violations_fail() -> None:
 
 def test_a_disabled_rule_reports_nothing(plan_of: Callable[[str], Plan]) -> None:
     resources = plan_of("dev").resources
-    assert [v.rule for v in check_resources(resources)] == ["registry-retention-keeps-running-images"]
-    assert check_resources(resources, {"registry-retention-keeps-running-images": "disabled"}) == []
+    assert [v.rule for v in check_resources(resources)] == [
+        "agents-image-pinned",
+        "registry-retention-keeps-running-images",
+    ]
+    assert [v.rule for v in check_resources(resources, {"agents-image-pinned": "disabled"})] == [
+        "registry-retention-keeps-running-images"
+    ]

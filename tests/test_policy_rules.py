@@ -173,7 +173,29 @@ ON_REGISTRY = {
 RELEASE = "kubernetes:helm.sh/v3:Release"
 KYVERNO = {"chart": "kyverno", "version": "3.9.0", "repositoryOpts": {"repo": "https://kyverno.github.io/kyverno/"}}
 
+IVP = "kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy"
+STRICT_IVP = {
+    "spec": {
+        "attestors": [{"name": "key", "cosign": {"ctlog": {"url": "https://rekor.sigstore.dev"}}}],
+        "validationConfigurations": {"mutateDigest": False},
+    }
+}
+RUNNER_GROUP = "github:index/actionsRunnerGroup:ActionsRunnerGroup"
+SELECTED = {"visibility": "selected", "allowsPublicRepositories": False, "restrictedToWorkflows": True}
+
 MORE_CASES = [
+    ("admission-transparency-log-required", IVP, STRICT_IVP,
+     ("spec.attestors", [{"name": "key", "cosign": {"ctlog": {"insecureIgnoreTlog": True}}}]),
+     "without a transparency"),
+    ("admission-registry-over-https", IVP, STRICT_IVP, ("spec.credentials", {"allowInsecureRegistry": True}),
+     "plain HTTP"),
+    ("admission-images-by-digest", IVP, STRICT_IVP, ("spec.validationConfigurations.mutateDigest", True), "by tag"),
+    ("agents-image-pinned", SCALE_SET, AGENTS,
+     ("virtualMachineProfile.storageProfile.imageReference", {"version": "latest"}), "`latest`"),
+    ("runner-group-selected-repositories", RUNNER_GROUP, SELECTED, ("visibility", "all"), "visibility all"),
+    ("runner-group-selected-repositories", RUNNER_GROUP, SELECTED, ("allowsPublicRepositories", True),
+     "public repositories"),
+    ("runner-group-workflows-listed", RUNNER_GROUP, SELECTED, ("restrictedToWorkflows", False), "any workflow"),
     ("nsg-no-inbound-from-internet", NSG, {"securityRules": [DENY_IN, HOOKS_IN]},
      ("securityRules", [DENY_IN, {**HOOKS_IN, "sourceAddressPrefixes": ["Internet"]}]), "from Internet"),
     ("nsg-no-inbound-from-internet", NSG, {"securityRules": [DENY_IN, HOOKS_IN]},

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies.rules import admission, agents, helm, key_vault, network, registry, roles, safeguards, stack
+from policies.rules import (
+    admission,
+    agents,
+    helm,
+    key_vault,
+    loosenings,
+    network,
+    registry,
+    roles,
+    safeguards,
+    stack,
+)
 
 ALL_POLICIES: list[Policy] = [
     *registry.POLICIES,
@@ -15,6 +26,7 @@ ALL_POLICIES: list[Policy] = [
     *roles.POLICIES,
     *helm.POLICIES,
     *admission.POLICIES,
+    *loosenings.POLICIES,
     *stack.POLICIES,
     *safeguards.POLICIES,
 ]
