@@ -3,9 +3,12 @@ review is written for machines and for a pull request, and `--fail-on` decides t
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,8 +16,10 @@ import yaml
 from policies.offline import Violation, check_resources, fails
 from policies.rules.base import RESOURCE_TYPES
 from scripts import plan as plan_cli
-from scripts.planning import Plan
+from scripts.planning import Plan, PlannedResource
 from tests.conftest import ROOT
+
+ISSUER = "https://token.actions.githubusercontent.com"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "local"])
@@ -82,3 +87,45 @@ def test_a_disabled_rule_reports_nothing(plan_of: Callable[[str], Plan]) -> None
     assert [v.rule for v in check_resources(resources, {"agents-image-pinned": "disabled"})] == [
         "registry-retention-keeps-running-images"
     ]
+
+
+def _loosened(resource: PlannedResource, **inputs: Any) -> PlannedResource:
+    """The resource as if planned with `inputs` changed (the mock echoes inputs into its state)."""
+    changed = {**copy.deepcopy(resource.inputs), **inputs}
+    return dataclasses.replace(resource, inputs=changed, state={**resource.state, **inputs})
+
+
+def test_a_deliberately_insecure_prod_breaks_each_rule_it_should(plan_of: Callable[[str], Plan]) -> None:
+    """The prod plan with what the config model refuses done anyway, resource by resource: each is caught."""
+    resources = []
+    for r in plan_of("prod").resources:
+        name = str(r.inputs.get("metadata", {}).get("name", "")) if isinstance(r.inputs.get("metadata"), dict) else ""
+        if r.type == "azure-native:containerregistry:Registry":
+            r = _loosened(r, publicNetworkAccess="Enabled", networkRuleSet={"defaultAction": "Allow"})
+        elif r.type == "azure-native:network:NetworkSecurityGroup" and r.name.endswith("agents-nsg"):
+            inbound = {"name": "ssh-in", "direction": "Inbound", "access": "Allow", "sourceAddressPrefix": "Internet"}
+            r = _loosened(r, securityRules=[*r.inputs["securityRules"], inbound])
+        elif r.type == "kubernetes:helm.sh/v3:Release" and r.inputs.get("chart") == "kyverno":
+            r = _loosened(r, version="3.x")
+        elif r.type == "kubernetes:core/v1:Namespace" and name == "analytics":
+            r = _loosened(
+                r, metadata={**r.inputs["metadata"], "annotations": {"supply-chain/audit-until": "2024-01-31"}}
+            )
+        elif r.type.endswith("ImageValidatingPolicy") and name == "verify-image-signatures-enforce":
+            spec = copy.deepcopy(r.inputs["spec"])
+            spec["failurePolicy"] = "Ignore"
+            spec["attestors"][0]["cosign"]["keyless"]["identities"][0] = {"issuer": ISSUER, "subjectRegExp": ".*"}
+            r = _loosened(r, spec=spec)
+        resources.append(r)
+
+    broken = {(v.rule, v.level) for v in check_resources(resources)}
+
+    assert {
+        ("registry-public-endpoint-allowlisted", "mandatory"),
+        ("nsg-no-inbound-from-internet", "mandatory"),
+        ("helm-charts-pinned", "mandatory"),
+        ("audit-namespaces-have-a-deadline", "mandatory"),
+        ("admission-enforce-fails-closed", "mandatory"),
+        ("admission-identities-pinned", "mandatory"),
+    } <= broken
+    assert fails(check_resources(resources), "mandatory")
