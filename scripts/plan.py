@@ -146,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console.width = 160  # logs and CI: do not wrap the tree at 80 columns
     path = args.config or PROJECT_ROOT / "stacks" / f"Pulumi.{args.stack or 'dev'}.yaml"
+    if args.config is None and not path.is_file():
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+        print(f"no stack {args.stack!r} in {path.parent}: the stacks are {', '.join(stacks)}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        print(f"--out {args.out} is a file: name a directory (it is created if missing)", file=sys.stderr)
+        return EXIT_CONFIG
     started = time.perf_counter()
     try:
         stack_file = read_stack_file(path)

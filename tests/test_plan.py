@@ -156,10 +156,17 @@ def test_cli_refuses_invalid_config_with_exit_2_and_no_traceback(tmp_path: Path)
     assert not (tmp_path / "out").exists(), "nothing is written for an invalid config"
 
 
-def test_cli_exit_2_for_a_missing_stack() -> None:
-    result = _run_cli("--stack", "does-not-exist")
-    assert result.returncode == 2
-    assert "Pulumi.does-not-exist.yaml" in result.stderr
+def test_cli_exit_2_for_a_missing_stack_lists_the_stacks_there_are(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_cli.main(["--stack", "does-not-exist"]) == 2
+    assert capsys.readouterr().err.strip().endswith("the stacks are dev, local, prod")
+
+
+def test_cli_out_naming_a_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "plan.txt"
+    a_file.write_text("keep me")
+    assert plan_cli.main(["--stack", "local", "--out", str(a_file), "--quiet"]) == 2
+    assert capsys.readouterr().err == f"--out {a_file} is a file: name a directory (it is created if missing)\n"
+    assert a_file.read_text() == "keep me"
 
 
 def test_cli_exit_1_when_the_program_fails(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
