@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from components.model.contract import managed_labels
 from components.model.trust import KeyAuthority, TrustModel
 
@@ -30,13 +28,3 @@ def has_authority(model: TrustModel) -> bool:
 def labels() -> dict[str, str]:
     """Labels of every rendered document."""
     return managed_labels()
-
-
-def annotated_metadata(name: str, annotations: dict[str, str], namespace: str | None = None) -> dict[str, Any]:
-    """Metadata of a rendered document: its name, the project's labels and the given annotations."""
-    metadata: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    metadata["labels"] = labels()
-    metadata["annotations"] = annotations
-    return metadata

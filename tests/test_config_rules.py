@@ -1,0 +1,189 @@
+"""Cross-section config rules, each refusal held to its exact keys: where each kind of stack runs (the
+local stack is Kubernetes only, Azure stacks build in their own network and registry), why a stack
+that trusts no one is refused, and how a hub-and-spoke prod reaches its private endpoints without
+peering. Next to each refusal, the config one step away still validates."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from components.model.config import ConfigError, StackConfig, parse_stack_config
+from tests.conftest import stack_raw
+
+TODAY = date(2026, 11, 24)
+HUB_ZONES = (
+    "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg-hub-dns"
+    "/providers/Microsoft.Network/privateDnsZones"
+)
+REGISTRY_ZONE = f"{HUB_ZONES}/privatelink.azurecr.io"
+VAULT_ZONE = f"{HUB_ZONES}/privatelink.vaultcore.azure.net"
+
+
+def _problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (key without the project prefix, message) the refusal of `raw` lists."""
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw, today=TODAY)
+    return [(p.key.removeprefix("supply-chain:"), p.message) for p in caught.value.problems]
+
+
+def _keys(raw: dict[str, Any]) -> list[str]:
+    return sorted(key for key, _ in _problems(raw))
+
+
+def _public_key_pem() -> str:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+# --- where each kind of stack runs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "keys"),
+    [
+        ("azure", ["azure"]),
+        ("network", ["network"]),
+        # the agents' own rule asks for a network too; the local stack refuses both
+        ("buildAgents", ["buildAgents", "network"]),
+    ],
+)
+def test_the_local_stack_refuses_each_azure_section_by_name(section: str, keys: list[str]) -> None:
+    raw = stack_raw("local")
+    raw[section] = copy.deepcopy(stack_raw("dev")[section])
+    assert _keys(raw) == keys
+
+
+def test_the_local_stack_refuses_azure_sections_all_at_once() -> None:
+    raw = stack_raw("local")
+    dev = stack_raw("dev")
+    for section in ("azure", "network", "buildAgents"):
+        raw[section] = copy.deepcopy(dev[section])
+    assert _keys(raw) == ["azure", "buildAgents", "network"]
+
+
+def test_the_local_stack_uses_an_existing_registry_not_one_it_would_create() -> None:
+    raw = stack_raw("local")
+    raw["registry"] = {"name": "crlocal01"}
+    ((key, message),) = _problems(raw)
+    assert key == "registry.name"
+    assert "registry.loginServer" in message, "the refusal names the key to set instead"
+
+
+def test_an_azure_stack_creates_its_registry_by_name() -> None:
+    raw = stack_raw("dev")
+    raw["registry"] = {"loginServer": "registry.contoso.example"}
+    ((key, message),) = _problems(raw)
+    assert key == "registry.name"
+    assert "5-50 letters and digits" in message, "the refusal says what a registry name is"
+
+
+def test_an_azure_stack_without_agents_still_needs_its_build_network() -> None:
+    raw = stack_raw("dev")
+    del raw["network"], raw["buildAgents"], raw["cluster"]["virtualNetworkId"]
+    ((key, message),) = _problems(raw)
+    assert key == "network"
+    assert "the dev stack needs a build network" in message
+    assert "addressSpace" in message, "the refusal names what the section holds"
+
+
+def test_vault_keys_need_an_azure_stack() -> None:
+    raw = stack_raw("local")
+    raw["signing"] = {"keys": [{"kind": "azure-key-vault", "name": "image-signing"}]}
+    assert _keys(raw) == ["signing.keys[0].kind"]
+
+
+# --- a stack that trusts no one -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("default_mode", "namespaces", "why"),
+    [
+        # an enforce namespace would deny every image: the refusal says so
+        ("audit", {"demo": {"mode": "enforce"}}, "namespaces enforce signatures"),
+        ("off", {"demo": {"mode": "enforce"}, "sandbox": {"mode": "audit"}}, "namespaces enforce signatures"),
+        ("enforce", {}, "namespaces enforce signatures"),  # every unlisted namespace enforces
+        ("enforce", {"sandbox": {"mode": "audit"}}, "namespaces enforce signatures"),
+        # nothing enforces: admission would only report, the refusal says it is configured for nothing
+        ("audit", {"demo": {"mode": "audit"}}, "admission is configured"),
+        ("off", {"sandbox": {"mode": "audit"}}, "admission is configured"),
+        ("audit", {}, "admission is configured"),
+    ],
+)
+def test_admission_without_an_authority_is_refused_saying_what_it_would_do(
+    default_mode: str, namespaces: dict[str, Any], why: str
+) -> None:
+    raw = stack_raw("local")
+    raw["signing"] = {}
+    raw["admission"]["defaultMode"] = default_mode
+    raw["admission"]["namespaces"] = namespaces
+    raw["admission"]["attestations"] = {}
+    ((key, message),) = _problems(raw)
+    assert key == "signing"
+    assert message.startswith(why), message
+    assert "signing.keyless or signing.keys" in message, "the refusal names the keys that add an authority"
+
+
+# --- a hub-and-spoke prod: the estate's zones instead of peering ---------------------------------------
+
+
+def _prod_unpeered(zones: dict[str, str], *, vault_key: bool = True) -> dict[str, Any]:
+    raw = stack_raw("prod")
+    del raw["cluster"]["virtualNetworkId"]
+    raw["network"]["privateDnsZones"] = zones
+    if not vault_key:
+        raw["signing"]["keys"] = [{"kind": "public-key", "name": "external", "pem": _public_key_pem()}]
+        del raw["signing"]["logAnalyticsWorkspaceId"]  # vault logs need a vault
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("zones", "vault_key"),
+    [
+        ({"registry": REGISTRY_ZONE, "vault": VAULT_ZONE}, True),
+        ({"registry": REGISTRY_ZONE}, False),  # no vault key: the registry's zone is all the cluster resolves
+        ({"registry": REGISTRY_ZONE, "vault": VAULT_ZONE}, False),
+    ],
+    ids=["both zones", "registry zone, no vault key", "both zones, no vault key"],
+)
+def test_an_unpeered_prod_whose_estate_resolves_every_endpoint_plans(zones: dict[str, str], vault_key: bool) -> None:
+    assert isinstance(parse_stack_config(_prod_unpeered(zones, vault_key=vault_key), today=TODAY), StackConfig)
+
+
+@pytest.mark.parametrize(
+    ("zones", "vault_key"),
+    [
+        ({}, True),
+        ({}, False),
+        ({"registry": REGISTRY_ZONE}, True),  # the vault key's endpoint resolves nowhere
+        ({"vault": VAULT_ZONE}, True),
+        ({"vault": VAULT_ZONE}, False),
+    ],
+    ids=["no zones", "no zones, no vault key", "registry zone only", "vault zone only", "vault zone, no vault key"],
+)
+def test_an_unpeered_prod_whose_estate_misses_an_endpoint_is_refused(zones: dict[str, str], vault_key: bool) -> None:
+    assert _keys(_prod_unpeered(zones, vault_key=vault_key)) == ["cluster.virtualNetworkId"]
+
+
+# --- how a refusal quotes a long value ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "quoted"),
+    [
+        ("cr-" + "x" * 43, "'cr-" + "x" * 43 + "'"),  # 48 characters quoted: shown whole
+        ("cr-" + "x" * 44, "'cr-" + "x" * 20 + "… (47 characters)"),  # longer: its start and its length
+        ("cr-" + "x" * 60, "'cr-" + "x" * 20 + "… (63 characters)"),
+    ],
+)
+def test_a_refusal_quotes_a_long_value_by_its_start_and_length(name: str, quoted: str) -> None:
+    raw = stack_raw("dev")
+    raw["registry"]["name"] = name
+    ((key, message),) = _problems(raw)
+    assert key == "registry.name"
+    assert message.startswith(f"{quoted} is not a valid ACR name"), message
