@@ -9,7 +9,8 @@ combine, and what `validationConfigurations` adds (`verifyDigest`, `required`). 
 functions verify cryptography correctly is Kyverno's job; the e2e suite exercises it on a cluster.
 
 An expression that fails to evaluate raises `EvaluationError`: a broken policy is a bug to see, never
-a denial that a deny-only test would take for success.
+a denial that a deny-only test would take for success. `has()` is cel-go's: only the last field is
+tested, so `has(a.b.c)` with no `a.b` is an error (cel-go#912), where celpy would answer false.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import celpy
+import lark
 from celpy import celtypes
 from celpy.adapter import json_to_cel
-from celpy.evaluation import CELEvalError
+from celpy.evaluation import CELEvalError, Evaluator
 
 Manifest = dict[str, Any]
 NAME_LABEL = "kubernetes.io/metadata.name"  # the API server sets it on every namespace
@@ -221,8 +223,35 @@ def pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace}, "spec": spec}
 
 
+class _CelGoHas(Evaluator):
+    """celpy's evaluator with cel-go's `has(e.f)`: `e` is evaluated like any expression (an error stays an
+    error), then `f` is looked up in it; celpy turns any error inside `has()` into false."""
+
+    def macro_has_eval(self, exprlist: lark.Tree[Any]) -> Any:
+        node: Any = exprlist
+        while isinstance(node, lark.Tree) and node.data != "member_dot" and len(node.children) == 1:
+            node = node.children[0]
+        if not (isinstance(node, lark.Tree) and node.data == "member_dot"):
+            return super().macro_has_eval(exprlist)
+        operand, name = node.children
+        target = self.visit(operand)
+        if isinstance(target, CELEvalError):
+            return target
+        if isinstance(target, celtypes.MapType):
+            return celtypes.BoolType(celtypes.StringType(str(name)) in target)
+        return CELEvalError(f"has() on a {type(target).__name__}", TypeError, None)
+
+    def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
+        return _CelGoHas(ast, activation=self.activation)  # inside all(), exists(), map() too
+
+
+class _Runner(celpy.InterpretedRunner):
+    def evaluate(self, context: Any) -> Any:
+        return _CelGoHas(ast=self.ast, activation=self.new_activation()).evaluate(context)
+
+
 def _evaluate(expression: str, activation: Mapping[str, Any], functions: dict[str, Any]) -> Any:
-    env = celpy.Environment()
+    env = celpy.Environment(runner_class=_Runner)
     try:
         result = env.program(env.compile(expression), functions=functions).evaluate(dict(activation))
     except CELEvalError as exc:

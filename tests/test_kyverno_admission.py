@@ -221,3 +221,20 @@ def test_a_policy_with_admission_evaluation_off_never_sees_a_request() -> None:
         "spec": {**policy["spec"], "evaluation": {"admission": {"enabled": False}, "background": {"enabled": True}}},
     }
     assert not admit(background_only, pod("payments", [SIDECAR])).matched
+
+
+def test_has_tests_only_the_last_field_so_a_missing_one_before_it_is_an_error_as_in_cel_go() -> None:
+    """cel-go evaluates `a.b` in `has(a.b.c)`: with no `a.b` that is an error (cel-go#912), not false."""
+    policy = policies_of("prod")["restrict-image-registries-enforce"]
+
+    def probe(expression: str) -> Manifest:
+        return {**policy, "spec": {**policy["spec"], "validations": [{"expression": expression}]}}
+
+    assert admit(probe("has(object.spec.containers)"), pod("payments", [GOOD])).allowed
+    assert not admit(probe("has(object.spec.nothing)"), pod("payments", [GOOD])).allowed
+    for expression in (
+        "has(object.spec.nothing.deeper)",
+        "variables.allImages.all(i, has(object.spec.nothing.deeper))",
+    ):
+        with pytest.raises(EvaluationError):
+            admit(probe(expression), pod("payments", [GOOD]))

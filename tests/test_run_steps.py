@@ -58,6 +58,37 @@ def test_a_run_names_each_step_and_each_case_as_it_starts(registry: Registry) ->
     assert seen[6:] == ["independent verification", "audit readiness"]
 
 
+def test_the_runner_group_is_checked_with_the_runs_own_github_token(registry: Registry) -> None:
+    """The token is read through the run's options (the deploy pipeline's, not whatever the shell holds)."""
+    model = _model(registry, NamespacePolicy("sandbox", "audit"))
+    group = {"name": "supply-chain-dev", "organization": "contoso", "visibility": "selected"}
+    outputs = parse_outputs(
+        {
+            "environment": "dev",
+            "namespaces": {"sandbox": "audit"},
+            "registryLoginServer": registry.host,
+            "trustModel": model.to_json(),
+            "kyvernoPolicies": ["verify-image-signatures-audit"],
+            "agentRunnerGroup": group,
+        },
+        "test",
+    )
+    asked: list[str] = []
+
+    def no_token() -> None:
+        asked.append("token")
+
+    with serve(FakeApi(default=AUDITED)) as api_client:
+        options = Options(deadline_seconds=60, workers=2, github_token=no_token)
+        results = run_all(outputs, Cluster(api_client, timeout=5), registry, trusted_root(), options)
+    (check,) = [r for r in results if r.id == "agents/runner-group"]
+    assert (check.status, check.observed) == (
+        "skip",
+        "no GITHUB_TOKEN: set one that can read the organisation's runner groups",
+    )
+    assert asked == ["token"]
+
+
 def test_the_known_good_image_is_judged_by_the_namespaces_it_is_meant_for(registry: Registry) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
