@@ -57,10 +57,39 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+CHECK_EPILOG = """exit codes: 0 every check holds, 1 a check failed, 2 usage or config error, 3 registry or cluster
+unreachable
+
+examples:
+  python -m scripts.verify --stack prod --known-good crcontosoprod.azurecr.io/payments/api@sha256:<digest>
+  pulumi stack output --json --stack dev > build/outputs-dev.json
+  python -m scripts.verify check --outputs build/outputs-dev.json --context aks-dev --evidence build/evidence"""
+
+BUNDLE_EPILOG = """exit codes: 0 verified, 1 rejected, 2 usage error (the conformance protocol: any non-zero rejects)
+
+examples:
+  python -m scripts.verify verify-bundle --bundle a.sigstore.json --certificate-identity \\
+    https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main \\
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com a.txt
+  python -m scripts.verify verify-bundle --bundle b.sigstore.json --key cosign.pub sha256:<hex>"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m scripts.verify", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="python -m scripts.verify",
+        description=__doc__.split("\n\n")[0],
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="prove the chain on the live cluster and registry")
+    check = commands.add_parser(
+        "check",
+        help="prove the chain on the live cluster and registry",
+        description="Prove the chain on the live cluster and registry: posture, a dry-run Pod for every case in "
+        "every namespace under admission, independent verification of the known-good image.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     source = check.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
     source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
@@ -81,7 +110,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only prove the registry is closed to where this runs (run it from outside the private network)",
     )
-    bundle = commands.add_parser("verify-bundle", help="verify one Sigstore bundle (conformance protocol)")
+    bundle = commands.add_parser(
+        "verify-bundle",
+        help="verify one Sigstore bundle (conformance protocol)",
+        description="Verify one Sigstore bundle offline against an exact identity and issuer (or an anchored "
+        "identity pattern), or against a public key: the conformance suite's CLI protocol.",
+        epilog=BUNDLE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     bundle.add_argument("--staging", action="store_true", help="use Sigstore's staging trusted root")
     bundle.add_argument("--bundle", required=True, type=Path, help="the bundle (.sigstore.json)")
     bundle.add_argument("--certificate-identity", help="exact signer identity")

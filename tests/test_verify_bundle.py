@@ -202,3 +202,13 @@ def test_a_keyless_bundle_checked_with_a_key_says_to_verify_it_by_identity(
     ]
     assert main(argv) == 1
     assert "the bundle carries a certificate, not a key hint; verify it by identity" in capsys.readouterr().err
+
+
+def test_help_lists_the_exit_codes_and_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ([], ["check"], ["verify-bundle"]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--help"])
+        assert exited.value.code == 0
+        printed = capsys.readouterr().out
+        assert "exit codes: 0 " in printed
+        assert "examples:\n  python -m scripts.verify " in printed
