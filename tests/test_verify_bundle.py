@@ -212,3 +212,16 @@ def test_help_lists_the_exit_codes_and_an_example(capsys: pytest.CaptureFixture[
         printed = capsys.readouterr().out
         assert "exit codes: 0 " in printed
         assert "examples:\n  python -m scripts.verify " in printed
+
+
+def test_a_bundle_that_is_not_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "bundle.sigstore.json"
+    bundle.write_text("not json\n")
+    issuer = "https://token.actions.githubusercontent.com"
+    arguments = ["--bundle", str(bundle), "--certificate-identity", "x", "--certificate-oidc-issuer", issuer]
+    code = main(["verify-bundle", *arguments, "sha256:" + "0" * 64])
+    assert code == 1
+    printed = capsys.readouterr().err
+    assert printed.startswith("rejected: not a valid Sigstore bundle: ")
+    assert printed.count("\n") == 1, printed
+    assert "errors.pydantic.dev" not in printed

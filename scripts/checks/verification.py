@@ -185,11 +185,18 @@ def _require_subject(statement: bytes, subject: Subject) -> None:
         raise VerificationFailedError(f"the statement's subjects {digests} do not include sha256:{subject.hex}")
 
 
+def _invalid_bundle(exc: Exception) -> VerificationFailedError:
+    """One line: the libraries' errors run over several (pydantic lists each problem and a link)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and "errors.pydantic.dev" not in line]
+    text = "; ".join(lines) or type(exc).__name__
+    return VerificationFailedError(f"not a valid Sigstore bundle: {text[:300]}")
+
+
 def _parse_bundle(bundle_json: bytes) -> BundleMessage:
     try:
         return BundleMessage.from_json(bundle_json)
     except ValueError as exc:
-        raise VerificationFailedError(f"not a valid Sigstore bundle: {exc}") from exc
+        raise _invalid_bundle(exc) from exc
 
 
 def _entry_body(message: BundleMessage) -> tuple[dict[str, Any], int]:
@@ -212,7 +219,7 @@ def verify_with_identity(bundle_json: bytes, subject: Subject, root: TrustedRoot
     try:
         bundle = Bundle.from_json(bundle_json)
     except (InvalidBundle, ValueError) as exc:
-        raise VerificationFailedError(f"not a valid Sigstore bundle: {exc}") from exc
+        raise _invalid_bundle(exc) from exc
     message = _parse_bundle(bundle_json)  # the same bundle's parts, through the public models
     body, index = _entry_body(message)
     certificate = bundle.signing_certificate
