@@ -13,6 +13,7 @@ import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy
 
 from policies.rules import ALL_POLICIES
+from policies.rules.network import too_wide
 from tests.secret_samples import fine_grained_token, github_token, jwt, private_key_block
 
 POLICIES = {policy.name: policy for policy in ALL_POLICIES if isinstance(policy, ResourceValidationPolicy)}
@@ -43,6 +44,11 @@ LOCKED_REGISTRY = {
     "networkRuleBypassOptions": "None",
     "networkRuleSet": {"defaultAction": "Deny", "ipRules": []},
     "policies": {"exportPolicy": {"status": "disabled"}, "retentionPolicy": {"status": "disabled"}},
+}
+ALLOWLISTED_REGISTRY = {
+    **LOCKED_REGISTRY,
+    "publicNetworkAccess": "Enabled",
+    "networkRuleSet": {"defaultAction": "Deny", "ipRules": [{"iPAddressOrRange": "52.174.10.0/24"}]},
 }
 SCALE_SET = "azure-native:compute:VirtualMachineScaleSet"
 AGENTS = {
@@ -200,13 +206,22 @@ MORE_CASES = [
      ("securityRules", [DENY_IN, {**HOOKS_IN, "sourceAddressPrefixes": ["Internet"]}]), "from Internet"),
     ("nsg-no-inbound-from-internet", NSG, {"securityRules": [DENY_IN, HOOKS_IN]},
      ("securityRules", [{**DENY_IN, "access": "Allow"}]), "from *"),
+    ("nsg-no-inbound-from-internet", NSG, {"securityRules": [DENY_IN, HOOKS_IN]},
+     ("securityRules", [{**HOOKS_IN, "sourceAddressPrefixes": ["0.0.0.0/1", "128.0.0.0/1"]}]),
+     "from 0.0.0.0/1, 128.0.0.0/1"),
+    ("default-route-to-firewall", ROUTES, TO_FIREWALL,
+     ("routes", [*TO_FIREWALL["routes"], {"name": "half", "addressPrefix": "0.0.0.0/1", "nextHopType": "Internet"}]),
+     "straight to the Internet"),
+    ("registry-public-endpoint-allowlisted", REGISTRY, ALLOWLISTED_REGISTRY,
+     ("networkRuleSet", {"defaultAction": "Deny", "ipRules": [{"iPAddressOrRange": "0.0.0.0/0"}]}),
+     "the Internet, not a list"),
     ("egress-allowlist-exact", GROUP, EXACT,
      ("ruleCollections", [{"rules": [{"name": "any-blob", "targetFqdns": ["*.blob.core.windows.net"]}]}]),
      "wildcard *.blob.core.windows.net"),
     ("egress-allowlist-exact", GROUP, EXACT,
      ("ruleCollections", [{"rules": [{"name": "anything", "destinationAddresses": ["*"]}]}]), "any destination"),
     ("default-route-to-firewall", ROUTES, TO_FIREWALL,
-     ("routes", [{**TO_FIREWALL["routes"][0], "nextHopType": "Internet"}]), "not the firewall"),
+     ("routes", [{**TO_FIREWALL["routes"][0], "nextHopType": "VirtualNetworkGateway"}]), "not the firewall"),
     ("default-route-to-firewall", ROUTES, TO_FIREWALL, ("routes", []), "no default route"),
     ("vault-locked-down", VAULT, LOCKED_VAULT, ("properties.enableRbacAuthorization", False), "access policies"),
     ("vault-locked-down", VAULT, LOCKED_VAULT, ("properties.enablePurgeProtection", False), "purge protection"),
@@ -237,6 +252,16 @@ def test_each_rule_passes_the_compliant_resource_and_names_the_break(
     found = _violations(rule, resource_type, _with(compliant, *change))
     assert len(found) == 1, found
     assert words in found[0]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "wide"),
+    [("Internet", True), ("*", True), ("0.0.0.0/0", True), ("52.0.0.0/8", True), ("52.174.0.0/15", True),
+     ("52.174.0.0/16", False), ("192.30.252.0/22", False), ("10.0.0.0/8", False), ("VirtualNetwork", False),
+     ("AzureLoadBalancer", False), ("2001:db8::/16", True), ("::/0", True)],
+)  # fmt: skip
+def test_what_counts_as_the_internet(prefix: str, wide: bool) -> None:
+    assert too_wide(prefix) is wide
 
 
 def test_a_dev_key_may_be_software_protected_but_never_exportable() -> None:

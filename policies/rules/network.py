@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,8 +15,24 @@ SECURITY_RULE = "azure-native:network:SecurityRule"
 RULE_COLLECTION_GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
 ROUTE_TABLE = "azure-native:network:RouteTable"
 
-ANYWHERE = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
-"""Source prefixes that mean "the Internet" in an NSG rule."""
+ANYWHERE = frozenset({"*", "internet", "any"})
+"""Source names that mean "the Internet" in an NSG rule."""
+
+BROADEST_PUBLIC_PREFIX = 16
+"""A public source range wider than this (/0 to /15) is counted as the Internet: `0.0.0.0/1` plus
+`128.0.0.0/1` is everyone, and no service the agents need comes from a range that wide."""
+
+
+def too_wide(prefix: str) -> bool:
+    """Whether an address prefix opens a rule to the Internet: a name for it, or a public range wider than /16."""
+    if prefix.lower() in ANYWHERE:
+        return True
+    try:
+        network = ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return False  # a service tag other than Internet names Azure's own ranges
+    wide = network.prefixlen < (BROADEST_PUBLIC_PREFIX if network.version == 4 else 32)
+    return wide and not network.is_private
 
 
 def _sources(rule: Mapping[str, Any]) -> list[str]:
@@ -27,7 +44,7 @@ def _inbound_from_anywhere(rules: list[Mapping[str, Any]]) -> Iterator[str]:
     for rule in rules:
         if rule.get("direction") != "Inbound" or rule.get("access") != "Allow":
             continue
-        if open_to := [p for p in _sources(rule) if p.lower() in ANYWHERE]:
+        if open_to := [p for p in _sources(rule) if too_wide(p)]:
             yield f"rule {rule.get('name')} allows inbound traffic from {', '.join(open_to)}"
 
 
@@ -68,6 +85,9 @@ def _default_route_to_firewall(args: ResourceValidationArgs, report: ReportViola
     for route in defaults:
         if route.get("nextHopType") != "VirtualAppliance":
             report(f"the default route {route.get('name')} goes to {route.get('nextHopType')}, not the firewall", None)
+    for route in routes:  # a more specific route wins over the default: 0.0.0.0/1 + 128.0.0.0/1 skip the firewall
+        if route.get("nextHopType") == "Internet":
+            report(f"route {route.get('name')} sends {route.get('addressPrefix')} straight to the Internet", None)
 
 
 POLICIES = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policies.rules.base import ADVISORY, MANDATORY, dig, resource_policy
+from policies.rules.network import too_wide
 
 REGISTRY = "azure-native:containerregistry:Registry"
 
@@ -27,6 +28,9 @@ def _public_endpoint_allowlisted(args: ResourceValidationArgs, report: ReportVio
     rules = args.props.get("networkRuleSet") or {}
     if rules.get("defaultAction") != "Deny" or not rules.get("ipRules"):
         report("the public endpoint is open without an IP allowlist (default action Deny with listed ranges)", None)
+    for rule in rules.get("ipRules") or []:
+        if too_wide(str(rule.get("iPAddressOrRange") or "")):
+            report(f"the allowlist holds {rule.get('iPAddressOrRange')}: the Internet, not a list", None)
 
 
 def _endpoint_private(args: ResourceValidationArgs, report: ReportViolation) -> None:
