@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.model.config import ConfigError, StackConfig, parse_stack_config
+from tests.certificates import self_signed_pem
 from tests.conftest import stack_raw
 
 TODAY = date(2026, 11, 24)
@@ -187,3 +188,106 @@ def test_a_refusal_quotes_a_long_value_by_its_start_and_length(name: str, quoted
     ((key, message),) = _problems(raw)
     assert key == "registry.name"
     assert message.startswith(f"{quoted} is not a valid ACR name"), message
+
+
+# --- admission needs a cluster; prod enforces ------------------------------------------------------------
+
+
+def test_admission_without_a_cluster_is_refused_and_a_stack_without_both_validates() -> None:
+    raw = stack_raw("dev")
+    del raw["cluster"]
+    ((key, message),) = _problems(raw)
+    assert key == "cluster"
+    assert "cluster.kubeconfigContext" in message, message
+    assert "cluster.aksClusterId" in message, message
+    del raw["admission"]
+    assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+
+
+def _prod_admission(default_mode: str, namespaces: tuple[str, ...]) -> dict[str, Any]:
+    """prod with these of its namespaces (payments, storefront: enforce; analytics: audit until a deadline)."""
+    raw = stack_raw("prod")
+    admission = raw["admission"]
+    admission["defaultMode"] = default_mode
+    admission["namespaces"] = {ns: cfg for ns, cfg in admission["namespaces"].items() if ns in namespaces}
+    admission["attestations"] = {ns: a for ns, a in admission["attestations"].items() if ns in namespaces}
+    admission["exceptions"] = [e for e in admission["exceptions"] if e["namespace"] in namespaces]
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("default_mode", "namespaces", "keys"),
+    [
+        ("enforce", ("payments", "storefront", "analytics"), []),
+        ("enforce", ("analytics",), []),  # every unlisted namespace enforces
+        ("enforce", (), []),
+        ("audit", ("payments", "storefront", "analytics"), ["admission.defaultMode"]),
+        ("audit", ("payments", "storefront"), ["admission.defaultMode"]),
+        ("audit", ("analytics",), ["admission.defaultMode", "admission.namespaces"]),  # nothing enforces at all
+        ("off", (), ["admission.defaultMode", "admission.namespaces"]),
+    ],
+)
+def test_prod_enforces_unlisted_namespaces_and_at_least_one_listed_or_unlisted(
+    default_mode: str, namespaces: tuple[str, ...], keys: list[str]
+) -> None:
+    raw = _prod_admission(default_mode, namespaces)
+    if not keys:
+        assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+        return
+    problems = dict(_problems(raw))
+    assert sorted(problems) == keys
+    if "admission.namespaces" in problems:
+        assert "set mode: enforce on at least one" in problems["admission.namespaces"]
+
+
+def test_prod_without_admission_is_refused() -> None:
+    raw = stack_raw("prod")
+    del raw["admission"]
+    ((key, message),) = _problems(raw)
+    assert key == "admission"
+    assert "enforce namespace" in message
+
+
+# --- engines: what Policy Controller alone can do ---------------------------------------------------------
+
+
+def _policy_controller_alone(default_mode: str) -> dict[str, Any]:
+    raw = stack_raw("dev")
+    raw["signing"]["signatureFormat"] = "legacy"
+    raw["admission"].update(
+        engines=["policy-controller"], defaultMode=default_mode, namespaces={"payments": {"mode": "enforce"}}
+    )
+    raw["admission"]["attestations"] = {}
+    return raw
+
+
+def test_policy_controller_alone_checks_only_listed_namespaces() -> None:
+    assert isinstance(parse_stack_config(_policy_controller_alone("off"), today=TODAY), StackConfig)
+    for default_mode in ("audit", "enforce"):
+        assert _keys(_policy_controller_alone(default_mode)) == ["admission.defaultMode"], default_mode
+
+
+# --- bundle signatures under Kyverno: a private instance's trusted root ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sigstore", "signature_format", "keys"),
+    [
+        ({}, "bundle", []),  # public good: Kyverno has its trusted root
+        ({"fulcioUrl": "https://fulcio.contoso.example"}, "bundle", ["signing.sigstore.tufMirror"]),
+        ({"fulcioUrl": "https://fulcio.contoso.example"}, "legacy", []),
+    ],
+    ids=["public good", "private Fulcio, bundles", "private Fulcio, legacy"],
+)
+def test_kyverno_bundles_from_a_private_fulcio_need_its_tuf_root(
+    sigstore: dict[str, str], signature_format: str, keys: list[str]
+) -> None:
+    raw = stack_raw("dev")  # Kyverno alone
+    if sigstore:
+        sigstore = {**sigstore, "fulcioRoots": self_signed_pem()}
+    raw["signing"]["sigstore"] = sigstore
+    raw["signing"]["signatureFormat"] = signature_format
+    if keys:
+        assert _keys(raw) == keys
+    else:
+        assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
