@@ -4,10 +4,12 @@ progress line shows), and the known-good image judged by the namespaces it is me
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from components.model.contract import StackOutputs
 from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
 from scripts.checks.cluster import Cluster
 from scripts.checks.cosign import push_canary, sign_legacy
@@ -33,18 +35,22 @@ def _model(registry: Registry, *namespaces: NamespacePolicy, keys: tuple[KeyAuth
     )
 
 
-def test_a_run_names_each_step_and_each_case_as_it_starts(registry: Registry) -> None:
+def _sandbox_outputs(registry: Registry, **extra: Any) -> StackOutputs:
+    """A dev stack's outputs with one audit namespace, `sandbox`, on the loopback registry."""
     model = _model(registry, NamespacePolicy("sandbox", "audit"))
-    outputs = parse_outputs(
-        {
-            "environment": "dev",
-            "namespaces": {"sandbox": "audit"},
-            "registryLoginServer": registry.host,
-            "trustModel": model.to_json(),
-            "kyvernoPolicies": ["verify-image-signatures-audit"],
-        },
-        "test",
-    )
+    raw = {
+        "environment": "dev",
+        "namespaces": {"sandbox": "audit"},
+        "registryLoginServer": registry.host,
+        "trustModel": model.to_json(),
+        "kyvernoPolicies": ["verify-image-signatures-audit"],
+        **extra,
+    }
+    return parse_outputs(raw, "test")
+
+
+def test_a_run_names_each_step_and_each_case_as_it_starts(registry: Registry) -> None:
+    outputs = _sandbox_outputs(registry)
     seen: list[str] = []
     with serve(FakeApi(default=AUDITED)) as api_client:
         options = Options(deadline_seconds=60, workers=2)
@@ -60,19 +66,8 @@ def test_a_run_names_each_step_and_each_case_as_it_starts(registry: Registry) ->
 
 def test_the_runner_group_is_checked_with_the_runs_own_github_token(registry: Registry) -> None:
     """The token is read through the run's options (the deploy pipeline's, not whatever the shell holds)."""
-    model = _model(registry, NamespacePolicy("sandbox", "audit"))
     group = {"name": "supply-chain-dev", "organization": "contoso", "visibility": "selected"}
-    outputs = parse_outputs(
-        {
-            "environment": "dev",
-            "namespaces": {"sandbox": "audit"},
-            "registryLoginServer": registry.host,
-            "trustModel": model.to_json(),
-            "kyvernoPolicies": ["verify-image-signatures-audit"],
-            "agentRunnerGroup": group,
-        },
-        "test",
-    )
+    outputs = _sandbox_outputs(registry, agentRunnerGroup=group)
     asked: list[str] = []
 
     def no_token() -> None:
