@@ -291,3 +291,54 @@ def test_kyverno_bundles_from_a_private_fulcio_need_its_tuf_root(
         assert _keys(raw) == keys
     else:
         assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+
+
+# --- who signs what: namespace signers and the provenance builder -----------------------------------------
+
+
+def test_a_namespace_signer_must_name_an_authority_and_the_refusal_lists_them() -> None:
+    raw = stack_raw("dev")
+    raw["admission"]["namespaces"]["storefront"]["signers"] = ["release", "nobody"]
+    ((key, message),) = _problems(raw)
+    assert key == "admission.namespaces.storefront.signers[1]"
+    assert message.startswith("nobody names no authority"), message
+    assert message.endswith("(builder, image-signing, release)"), "every name a signer may use, sorted"
+
+
+def test_a_namespace_signer_with_no_authority_named_is_told_so() -> None:
+    raw = stack_raw("dev")
+    release = {k: v for k, v in raw["signing"]["keyless"][0].items() if k != "name"}
+    raw["signing"] = {"keyless": [release]}
+    raw["admission"]["attestations"] = {}
+    raw["admission"]["namespaces"]["storefront"]["signers"] = ["release"]
+    ((key, message),) = _problems(raw)
+    assert key == "admission.namespaces.storefront.signers[0]"
+    assert message.endswith("(none are named)"), message
+
+
+@pytest.mark.parametrize(
+    ("payments", "storefront", "key", "why"),
+    [
+        ("image-signing", None, "payments", "image-signing is a key (the build agents could forge provenance"),
+        ("nobody", None, "payments", "nobody names no keyless identity"),
+        ("builder", "nobody", "storefront", "nobody names no keyless identity"),  # after a namespace that is fine
+        ("builder", "image-signing", "storefront", "image-signing is a key"),
+        ("builder", "release", None, None),  # any keyless identity of the stack may sign provenance
+    ],
+)
+def test_provenance_is_signed_by_a_keyless_identity_never_a_key(
+    payments: str, storefront: str | None, key: str | None, why: str | None
+) -> None:
+    raw = stack_raw("dev")
+    attestations = raw["admission"]["attestations"]
+    attestations["payments"]["provenance"]["signer"] = payments
+    if storefront is not None:
+        attestations["storefront"] = copy.deepcopy(attestations["payments"])
+        attestations["storefront"]["provenance"]["signer"] = storefront
+    if key is None:
+        assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+        return
+    ((refused, message),) = _problems(raw)
+    assert refused == f"admission.attestations.{key}.provenance.signer"
+    assert message.startswith(why), message
+    assert "signing.keyless[].name" in message, "the refusal names where a keyless identity is named"
