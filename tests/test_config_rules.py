@@ -338,6 +338,7 @@ def test_provenance_is_signed_by_a_keyless_identity_never_a_key(
     if key is None:
         assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
         return
+    assert why is not None  # the table gives a reason with every refused key
     ((refused, message),) = _problems(raw)
     assert refused == f"admission.attestations.{key}.provenance.signer"
     assert message.startswith(why), message
