@@ -93,6 +93,35 @@ def test_an_azure_stack_without_agents_still_needs_its_build_network() -> None:
     assert "addressSpace" in message, "the refusal names what the section holds"
 
 
+def test_build_agents_need_the_build_network() -> None:
+    raw = stack_raw("dev")
+    del raw["network"], raw["cluster"]["virtualNetworkId"]
+    problems = _problems(raw)
+    assert [key for key, _ in problems] == ["network", "network"]  # the stack's own network, and the agents'
+    assert any(message.startswith("buildAgents run in the build network") for _, message in problems), problems
+
+
+@pytest.mark.parametrize("drop", [("buildAgents",), ("cluster", "virtualNetworkId")], ids=["no agents", "no peering"])
+def test_a_dev_stack_without_agents_or_peering_validates(drop: tuple[str, ...]) -> None:
+    raw = stack_raw("dev")
+    node = raw
+    for part in drop[:-1]:
+        node = node[part]
+    del node[drop[-1]]
+    assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+
+
+@pytest.mark.parametrize(("stack", "fits", "subnet"), [("dev", 251, "10.40.0.0/24"), ("prod", 507, "10.50.0.0/23")])
+def test_every_agent_gets_an_address_azure_does_not_reserve(stack: str, fits: int, subnet: str) -> None:
+    raw = stack_raw(stack)
+    raw["buildAgents"]["maxInstances"] = fits
+    assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+    raw["buildAgents"]["maxInstances"] = fits + 1
+    ((key, message),) = _problems(raw)
+    assert key == "buildAgents.maxInstances"
+    assert message.startswith(f"{fits + 1} agents do not fit subnets.agents ({subnet}: {fits} addresses"), message
+
+
 def test_vault_keys_need_an_azure_stack() -> None:
     raw = stack_raw("local")
     raw["signing"] = {"keys": [{"kind": "azure-key-vault", "name": "image-signing"}]}

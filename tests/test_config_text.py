@@ -119,3 +119,87 @@ def test_a_pem_refuses_an_invisible_character_on_any_of_its_lines(line: int, cha
     ((key, message),) = _problems(_with_pem(pem))
     assert key == "signing.keys[0].pem"
     assert message == f"holds the control character U+{ord(char):04X} at position {pem.index(char)} — remove it"
+
+
+def test_a_value_holds_at_most_16384_characters() -> None:
+    assert isinstance(parse_stack_config(_with_reason("R" * 16384), today=TODAY), StackConfig)
+    assert _problems(_with_reason("R" * 16385)) == [
+        ("admission.exceptions[0].reason", "is 16385 characters long — no value here needs more than 16384")
+    ]
+
+
+WHITESPACE = "has whitespace at its start or end — remove it (a trailing newline or space changes the value)"
+
+
+@pytest.mark.parametrize("reason", ["Unsigned vendor image.\n", " Unsigned vendor image.", "Unsigned vendor image.\t"])
+def test_a_value_with_whitespace_at_either_end_is_refused(reason: str) -> None:
+    assert _problems(_with_reason(reason)) == [("admission.exceptions[0].reason", WHITESPACE)]
+
+
+def test_a_pem_may_end_in_newlines() -> None:
+    pem = _public_key_pem()
+    assert pem.endswith("-----\n")
+    assert isinstance(parse_stack_config(_with_pem(pem + "\n\n"), today=TODAY), StackConfig)
+
+
+@pytest.mark.parametrize(("before", "after"), [("", " "), (" ", ""), ("\n", ""), ("", "\n "), ("", "\t\n")])
+def test_a_pem_with_other_whitespace_at_either_end_is_refused(before: str, after: str) -> None:
+    pem = before + _public_key_pem() + after
+    assert _problems(_with_pem(pem)) == [("signing.keys[0].pem", WHITESPACE)]
+
+
+def test_a_letter_python_has_no_name_for_is_refused_as_unnamed() -> None:
+    raw = stack_raw("dev")
+    raw["registry"]["name"] = "cr\U00017000dev"  # a Tangut ideograph: printable, and nameless to unicodedata
+    assert _problems(raw) == [
+        (
+            "registry.name",
+            "holds the non-ASCII character U+17000 (unnamed) at position 2 — names, URLs and ids here are ASCII; "
+            "retype it",
+        )
+    ]
+
+
+# --- keys of mappings, and tag values -------------------------------------------------------------------
+
+
+def test_a_key_is_ascii_on_one_line_with_no_whitespace_at_either_end() -> None:
+    raw = stack_raw("dev")
+    namespaces = raw["admission"]["namespaces"]
+    namespaces["pay\u0430ments"] = {"mode": "audit"}  # a Cyrillic a
+    namespaces["store\nfront"] = {"mode": "audit"}
+    namespaces["payments\n"] = {"mode": "audit"}
+    problems = dict(_problems(raw))
+    assert problems == {
+        "admission.namespaces.pay\u0430ments": (
+            "the key holds the non-ASCII character U+0430 (CYRILLIC SMALL LETTER A) at position 3 — names, URLs "
+            "and ids here are ASCII; retype it"
+        ),
+        "admission.namespaces.store\\nfront": "the key holds the control character U+000A at position 5 — remove it",
+        "admission.namespaces.payments\\n": f"the key {WHITESPACE}",
+    }
+
+
+def test_every_bad_key_and_value_of_a_mapping_is_refused() -> None:
+    raw = stack_raw("dev")
+    raw["azure"]["tags"] = {"cost\u200bcenter": "cc-4711", "owner": "platform\x07team"}
+    assert _problems(raw) == [
+        ("azure.tags.cost\\u200bcenter", "the key holds the control character U+200B at position 4 — remove it"),
+        ("azure.tags.owner", "holds the control character U+0007 at position 8 — remove it"),
+    ]
+
+
+def test_a_numeric_tag_name_is_named_as_typed() -> None:
+    raw = stack_raw("dev")
+    raw["azure"]["tags"][1] = "x\x07"
+    assert ("azure.tags.1", "holds the control character U+0007 at position 1 — remove it") in _problems(raw)
+
+
+def test_a_tag_value_may_hold_any_printable_unicode_a_tag_name_may_not() -> None:
+    raw = stack_raw("dev")
+    raw["azure"]["tags"]["costCenter"] = "Kostenstelle 4711 — Prüfung ✓"
+    assert isinstance(parse_stack_config(raw, today=TODAY), StackConfig)
+    raw["azure"]["tags"]["Kostenstelle—Prüfung"] = "4711"
+    ((key, message),) = _problems(raw)
+    assert key == "azure.tags.Kostenstelle—Prüfung"
+    assert message.startswith("the key holds the non-ASCII character U+2014"), message
