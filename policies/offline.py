@@ -3,8 +3,10 @@ SDK would pass it during `pulumi preview --policy-pack policies`, built from the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pulumi_policy import (
@@ -68,6 +70,39 @@ class Violation:
     def as_json(self) -> dict[str, str]:
         """The violation as review.json records it."""
         return {"rule": self.rule, "urn": self.urn, "level": self.level, "message": self.message}
+
+
+class PackConfigError(ValueError):
+    """The pack config file is unusable; the message names the file and the key."""
+
+
+LEVELS = tuple(level.value for level in EnforcementLevel if level is not EnforcementLevel.REMEDIATE)
+
+
+def read_pack_config(path: Path, policies: Iterable[Policy] = ALL_POLICIES) -> dict[str, Any]:
+    """The pack config file (`pulumi preview --policy-pack-config` format), checked before it is used: a rule
+    name the pack does not have (a typo that would silently keep the default) or a level it does not know is
+    refused, naming the key."""
+    try:
+        config = json.loads(path.read_text())
+    except OSError as exc:
+        raise PackConfigError(f"{path}: cannot read the pack config ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise PackConfigError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from exc
+    except UnicodeDecodeError as exc:
+        raise PackConfigError(f"{path}: not UTF-8 text") from exc
+    if not isinstance(config, dict):
+        raise PackConfigError(f"{path}: a JSON object of rule names is expected")
+    names = {policy.name for policy in policies}
+    for rule, value in config.items():
+        if rule not in names:
+            raise PackConfigError(f"{path}: {rule[:80]!r} is not a rule of the pack (see the README's rule table)")
+        if not isinstance(value, (str, dict)):
+            raise PackConfigError(f"{path}: {rule}: a level or an object of settings is expected")
+        level = value.get("enforcementLevel") if isinstance(value, dict) else value
+        if level is not None and level not in LEVELS:
+            raise PackConfigError(f"{path}: {rule}: level {str(level)[:40]!r} is not one of {', '.join(LEVELS)}")
+    return config
 
 
 def _level(policy: Policy, config: Mapping[str, Any]) -> EnforcementLevel:

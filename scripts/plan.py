@@ -25,7 +25,7 @@ from rich.tree import Tree
 from components.model import yaml_io
 from components.model.config import ConfigError, parse_stack_config
 from components.model.config.stack_file import read_stack_file
-from policies.offline import Violation, check_resources, fails
+from policies.offline import PackConfigError, Violation, check_resources, fails, read_pack_config
 from scripts import PROJECT_ROOT
 from scripts.arm_template import arm_template
 from scripts.review_report import write_review
@@ -155,14 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     started = time.perf_counter()
     try:
+        pack_config = read_pack_config(args.policy_config) if args.policy_config else {}
         stack_file = read_stack_file(path)
         parse_stack_config(stack_file.raw, source=str(path))  # refuse a bad file before loading Pulumi
         from scripts.planning import plan_stack
 
         plan = plan_stack(stack_file)
-        pack_config = json.loads(args.policy_config.read_text()) if args.policy_config else {}
         violations = check_resources(plan.resources, pack_config)
-    except ConfigError as exc:
+    except (ConfigError, PackConfigError) as exc:
         print(exc, file=sys.stderr)  # one problem per line, never wrapped: reviewers grep and diff these
         return EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - the CLI turns any failure into one line and exit 1

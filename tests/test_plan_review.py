@@ -129,3 +129,28 @@ def test_a_deliberately_insecure_prod_breaks_each_rule_it_should(plan_of: Callab
         ("admission-identities-pinned", "mandatory"),
     } <= broken
     assert fails(check_resources(resources), "mandatory")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("{bad", "not JSON"),
+        ('["registry-bypass-off"]', "a JSON object of rule names is expected"),
+        ('{"registry-bypass-of": "mandatory"}', "'registry-bypass-of' is not a rule of the pack"),
+        ('{"registry-bypass-off": "fatal"}', "registry-bypass-off: level 'fatal' is not one of"),
+        ('{"registry-bypass-off": {"enforcementLevel": "blocking"}}', "level 'blocking' is not one of"),
+        ('{"registry-bypass-off": 3}', "a level or an object of settings is expected"),
+    ],
+)
+def test_a_pack_config_the_pack_cannot_use_is_refused_before_planning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    pack_config = tmp_path / "pack-config.json"
+    pack_config.write_text(text)
+    out = tmp_path / "plan"
+    assert plan_cli.main(["--stack", "local", "--out", str(out), "--policy-config", str(pack_config)]) == 2
+    printed = capsys.readouterr().err
+    assert printed.startswith(f"{pack_config}: ")
+    assert says in printed
+    assert printed.count("\n") == 1
+    assert not out.exists(), "nothing is planned with a config the pack cannot use"
