@@ -30,8 +30,10 @@ lint: $(BIN)/.dev  ## ruff, and the layer contracts in pyproject.toml (import-li
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy
 
+# PYTHONDONTWRITEBYTECODE, when the environment sets it, would make every worker rewrite and compile every test
+# module on every run.
 pytest: $(BIN)/.dev  ## the suite on every core; a module's tests stay on one worker (they share its plans)
-	$(BIN)/python -m pytest -n auto --dist loadscope
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist loadscope
 
 e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a reason when not reachable)
 	$(BIN)/python -m pytest -m e2e -rs tests/e2e
