@@ -47,6 +47,17 @@ RULES = {
     "audit-namespaces-have-a-deadline": "mandatory",
     "egress-through-firewall": "advisory",
     "dns-filtered": "advisory",
+    "unlisted-namespaces-enforced": "advisory",
+    "namespaces-outside-admission": "advisory",
+    "other-registries-signed": "advisory",
+    "namespaces-bound-to-signers": "advisory",
+    "keyless-callers-checked": "advisory",
+    "namespaces-in-audit": "advisory",
+    "identities-exact": "advisory",
+    "signing-key-rotation-closed": "advisory",
+    "sigstore-public-good": "advisory",
+    "vault-keys-pinned": "advisory",
+    "admission-exceptions-reviewed": "advisory",
     "prod-safeguards": "advisory",
 }
 REGISTRY = "azure-native:containerregistry:Registry"

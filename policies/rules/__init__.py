@@ -15,7 +15,9 @@ from policies.rules import (
     registry,
     roles,
     safeguards,
+    scope,
     stack,
+    trust,
 )
 
 ALL_POLICIES: list[Policy] = [
@@ -28,6 +30,8 @@ ALL_POLICIES: list[Policy] = [
     *admission.POLICIES,
     *loosenings.POLICIES,
     *stack.POLICIES,
+    *scope.POLICIES,
+    *trust.POLICIES,
     *safeguards.POLICIES,
 ]
 """Every rule of the pack, in the order the review lists them."""

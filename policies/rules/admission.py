@@ -61,9 +61,10 @@ def _never_matches_system_namespaces(args: ResourceValidationArgs, report: Repor
         report(f"does not exclude {', '.join(missing)} by name: a label there would let it block the cluster", None)
 
 
-def _identities(args: ResourceValidationArgs) -> Iterator[Mapping[str, Any]]:
-    spec = args.props.get("spec") or {}
-    if args.resource_type == CLUSTER_IMAGE_POLICY:
+def identities(resource_type: str, props: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The keyless identities a Kyverno image policy's attestors or a Policy Controller policy's authorities trust."""
+    spec = props.get("spec") or {}
+    if resource_type == CLUSTER_IMAGE_POLICY:
         for authority in spec.get("authorities") or []:
             yield from dig(authority, "keyless", "identities") or []
     else:
@@ -72,7 +73,7 @@ def _identities(args: ResourceValidationArgs) -> Iterator[Mapping[str, Any]]:
 
 
 def _identities_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    for identity in _identities(args):
+    for identity in identities(args.resource_type, args.props):
         issuer = identity.get("issuer")
         if not issuer:
             report(f"an identity accepts any issuer matching {identity.get('issuerRegExp')!r}: name the issuer", None)

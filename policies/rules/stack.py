@@ -17,7 +17,8 @@ IMAGE_POLICY = "kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy"
 NAME_LABEL = "kubernetes.io/metadata.name"
 
 
-def _namespaces(args: StackValidationArgs) -> list[tuple[PolicyResource, str, dict[str, str], dict[str, str]]]:
+def namespaces(args: StackValidationArgs) -> list[tuple[PolicyResource, str, dict[str, str], dict[str, str]]]:
+    """The namespaces the stack creates or patches: (resource, name, labels with the name label, annotations)."""
     found = []
     for resource in args.resources:
         if resource.resource_type in NAMESPACE_TYPES:
@@ -60,7 +61,7 @@ def _signature_policies(args: StackValidationArgs) -> list[Mapping[str, Any]]:
 
 def _enforce_covered(args: StackValidationArgs, report: ReportViolation) -> None:
     policies = _signature_policies(args)
-    for resource, name, labels, _ in _namespaces(args):
+    for resource, name, labels, _ in namespaces(args):
         if labels.get(ADMISSION_MODE_LABEL) != "enforce":
             continue
         if not any(selects(dig(spec, "matchConstraints", "namespaceSelector"), labels) for spec in policies):
@@ -78,7 +79,7 @@ def _environment(args: StackValidationArgs) -> str | None:
 def _audit_deadlines(args: StackValidationArgs, report: ReportViolation) -> None:
     prod = _environment(args) == "prod"
     today = datetime.now(UTC).date().isoformat()
-    for resource, name, labels, notes in _namespaces(args):
+    for resource, name, labels, notes in namespaces(args):
         if labels.get(ADMISSION_MODE_LABEL) != "audit":
             continue
         until = notes.get(AUDIT_UNTIL_ANNOTATION)

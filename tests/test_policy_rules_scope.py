@@ -1,0 +1,305 @@
+"""The pack's advisory rules over where admission reaches and what it trusts, through the policy SDK's own
+argument types: each passes the tight stack and names the loosening, once, in words a reviewer can act on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from policies.offline import check_resources
+from policies.rules import ALL_POLICIES
+from scripts.planning import Plan
+
+OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+RULES = {policy.name: policy for policy in ALL_POLICIES}
+MODE = "supply-chain/admission-mode"
+NAME = "kubernetes.io/metadata.name"
+IVP = "kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy"
+VP = "kubernetes:policies.kyverno.io/v1:ValidatingPolicy"
+CIP = "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy"
+GITHUB = "https://token.actions.githubusercontent.com"
+WORKFLOW = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
+KEY = "azurekms://kv-cr.vault.azure.net/image-signing/"
+
+
+def _resource(resource_type: str, props: Mapping[str, Any], name: str = "r") -> PolicyResource:
+    return PolicyResource(
+        resource_type, props, f"urn:pulumi:s::p::{resource_type}::{name}", name, OPTIONS, None, None, [], {}
+    )
+
+
+def _namespace(name: str, mode: str, until: str | None = None) -> PolicyResource:
+    metadata: dict[str, Any] = {"name": name, "labels": {MODE: mode}}
+    if until:
+        metadata["annotations"] = {"supply-chain/audit-until": until}
+    return _resource("kubernetes:core/v1:Namespace", {"metadata": metadata}, name)
+
+
+def _selector(operator: str, names: list[str]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchExpressions": [{"key": NAME, "operator": operator, "values": names}]}}
+
+
+def _signatures(
+    operator: str, names: list[str], action: str = "Deny", name: str = "verify", attestors: Any = None
+) -> PolicyResource:
+    spec: dict[str, Any] = {
+        "validationActions": [action],
+        "matchImageReferences": [{"glob": "cr.azurecr.io/*"}],
+        "matchConstraints": _selector(operator, names),
+        "attestors": attestors or [],
+    }
+    return _resource(IVP, {"metadata": {"name": name}, "spec": spec}, name)
+
+
+def _registries(*prefixes: str) -> PolicyResource:
+    allowed = " || ".join(f"image.startsWith('{prefix}/')" for prefix in prefixes)
+    spec = {
+        "validationActions": ["Deny"],
+        "validations": [{"expression": f"variables.allImages.all(image, {allowed})"}],
+    }
+    return _resource(VP, {"metadata": {"name": "restrict-image-registries"}, "spec": spec}, "registries")
+
+
+def _keyless(*identities: Mapping[str, str], url: str = "https://rekor.sigstore.dev") -> list[dict[str, Any]]:
+    return [{"name": "keyless", "cosign": {"keyless": {"identities": list(identities)}, "ctlog": {"url": url}}}]
+
+
+def _keys(*versions: str) -> list[dict[str, Any]]:
+    return [{"name": f"key_{v}", "cosign": {"key": {"kms": KEY + v}}} for v in versions]
+
+
+def _stack(rule: str, *resources: PolicyResource, config: Mapping[str, Any] | None = None) -> list[str]:
+    found: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    policy = RULES[rule]
+    assert isinstance(policy, StackValidationPolicy)
+    policy.validate(StackValidationArgs(list(resources), config), report)
+    return found
+
+
+SYSTEM = ["kube-system", "kyverno", "cosign-system"]
+
+
+def test_namespaces_created_later_must_be_under_a_denying_signature_policy() -> None:
+    rule = "unlisted-namespaces-enforced"
+    assert _stack(rule, _signatures("NotIn", ["analytics", *SYSTEM])) == []
+    assert _stack(rule, _signatures("NotIn", SYSTEM, "Audit"), _signatures("In", ["payments"])) == [
+        "namespaces not listed (and any created later) are only audited: unsigned images and other registries are "
+        "reported, not refused"
+    ]
+    assert _stack(rule, _signatures("In", ["payments"])) == [
+        "namespaces not listed (and any created later) admit any image from any registry: no signature policy "
+        "selects them"
+    ]
+    # a namespace the stack happens to call by the probe's name does not hide the gap
+    probe = "a-namespace-created-later"
+    assert _stack(rule, _signatures("In", [probe]), _namespace(probe, "enforce"))[0].startswith("namespaces not")
+    assert _stack(rule, _registries("cr.azurecr.io")) == [], "no signature policy: admission is not configured"
+
+
+def test_a_namespace_outside_every_signature_policy_is_named_unless_the_pack_says_it_is_the_systems() -> None:
+    rule = "namespaces-outside-admission"
+    audited = _signatures("In", ["analytics"], "Audit")
+    enforced = _signatures("NotIn", ["analytics", "gatekeeper-system", *SYSTEM])
+    assert _stack(rule, enforced, audited) == [
+        "namespace gatekeeper-system is outside every signature policy: any image runs there"
+    ]
+    assert _stack(rule, enforced, audited, config={"neverMatched": [*SYSTEM, "gatekeeper-system"]}) == []
+    assert _stack(rule, _signatures("NotIn", SYSTEM)) == []
+
+
+def test_a_registry_admitted_without_a_signature_is_named_once_per_engine() -> None:
+    rule = "other-registries-signed"
+    assert _stack(rule, _signatures("NotIn", SYSTEM), _registries("cr.azurecr.io")) == []
+    assert _stack(rule, _signatures("NotIn", SYSTEM), _registries("cr.azurecr.io", "mcr.microsoft.com/oss")) == [
+        "images from mcr.microsoft.com/oss are admitted (Kyverno) without any signature check"
+    ]
+    passing = {"images": [{"glob": "docker.io/library/**"}], "authorities": [{"static": {"action": "pass"}}]}
+    assert _stack(rule, _resource(CIP, {"spec": passing})) == [
+        "images from docker.io/library are admitted (Policy Controller) without any signature check"
+    ]
+    # a registry whose images are signature-checked is not loosened by being listed
+    signed_too = _resource(
+        IVP,
+        {
+            "spec": {
+                "validationActions": ["Deny"],
+                "matchImageReferences": [{"glob": "cr.azurecr.io/*"}, {"glob": "mirror.example/*"}],
+            }
+        },
+    )
+    assert _stack(rule, signed_too, _registries("cr.azurecr.io", "mirror.example")) == []
+
+
+def test_with_neighbours_each_enforce_namespace_admits_only_its_own_signers_or_repositories() -> None:
+    rule = "namespaces-bound-to-signers"
+    payments, storefront = _namespace("payments", "enforce"), _namespace("storefront", "enforce")
+    stack = _signatures("NotIn", SYSTEM)
+    assert _stack(rule, payments, stack) == [], "a single namespace has no neighbour"
+    assert (
+        _stack(
+            rule,
+            payments,
+            storefront,
+            stack,
+            _signatures("In", ["payments"], name="require-signers-payments"),
+            _signatures("In", ["storefront"], name="require-signers-storefront"),
+        )
+        == []
+    )
+    repositories = _resource(
+        VP, {"metadata": {"name": "restrict-repositories-storefront"}, "spec": {"validationActions": ["Deny"]}}
+    )
+    assert _stack(rule, payments, storefront, stack, repositories) == [
+        "namespace payments runs images any trusted signer signed, from any repository: another team's pipeline "
+        "can ship into it"
+    ]
+    audited = _signatures("In", ["payments"], "Audit", name="require-signers-payments")
+    assert len(_stack(rule, payments, storefront, stack, repositories, audited)) == 1, "an audit binding binds nothing"
+
+
+def test_a_workflow_identity_is_reported_until_an_engine_checks_who_ran_it() -> None:
+    rule = "keyless-callers-checked"
+    kyverno = _signatures("NotIn", SYSTEM, attestors=_keyless({"issuer": GITHUB, "subject": WORKFLOW}))
+    unchecked = [
+        f"{WORKFLOW} signs for whoever runs it: no engine checks the repository that ran the workflow (a reusable "
+        "workflow signs for every caller)"
+    ]
+    assert (
+        _stack(
+            rule, kyverno, _signatures("In", ["payments"], name="again", attestors=kyverno.props["spec"]["attestors"])
+        )
+        == unchecked
+    ), "one report per workflow"
+    callers = {"type": "rego", "data": f"callers := {json.dumps({WORKFLOW: ['contoso/payments-api']})}\n"}
+    assert _stack(rule, kyverno, _resource(CIP, {"spec": {"policy": callers}})) == []
+    elsewhere = {"type": "rego", "data": 'callers := {"https://github.com/contoso/other": ["contoso/other"]}'}
+    assert _stack(rule, kyverno, _resource(CIP, {"spec": {"policy": elsewhere}})) == unchecked
+    other_issuer = _signatures(
+        "NotIn", SYSTEM, attestors=_keyless({"issuer": "https://accounts.google.com", "subject": "ci@contoso.example"})
+    )
+    assert _stack(rule, other_issuer) == []
+
+
+def test_every_audit_namespace_is_listed_with_its_deadline() -> None:
+    assert _stack(
+        "namespaces-in-audit",
+        _namespace("payments", "enforce"),
+        _namespace("analytics", "audit", "2027-09-30"),
+        _namespace("sandbox", "audit"),
+    ) == [
+        "namespace analytics admits unsigned images (audit) until 2027-09-30",
+        "namespace sandbox admits unsigned images (audit)",
+    ]
+
+
+def test_patterns_overlaps_private_sigstore_and_vault_reads_are_named_once_across_documents() -> None:
+    pattern = r"^https://github\.com/contoso/[a-z-]+/\.github/workflows/release\.yml@refs/heads/main$"
+    by_pattern = _keyless({"issuer": GITHUB, "subjectRegExp": pattern}, url="https://rekor.contoso.example")
+    two = [_signatures("NotIn", SYSTEM, attestors=by_pattern + _keys("v2", "v1"), name=n) for n in ("a", "b")]
+    assert _stack("identities-exact", *two) == [f"identities matching {pattern} may sign; an exact subject is narrower"]
+    assert _stack("signing-key-rotation-closed", *two) == [
+        "2 versions of kv-cr.vault.azure.net/image-signing are trusted at once (v1, v2): a rotation overlap, in "
+        "which a retired or stolen version still signs"
+    ]
+    assert _stack("sigstore-public-good", *two) == [
+        "signatures are checked against a private transparency log, https://rekor.contoso.example"
+    ]
+    assert [m.split(" from ")[0] for m in _stack("vault-keys-pinned", *two)] == [
+        f"the engines read {KEY}v1",
+        f"the engines read {KEY}v2",
+    ]
+    tight = _signatures("NotIn", SYSTEM, attestors=_keyless({"issuer": GITHUB, "subject": WORKFLOW}))
+    pinned = _resource(CIP, {"spec": {"authorities": [{"key": {"data": "-----BEGIN PUBLIC KEY-----"}}]}})
+    for rule in ("identities-exact", "signing-key-rotation-closed", "sigstore-public-good", "vault-keys-pinned"):
+        assert _stack(rule, tight, pinned) == [], rule
+
+
+def test_every_exception_is_listed_with_owner_expiry_and_what_it_skips() -> None:
+    exception = {
+        "metadata": {
+            "annotations": {
+                "supply-chain/namespace": "analytics",
+                "supply-chain/owner": "lead@contoso",
+                "supply-chain/reason": "vendor image",
+            }
+        },
+        "spec": {"expiresAt": "2027-06-30T23:59:59Z", "policyRefs": [{"name": "verify-image-signatures-audit"}]},
+    }
+    found: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    args = ResourceValidationArgs(
+        "kubernetes:policies.kyverno.io/v1:PolicyException", exception, "urn:x", "x", OPTIONS, None, None
+    )
+    policy = RULES["admission-exceptions-reviewed"]
+    assert isinstance(policy, ResourceValidationPolicy)
+    policy.validate(args, report)
+    assert found == [
+        "analytics: images exempt from verify-image-signatures-audit until 2027-06-30T23:59:59Z (owner "
+        "lead@contoso: vendor image)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        (
+            "prod",
+            {
+                "admission-exceptions-reviewed",
+                "namespaces-in-audit",
+                "namespaces-outside-admission",
+                "vault-keys-pinned",
+            },
+        ),
+        (
+            "dev",
+            {
+                "identities-exact",
+                "keyless-callers-checked",
+                "namespaces-in-audit",
+                "unlisted-namespaces-enforced",
+                "vault-keys-pinned",
+            },
+        ),
+        ("local", {"namespaces-bound-to-signers", "namespaces-in-audit", "unlisted-namespaces-enforced"}),
+    ],
+)
+def test_the_shipped_stacks_show_their_reviewed_loosenings(
+    plan_of: Callable[[str], Plan], stack: str, expected: set[str]
+) -> None:
+    ours = {rule for rule in RULES if rule in _SCOPE_AND_TRUST}
+    assert {v.rule for v in check_resources(plan_of(stack).resources) if v.rule in ours} == expected
+
+
+_SCOPE_AND_TRUST = {
+    "unlisted-namespaces-enforced",
+    "namespaces-outside-admission",
+    "other-registries-signed",
+    "namespaces-bound-to-signers",
+    "keyless-callers-checked",
+    "namespaces-in-audit",
+    "identities-exact",
+    "signing-key-rotation-closed",
+    "sigstore-public-good",
+    "vault-keys-pinned",
+    "admission-exceptions-reviewed",
+}
