@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import platform
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +36,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from components.model.contract import StackOutputs
+from scripts import VERSION
 from scripts.checks import evidence
 from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
@@ -74,6 +77,17 @@ examples:
   python -m scripts.verify verify-bundle --bundle b.sigstore.json --key cosign.pub sha256:<hex>"""
 
 
+def _version() -> str:
+    """This verifier's version and the libraries whose behaviour its verdicts rest on."""
+    libraries = []
+    for name in ("sigstore", "kubernetes", "cryptography"):
+        try:
+            libraries.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            libraries.append(f"{name} not installed")
+    return f"supply-chain verify {VERSION} ({', '.join(libraries)}; Python {platform.python_version()})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m scripts.verify",
@@ -81,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=CHECK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser(
         "check",
@@ -223,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the library announces offline TUF use at WARNING; the protocol wants one line per outcome
     logging.getLogger("sigstore").setLevel(logging.ERROR)
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0].startswith("--") and arguments[0] != "--help":
+    if arguments and arguments[0].startswith("--") and arguments[0] not in ("--help", "--version"):
         arguments.insert(0, "check")  # `python -m scripts.verify --stack prod` is the main job
     try:
         args = _parser().parse_args(arguments)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,20 @@ def test_help_lists_the_exit_codes_and_an_example(capsys: pytest.CaptureFixture[
         printed = capsys.readouterr().out
         assert "exit codes: 0 " in printed
         assert "examples:\n  python -m scripts.verify " in printed
+
+
+def test_version_names_the_verifier_and_the_libraries_its_verdicts_rest_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out
+    assert re.fullmatch(
+        r"supply-chain verify \d+\.\d+\.\d+ \(sigstore [\w.]+, kubernetes [\w.]+, cryptography [\w.]+; "
+        r"Python 3\.\d+\.\d+\)\n",
+        printed,
+    ), printed
 
 
 def test_a_bundle_that_is_not_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
