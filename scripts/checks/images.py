@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -49,16 +48,6 @@ class Proof:
     verified_by: str | None
     reason: str = ""
     statement: dict[str, Any] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The proof as evidence details hold it."""
-        return {
-            "layout": self.layout,
-            "kind": self.kind,
-            "predicateType": self.predicate_type,
-            "verifiedBy": self.verified_by,
-            "reason": self.reason,
-        }
 
 
 @dataclass(frozen=True)
@@ -258,11 +247,3 @@ def encode_proof(proof: Proof) -> str:
     status = f"verified by {proof.verified_by}" if proof.verified_by else f"not trusted: {proof.reason}"
     kind = proof.predicate_type or proof.kind
     return f"{proof.layout} {kind}: {status}"
-
-
-def check_images(
-    registry: Registry, images: list[ImageRef], model: TrustModel, root: TrustedRoot, *, workers: int = 8
-) -> list[ImageReport]:
-    """`check_image` for many images, at most `workers` registry conversations at a time."""
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(lambda image: check_image(registry, image, model, root), images))
