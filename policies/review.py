@@ -1,12 +1,14 @@
 """Review findings over a validated stack config.
 
 The config model refuses what is never acceptable; these rules report what is allowed but must be
-a conscious, reviewed choice (the insecure option spelled out in stack config). The offline plan
-prints them; the policy pack for `pulumi preview --policy-pack` will run the same functions.
+a conscious, reviewed choice (the insecure option spelled out in stack config), each at the key to change.
+Each finding's concern is also a rule of the policy pack (`pack_rule`), which reads it from the planned
+resources, so `pulumi preview --policy-pack policies` reports it without the stack file.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -294,3 +296,43 @@ def _agent_findings(agents: BuildAgentsConfig) -> Iterator[Finding]:
         f"jobs of {', '.join(agents.runner.repositories)} on {agents.runner.push_ref} may push and sign as the "
         "job identity",
     )
+
+
+PACK_RULES: tuple[tuple[str, str], ...] = (
+    (r"registry\.publicNetworkAccessEnabled", "registry-endpoint-private"),
+    (r"registry\.azureServicesBypassEnabled", "registry-bypass-off"),
+    (r"registry\.retentionDays", "registry-retention-keeps-running-images"),
+    (r"registry\.plainHttpEnabled", "admission-registry-over-https"),
+    (r"cluster\.virtualNetworkId", "cluster-reaches-private-endpoints"),
+    (r"azure\.(availabilityZones|deleteLocksEnabled)|network\.flowLogsEnabled", "prod-safeguards"),
+    (r"network\.egress\.mode", "egress-through-firewall"),
+    (r"network\.egress\.firewallTier", "github-limited-to-organisation"),
+    (r"network\.egress\.dnsFilteringEnabled", "dns-filtered"),
+    (r"network\.egress\.extraAllowedFqdns", "egress-extra-destinations"),
+    (r"buildAgents\.image\.version", "agents-image-pinned"),
+    (r"buildAgents\.runner\.workflows", "runner-group-workflows-listed"),
+    (r"buildAgents\.runner\.repositories", "job-identity-federations-listed"),
+    (r"admission\.defaultMode", "unlisted-namespaces-enforced"),
+    (r"admission\.exemptNamespaces\[\d+\]", "namespaces-outside-admission"),
+    (r"admission\.namespaces\.[^.]+\.mode", "namespaces-in-audit"),
+    (r"admission\.namespaces\.[^.]+", "namespaces-bound-to-signers"),
+    (r"admission\.requireDigest", "admission-images-by-digest"),
+    (r"admission\.allowedRegistries", "other-registries-signed"),
+    (r"admission\.exceptions\[\d+\]", "admission-exceptions-reviewed"),
+    (r"signing\.keys\[\d+\]\.transparencyLogRequired", "admission-transparency-log-required"),
+    (r"signing\.keys\[\d+\]\.publicKey", "vault-keys-pinned"),
+    (r"signing\.keys\[\d+\]\.previousVersions\[\d+\]", "signing-key-rotation-closed"),
+    (r"signing\.sigstore", "sigstore-public-good"),
+    (r"signing\.keyless\[\d+\]\.subjectRegExp", "identities-exact"),
+    (r"signing\.keyless\[\d+\]", "keyless-callers-checked"),
+)
+"""Which policy-pack rule reports each finding's concern from the planned resources, by the finding's key."""
+
+
+def pack_rule(finding: Finding) -> str | None:
+    """The policy-pack rule that reports this finding's concern from the planned resources, so that `pulumi preview
+    --policy-pack` sees it too; None for the findings that explain rather than loosen (which engine checks what)."""
+    if finding.severity == "info" and finding.key.startswith(_key("signing.keyless[")):
+        return None  # the caller is checked (by Policy Controller): an explanation, not a loosening
+    path = finding.key.removeprefix(_key(""))
+    return next((rule for pattern, rule in PACK_RULES if re.fullmatch(pattern, path)), None)

@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from policies.offline import Violation
-from policies.review import Finding
+from policies.review import Finding, pack_rule
 
 CONFIG_RULE = "stack-config-review"
 """The rule name review.json gives the stack config's findings (advisory: the config model refuses the rest)."""
 
 
 def review_entries(violations: Sequence[Violation], findings: Sequence[Finding]) -> list[dict[str, Any]]:
-    """review.json: `{rule, urn, level, message}` per violation, then each config finding with its `key`
-    and `severity` (and no urn: it is about the stack file, not a resource)."""
+    """review.json: `{rule, urn, level, message}` per violation, then each config finding with its `key`,
+    `severity` and `packRule` (the pack rule reporting the same concern from the resources; no urn: it is about the
+    stack file, not a resource)."""
     entries: list[dict[str, Any]] = [v.as_json() for v in violations]
     entries += [
         {
@@ -28,6 +29,7 @@ def review_entries(violations: Sequence[Violation], findings: Sequence[Finding])
             "message": f.message,
             "key": f.key,
             "severity": f.severity,
+            "packRule": pack_rule(f),
         }
         for f in findings
     ]
@@ -55,8 +57,11 @@ def review_markdown(stack: str, violations: Sequence[Violation], findings: Seque
         ]
         lines.append("")
     if findings:
-        lines += ["| severity | key | finding |", "| --- | --- | --- |"]
-        lines += [f"| {f.severity} | `{f.key}` | {_cell(f.message)} |" for f in findings]
+        lines += ["| severity | key | finding | pack rule |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {f.severity} | `{f.key}` | {_cell(f.message)} | {f'`{rule}`' if (rule := pack_rule(f)) else ''} |"
+            for f in findings
+        ]
         lines.append("")
     return "\n".join(lines)
 
