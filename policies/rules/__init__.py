@@ -12,6 +12,7 @@ from policies.rules import (
     key_vault,
     loosenings,
     network,
+    reach,
     registry,
     roles,
     safeguards,
@@ -29,5 +30,6 @@ ALL_POLICIES: list[Policy] = [
     *loosenings.POLICIES,
     *stack.POLICIES,
     *safeguards.POLICIES,
+    *reach.POLICIES,
 ]
 """Every rule of the pack, in the order the review lists them."""
