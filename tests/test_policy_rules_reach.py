@@ -4,6 +4,7 @@ registry's and vault's private endpoints."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policies.offline import check_resources
 from policies.rules.reach import POLICIES, who_may_federate
@@ -96,15 +98,16 @@ def test_each_extra_egress_destination_is_listed() -> None:
 
 def test_each_federation_of_the_job_identity_names_the_repository_and_ref() -> None:
     rule = "job-identity-federations-listed"
-    federation = {"issuer": ISSUER, "subject": "repo:contoso/payments-api:ref:refs/heads/main", "resourceName": "id-ci"}
+    federation = {"issuer": ISSUER, "subject": "repo:contoso/payments-api:ref:refs/heads/main"}
     assert _violations(rule, FIC, federation) == [
-        "jobs of contoso/payments-api on refs/heads/main may obtain identity id-ci and push and sign as it"
+        "jobs of contoso/payments-api on refs/heads/main may obtain the job identity and push and sign as it"
     ]
     engine = {"issuer": "https://oidc.example/aks/", "subject": "system:serviceaccount:kyverno:kyverno-admission"}
     assert _violations(rule, FIC, engine) == [], "the engines' service accounts are not jobs"
-    unknown_name = {**federation, "resourceName": None}
-    assert _violations(rule, FIC, unknown_name) == [
-        "jobs of contoso/payments-api on refs/heads/main may obtain the identity and push and sign as it"
+    flexible = {**federation, "claimsMatchingExpression": {"value": "claims['sub'] matches 'repo:contoso/*'"}}
+    assert _violations(rule, FIC, flexible) == [
+        "jobs whose token matches claims['sub'] matches 'repo:contoso/*' may obtain the job identity and push and "
+        "sign as it"
     ]
 
 
@@ -211,4 +214,31 @@ def test_prod_unpeered_cannot_reach_its_registry_or_vault(plan_of: Callable[[str
         "to the build network: node pulls and the engines' registry calls fail",
         "the vault is reachable only through its private endpoint, and no peering connects another network to "
         "the build network: the engines' Key Vault calls (signing keys read at admission) fail",
+    ]
+
+
+def test_in_a_preview_what_new_resources_return_is_unknown_and_the_rule_still_runs() -> None:
+    """`pulumi preview` of a new stack: the build VNet's id (the back peering's remote, the build link's VNet) and
+    the zones' names (each link's zone) are unknown; the SDK raises on reading them, the rule reads around them."""
+
+    def previewed(resource: PolicyResource) -> PolicyResource:
+        props = copy.deepcopy(dict(resource.props))
+        if resource.resource_type == "azure-native:network:VirtualNetworkPeering" and resource.name == "from-cluster":
+            props["remoteVirtualNetwork"]["id"] = UNKNOWN_STRING_VALUE
+        if resource.resource_type == "azure-native:privatedns:VirtualNetworkLink":
+            props["privateZoneName"] = UNKNOWN_STRING_VALUE
+            if props["virtualNetwork"]["id"] == BUILD_VNET:
+                props["virtualNetwork"]["id"] = UNKNOWN_STRING_VALUE
+        return _resource(resource.resource_type, unknown_checking_proxy(props), resource.name)
+
+    zone = _zone("privatelink.azurecr.io", BUILD_VNET, CLUSTER_VNET)
+    assert _stack(*(previewed(r) for r in (*BASE, PEERING, BACK, *zone))) == []
+    unlinked = [previewed(r) for r in (*BASE, PEERING, BACK, *_zone("privatelink.azurecr.io", BUILD_VNET))]
+    assert _stack(*unlinked) == [
+        "privatelink.azurecr.io is not linked to the peered network vnet-aks: it resolves the registry's public "
+        "address, which refuses it, so node pulls and the engines' registry calls fail"
+    ]
+    federation = unknown_checking_proxy({"issuer": ISSUER, "subject": "repo:o/r:ref:refs/heads/main"})
+    assert _violations("job-identity-federations-listed", FIC, federation) == [
+        "jobs of o/r on refs/heads/main may obtain the job identity and push and sign as it"
     ]

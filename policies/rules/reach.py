@@ -14,6 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from components.model.contract import EXTRA_EGRESS_RULE, GITHUB_ACTIONS_ISSUER
 from policies.rules.base import ADVISORY, dig, resource_policy
@@ -37,6 +38,15 @@ REPOSITORY_HOSTS = frozenset(
 )
 """GitHub hosts that serve every repository or gist, anyone's: allowed by name (no TLS inspection, no path),
 they let a job push what it read to an attacker's repository."""
+
+
+def known(props: Mapping[str, Any], *path: str) -> Any:
+    """`dig`, but None where the value is unknown until deployment (in a `pulumi preview`, the id or name another
+    new resource returns): the rule then judges by what is known instead of not running at all."""
+    try:
+        return dig(props, *path)
+    except UnknownValueError:
+        return None
 
 
 def _allow_rules(props: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -89,16 +99,13 @@ def who_may_federate(subject: str) -> str:
 
 
 def _federations(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.props.get("issuer") != GITHUB_ACTIONS_ISSUER:
+    if known(args.props, "issuer") != GITHUB_ACTIONS_ISSUER:
         return  # the engines' service accounts, federated from the cluster's issuer
-    identity = args.props.get("resourceName")
-    named = f"identity {identity}" if isinstance(identity, str) and identity else "the identity"
-    expression = args.props.get("claimsMatchingExpression")
-    if isinstance(expression, Mapping) and expression.get("value"):
-        who = f"jobs whose token matches {expression['value']}"
+    if expression := known(args.props, "claimsMatchingExpression", "value"):
+        who = f"jobs whose token matches {expression}"
     else:
-        who = who_may_federate(str(args.props.get("subject") or ""))
-    report(f"{who} may obtain {named} and push and sign as it", None)
+        who = who_may_federate(str(known(args.props, "subject") or ""))
+    report(f"{who} may obtain the job identity and push and sign as it", None)
 
 
 PRIVATE_SERVICES = (
@@ -121,21 +128,22 @@ def _public(args: StackValidationArgs, group: str) -> bool:
     needed; the registry's allowlist is another rule's business)."""
     if group == "registry":
         return any(
-            r.props.get("publicNetworkAccess") == "Enabled"
+            known(r.props, "publicNetworkAccess") == "Enabled"
             for r in _of(args, "azure-native:containerregistry:Registry")
         )
     return any(
-        dig(r.props, "properties", "publicNetworkAccess") == "Enabled" for r in _of(args, "azure-native:keyvault:Vault")
+        known(r.props, "properties", "publicNetworkAccess") == "Enabled"
+        for r in _of(args, "azure-native:keyvault:Vault")
     )
 
 
 def _endpoint(args: StackValidationArgs, group: str) -> PolicyResource | None:
     for endpoint in _of(args, PRIVATE_ENDPOINT):
         connections = [
-            *(endpoint.props.get("privateLinkServiceConnections") or []),
-            *(endpoint.props.get("manualPrivateLinkServiceConnections") or []),
+            *(known(endpoint.props, "privateLinkServiceConnections") or []),
+            *(known(endpoint.props, "manualPrivateLinkServiceConnections") or []),
         ]
-        if any(group in (c.get("groupIds") or []) for c in connections):
+        if any(isinstance(c, Mapping) and group in (known(c, "groupIds") or []) for c in connections):
             return endpoint
     return None
 
@@ -143,17 +151,17 @@ def _endpoint(args: StackValidationArgs, group: str) -> PolicyResource | None:
 def _cluster_reaches_endpoints(args: StackValidationArgs, report: ReportViolation) -> None:
     if not any(r.resource_type.startswith("kubernetes:") for r in args.resources):
         return  # no cluster in this stack to reach them
-    build = {_vnet_name(v.props.get("virtualNetworkName") or v.name) for v in _of(args, VNET)}
+    build = {_vnet_name(known(v.props, "virtualNetworkName") or v.name) for v in _of(args, VNET)}
     peered = sorted(
         {
             _vnet_name(remote)
             for p in _of(args, PEERING)
-            if (remote := dig(p.props, "remoteVirtualNetwork", "id")) and _vnet_name(remote) not in build
+            if (remote := known(p.props, "remoteVirtualNetwork", "id")) and _vnet_name(remote) not in build
         }
     )
     for group, zone, fails in PRIVATE_SERVICES:
         endpoint = _endpoint(args, group)
-        own_zone = any(z.props.get("privateZoneName") == zone for z in _of(args, PRIVATE_ZONE))
+        own_zone = any(known(z.props, "privateZoneName") == zone for z in _of(args, PRIVATE_ZONE))
         if endpoint is None or _public(args, group) or not own_zone:
             continue  # no endpoint, a public one too, or the estate's central zone (the estate resolves and routes)
         if not peered:
@@ -163,10 +171,11 @@ def _cluster_reaches_endpoints(args: StackValidationArgs, report: ReportViolatio
                 endpoint.urn,
             )
             continue
-        linked = {
-            _vnet_name(dig(link.props, "virtualNetwork", "id"))
+        linked = {  # a link to a zone not created yet (its name unknown in a preview) counts for any zone
+            _vnet_name(vnet)
             for link in _of(args, ZONE_LINK)
-            if link.props.get("privateZoneName") == zone
+            if known(link.props, "privateZoneName") in (zone, None)
+            and (vnet := known(link.props, "virtualNetwork", "id"))
         }
         for vnet in peered:
             if vnet not in linked:
