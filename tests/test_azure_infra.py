@@ -649,6 +649,7 @@ def test_a_premium_firewall_limits_github_to_the_organisations_paths_inside_tls(
     assert "github.com" in allowed.inputs["domains"], "still resolvable"
     flagged = {f.key for f in plan.findings}
     assert "supply-chain:network.egress.firewallTier" not in flagged
+    assert "github-limited-to-organisation" not in {v.rule for v in check_resources(plan.resources)}
 
 
 def test_a_standard_firewall_in_front_of_github_runners_is_flagged(plan_of: Callable[[str], Plan]) -> None:

@@ -113,6 +113,8 @@ def test_a_deliberately_insecure_prod_breaks_each_rule_it_should(plan_of: Callab
             spec["failurePolicy"] = "Ignore"
             spec["attestors"][0]["cosign"]["keyless"]["identities"][0] = {"issuer": ISSUER, "subjectRegExp": ".*"}
             r = _loosened(r, spec=spec)
+        elif r.type == "azure-native:network:VirtualNetworkPeering" or r.name.endswith("-zone-link-cluster"):
+            continue  # the cluster's network left unpeered
         resources.append(r)
 
     broken = {(v.rule, v.level) for v in check_resources(resources)}
@@ -124,6 +126,7 @@ def test_a_deliberately_insecure_prod_breaks_each_rule_it_should(plan_of: Callab
         ("audit-namespaces-have-a-deadline", "mandatory"),
         ("admission-enforce-fails-closed", "mandatory"),
         ("admission-identities-pinned", "mandatory"),
+        ("cluster-reaches-private-endpoints", "advisory"),  # the vault: the registry's endpoint is public now
     } <= broken
     assert fails(check_resources(resources), "mandatory")
 

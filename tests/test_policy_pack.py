@@ -59,6 +59,10 @@ RULES = {
     "vault-keys-pinned": "advisory",
     "admission-exceptions-reviewed": "advisory",
     "prod-safeguards": "advisory",
+    "github-limited-to-organisation": "advisory",
+    "egress-extra-destinations": "advisory",
+    "job-identity-federations-listed": "advisory",
+    "cluster-reaches-private-endpoints": "advisory",
 }
 REGISTRY = "azure-native:containerregistry:Registry"
 URN = "urn:pulumi:prod::supply-chain::azure-native:containerregistry:Registry::acr"

@@ -139,6 +139,10 @@ def allowed_registry_policy_name(registry: str) -> str:
 
 ACR_DOMAIN = "azurecr.io"
 
+EXTRA_EGRESS_RULE = "stack-extras"
+"""The firewall application rule that holds `network.egress.extraAllowedFqdns`, apart from the chain's own
+destinations (Sigstore, GitHub, Entra ID, ...): the review lists each host in it as one the agents may reach."""
+
 
 def acr_login_server(registry_name: str) -> str:
     """The login server of an ACR the stack creates: `<name>.azurecr.io`, lower case."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from components.model.config import BuildAgentsConfig, NetworkConfig
+from components.model.contract import EXTRA_EGRESS_RULE
 
 SIGSTORE_HOSTS = (
     "fulcio.sigstore.dev",  # keyless signing certificates
@@ -91,7 +92,7 @@ def egress_rules(network: NetworkConfig, agents: BuildAgentsConfig | None) -> li
     if network.egress.extra_allowed_fqdns:
         rules.append(
             ApplicationRule(
-                "stack-extras", "network.egress.extraAllowedFqdns", tuple(network.egress.extra_allowed_fqdns)
+                EXTRA_EGRESS_RULE, "network.egress.extraAllowedFqdns", tuple(network.egress.extra_allowed_fqdns)
             )
         )
     return rules

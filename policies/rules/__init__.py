@@ -12,6 +12,7 @@ from policies.rules import (
     key_vault,
     loosenings,
     network,
+    reach,
     registry,
     roles,
     safeguards,
@@ -33,5 +34,6 @@ ALL_POLICIES: list[Policy] = [
     *scope.POLICIES,
     *trust.POLICIES,
     *safeguards.POLICIES,
+    *reach.POLICIES,
 ]
 """Every rule of the pack, in the order the review lists them."""
