@@ -34,12 +34,8 @@ from scripts.checks.cosign import (
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING,
     ImageRef,
-    _append_layer,
-    _write_bundle,
-    dsse_envelope,
-    simple_signing_payload,
-    statement,
 )
+from scripts.checks.cosign_writer import _append_layer, _write_bundle, dsse_envelope, simple_signing_payload, statement
 from scripts.checks.oci import Registry
 from tests.fake_rekor import FakeRekor, b64, dsse_v001, hashedrekord_v001, intoto_v002, sign
 

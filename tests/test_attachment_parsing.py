@@ -23,8 +23,10 @@ from scripts.checks.cosign import (
     SIMPLE_SIGNING,
     Found,
     ImageRef,
-    _append_layer,
     _from_envelope,
+)
+from scripts.checks.cosign_writer import (
+    _append_layer,
     _write_bundle,
     attest_legacy,
     dsse_envelope,

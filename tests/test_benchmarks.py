@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
-from scripts.checks.cosign import ImageRef, attest_legacy, push_canary, sign_legacy
+from scripts.checks.cosign import ImageRef
+from scripts.checks.cosign_writer import attest_legacy, push_canary, sign_legacy
 from scripts.checks.images import check_image, requirement_problems
 from scripts.checks.oci import Registry
 from scripts.checks.verification import trusted_root

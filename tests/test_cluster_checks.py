@@ -41,7 +41,8 @@ from scripts.checks import evidence
 from scripts.checks.canaries import CANARY_REPOSITORY
 from scripts.checks.cases import FOREIGN_IMAGE, Case, known_good_targets, plan_cases
 from scripts.checks.cluster import Cluster, pod_manifest
-from scripts.checks.cosign import ImageRef, _append_layer, push_canary, sign_legacy, simple_signing_payload
+from scripts.checks.cosign import ImageRef
+from scripts.checks.cosign_writer import _append_layer, push_canary, sign_legacy, simple_signing_payload
 from scripts.checks.errors import UnreachableError, UsageError
 from scripts.checks.oci import Registry
 from scripts.checks.options import Options
@@ -411,7 +412,7 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
     root = trusted_root()
     known = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="known-good")
     sign_legacy(registry, known, key)
-    from scripts.checks.cosign import attest_legacy
+    from scripts.checks.cosign_writer import attest_legacy
 
     attest_legacy(registry, known, key, "https://spdx.dev/Document", {"packages": [{"name": "x"}]})
 
@@ -635,7 +636,8 @@ def test_outside_network_probe(loopback_registry: str) -> None:
 
 
 def test_malformed_attachments_fail_the_check_instead_of_crashing(loopback_registry: str) -> None:
-    from scripts.checks.cosign import SIMPLE_SIGNING, _append_layer
+    from scripts.checks.cosign import SIMPLE_SIGNING
+    from scripts.checks.cosign_writer import _append_layer
     from scripts.checks.runner import verify_known_good
 
     key = ec.generate_private_key(ec.SECP256R1())

@@ -25,9 +25,8 @@ from components.model.trust import (
     TrustModel,
 )
 from scripts.checks import images
-from scripts.checks.cosign import (
-    COSIGN_SIGN_PREDICATE,
-    ImageRef,
+from scripts.checks.cosign import COSIGN_SIGN_PREDICATE, ImageRef
+from scripts.checks.cosign_writer import (
     _append_layer,
     _write_bundle,
     attest_bundle,

@@ -16,15 +16,8 @@ from sigstore.models import TrustedRoot
 
 from components.model.contract import SLSA_PROVENANCE_V1
 from components.model.trust import KeylessAuthority, NamespacePolicy, Provenance, SigstoreInstance, TrustModel
-from scripts.checks.cosign import (
-    BUNDLE_V03,
-    COSIGN_SIGN_PREDICATE,
-    ImageRef,
-    _write_bundle,
-    dsse_envelope,
-    push_canary,
-    statement,
-)
+from scripts.checks.cosign import BUNDLE_V03, COSIGN_SIGN_PREDICATE, ImageRef
+from scripts.checks.cosign_writer import _write_bundle, dsse_envelope, push_canary, statement
 from scripts.checks.images import ImageReport, check_image, requirement_problems
 from scripts.checks.oci import Registry
 from scripts.checks.provenance import github_provenance_v1

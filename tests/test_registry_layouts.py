@@ -8,13 +8,11 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from scripts.checks.cosign import (
-    BUNDLE_V03,
-    COSIGN_SIGN_PREDICATE,
+from scripts.checks.cosign import BUNDLE_V03, COSIGN_SIGN_PREDICATE, find
+from scripts.checks.cosign_writer import (
     attest_bundle,
     attest_legacy,
     delete_canary,
-    find,
     push_canary,
     sign_bundle,
     sign_legacy,

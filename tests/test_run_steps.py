@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from components.model.contract import StackOutputs
 from components.model.trust import KeyAuthority, NamespacePolicy, SigstoreInstance, TrustModel
 from scripts.checks.cluster import Cluster
-from scripts.checks.cosign import push_canary, sign_legacy
+from scripts.checks.cosign_writer import push_canary, sign_legacy
 from scripts.checks.oci import Registry
 from scripts.checks.options import Options
 from scripts.checks.outputs import parse_outputs

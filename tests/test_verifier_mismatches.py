@@ -28,8 +28,8 @@ from components.model.trust import (
     SigstoreInstance,
     TrustModel,
 )
-from scripts.checks.cosign import (
-    COSIGN_SIGN_PREDICATE,
+from scripts.checks.cosign import COSIGN_SIGN_PREDICATE
+from scripts.checks.cosign_writer import (
     _write_bundle,
     attest_legacy,
     dsse_envelope,

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.model.contract import SLSA_PROVENANCE_V1
 from components.model.trust import TrustModel
-from scripts.checks.cosign import (
-    ImageRef,
+from scripts.checks.cosign import ImageRef
+from scripts.checks.cosign_writer import (
     attest_bundle,
     attest_legacy,
     delete_canary,

@@ -14,13 +14,7 @@ from sigstore.models import TrustedRoot
 
 from components.model.contract import GITHUB_ACTIONS_ISSUER, SLSA_PROVENANCE_TYPES, repository_glob_regex
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
-from scripts.checks.cosign import (
-    CERTIFICATE_ANNOTATION,
-    REKOR_BUNDLE_ANNOTATION,
-    Found,
-    ImageRef,
-    find,
-)
+from scripts.checks.cosign import CERTIFICATE_ANNOTATION, REKOR_BUNDLE_ANNOTATION, Found, ImageRef, find
 from scripts.checks.documents import field, json_object
 from scripts.checks.errors import CheckError
 from scripts.checks.oci import Registry
