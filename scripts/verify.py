@@ -44,6 +44,7 @@ from scripts.checks.oci import Credentials, Registry
 from scripts.checks.options import Options
 from scripts.checks.outputs import load_outputs_file, load_stack_outputs, read_trust_model
 from scripts.checks.posture import public_access
+from scripts.checks.results import CheckResult
 from scripts.checks.runner import run_all
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
@@ -198,7 +199,26 @@ def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> ec.Elliptic
 
 
 def check(args: argparse.Namespace) -> int:
-    """`check`: the post-deploy run (or only the outside-network probe); writes evidence, returns the exit code."""
+    """`check`: the post-deploy run (or only the outside-network probe); writes evidence, returns the exit code.
+    A run that cannot finish (bad outputs, unreachable cluster or registry) still writes evidence: one failed
+    `run/<reason>` check saying why, so CI has a junit.xml to show."""
+    try:
+        return _check(args)
+    except CheckError as stopped:
+        reason = CheckResult(
+            f"run/{stopped.label}",
+            "The checks ran to the end",
+            "fail",
+            "the outputs read, the cluster and the registry answering",
+            str(stopped),
+            details={"exitCode": stopped.exit_code},
+        )
+        stack = args.stack or (args.outputs.stem if args.outputs is not None else "stack")
+        evidence.write([reason], args.evidence, {"stack": stack, "exitCode": stopped.exit_code})
+        raise
+
+
+def _check(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.outputs is not None:
         outputs = load_outputs_file(args.outputs)

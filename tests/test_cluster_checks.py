@@ -622,8 +622,23 @@ def test_cli_exit_codes_unreachable_and_usage(
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("unreachable: registry 127.0.0.1:9")
     assert "Traceback" not in err
-    assert main(["--outputs", str(outputs), "--context", "missing"]) == 2
-    assert main(["--outputs", str(outputs), "--known-good", "no-digest"]) in (2, 3)
+    # the run stopped, and CI still has a test report saying why
+    junit = ET.parse(tmp_path / "e" / "junit.xml").getroot()
+    assert (junit.get("tests"), junit.get("failures")) == ("1", "1")
+    case = junit.find("testcase")
+    assert case is not None
+    assert case.get("name") == "run/unreachable"
+    failure = case.find("failure")
+    assert failure is not None
+    assert "registry 127.0.0.1:9" in str(failure.get("message"))
+    evidence = json.loads((tmp_path / "e" / "evidence.json").read_text())
+    assert evidence["context"] == {"stack": "outputs", "exitCode": 3}
+
+    assert main(["--outputs", str(outputs), "--context", "missing", "--evidence", str(tmp_path / "u")]) == 2
+    usage = json.loads((tmp_path / "u" / "evidence.json").read_text())
+    assert [c["id"] for c in usage["checks"]] == ["run/usage"]
+    assert "missing" in usage["checks"][0]["observed"]
+    assert main(["--outputs", str(outputs), "--known-good", "no-digest", "--evidence", str(tmp_path / "k")]) in (2, 3)
 
 
 def test_outside_network_probe(loopback_registry: str) -> None:
