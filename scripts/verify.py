@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -219,7 +220,8 @@ def check(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    # soft wrap: a CI log keeps each outcome on one line, whatever width rich guesses for a pipe
+    console = Console(stderr=True, soft_wrap=True)
     if args.outputs is not None:
         outputs = load_outputs_file(args.outputs)
     else:
@@ -239,13 +241,23 @@ def _check(args: argparse.Namespace) -> int:
     root = trusted_root(args.trusted_root)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as bar:
         task = bar.add_task("starting")
-        results = run_all(outputs, cluster, registry, root, options, lambda step: bar.update(task, description=step))
+
+        def progress(step: str) -> None:
+            if console.is_terminal:
+                bar.update(task, description=step)
+            else:  # a log has no live display: one line per step, so a long run is seen moving
+                console.print(f"… {escape(step)}", highlight=False)
+
+        results = run_all(outputs, cluster, registry, root, options, progress)
     stack = args.stack or args.outputs.stem
     files = evidence.write(results, args.evidence, {"stack": stack, "runId": options.run_id})
     counts = evidence.summary(results)
     for r in results:
         if r.status == "fail":
             console.print(f"[red]FAIL[/red] {escape(r.title)}: expected {escape(r.expected)}, {escape(r.observed)}")
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # failures shown on the run's summary page
+        for line in evidence.github_annotations(results):
+            print(line)
     console.print(
         f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped; evidence: "
         + ", ".join(str(f) for f in files)

@@ -47,6 +47,7 @@ from scripts.checks.errors import UnreachableError, UsageError
 from scripts.checks.oci import Registry
 from scripts.checks.options import Options
 from scripts.checks.outputs import parse_outputs
+from scripts.checks.results import CheckResult
 from scripts.checks.runner import audit_readiness, run_all, verify_known_good
 from scripts.checks.verification import trusted_root
 from tests.fake_kube import ADMITTED, AUDITED, FakeApi, serve
@@ -936,3 +937,55 @@ def test_a_shared_stacks_run_probes_anonymous_pulls_and_uses_the_runs_vault_toke
     assert by_id["verify/known-good"].status == "pass"
     assert by_id["audit/sandbox/would-block"].details == {"wouldBlock": ["Pod/a (verify-image-signatures-audit)"]}
     assert by_id["cleanup/canaries"].status == "pass"
+
+
+def test_in_a_ci_log_each_outcome_is_one_line_and_failures_are_github_annotations(
+    loopback_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.verify import main
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    model = _model(loopback_registry, key)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "environment": "local",
+                "namespaces": {"demo": "enforce"},
+                "registryLoginServer": loopback_registry,
+                "trustModel": model.to_json(),
+            }
+        )
+    )
+    # a cluster with no admission at all: posture and every denial case fail
+    api = FakeApi(default=ADMITTED, namespaces={"demo": {"supply-chain/admission-mode": "enforce"}})
+    with serve(api) as api_client:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+            f"clusters: [{{name: c, cluster: {{server: '{api_client.configuration.host}'}}}}]\n"
+            "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
+        )
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        monkeypatch.setenv("COLUMNS", "60")
+        code = main(["--outputs", str(outputs), "--evidence", str(tmp_path / "e"), "--deadline", "60"])
+    out, err = capsys.readouterr()
+    failed = [c for c in json.loads((tmp_path / "e" / "evidence.json").read_text())["checks"] if c["status"] == "fail"]
+    assert code == 1
+    assert failed, "a cluster without admission fails the run"
+    annotations = [line for line in out.splitlines() if line.startswith("::error title=")]
+    assert len(annotations) == len(failed)
+    assert all("%0A" not in a.split("::", 2)[1] and "\n" not in a for a in annotations)
+    lines = err.splitlines()
+    assert any(line.startswith("… ") for line in lines), "progress is logged, one line per step"
+    for check in failed:  # each failure whole on one line, however narrow the log
+        assert any(check["title"] in line and check["expected"] in line for line in lines), check["title"]
+    assert "\x1b[" not in err, "no colour codes in a log"
+
+
+def test_annotations_escape_what_github_would_read_as_commands() -> None:
+    result = CheckResult("chain/demo:x,y", "Title 100%", "fail", "denied", "admitted\nby: webhook")
+    assert evidence.github_annotations([result, CheckResult("ok", "t", "pass", "e", "o")]) == [
+        "::error title=chain/demo%3Ax%2Cy::Title 100%25: expected denied; observed admitted%0Aby: webhook"
+    ]

@@ -68,6 +68,22 @@ def as_markdown(results: Sequence[CheckResult], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _command_value(text: str, *, property_: bool = False) -> str:
+    """Escape `text` for a GitHub Actions workflow command (a property also escapes `:` and `,`)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
+
+
+def github_annotations(results: Sequence[CheckResult]) -> list[str]:
+    """`::error` workflow commands, one per failed check (GitHub shows them as annotations of the run)."""
+    return [
+        f"::error title={_command_value(r.id, property_=True)}::"
+        + _command_value(f"{r.title}: expected {r.expected}; observed {r.observed}")
+        for r in results
+        if r.status == "fail"
+    ]
+
+
 def write(results: Sequence[CheckResult], folder: Path, context: dict[str, Any]) -> list[Path]:
     """Write the three evidence files into `folder`; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
