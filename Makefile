@@ -9,11 +9,13 @@ BIN    := $(VENV)/bin
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
 $(BIN)/.runtime: requirements.txt
+	@echo "installing the locked runtime dependencies into $(VENV)/ (once; about a minute, quiet unless it fails)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.txt
 	touch $@
 
 $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
+	@echo "installing the locked test and lint tools into $(VENV)/ (once; a minute or two)"
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.txt -r requirements-dev.txt
 	touch $@
 
