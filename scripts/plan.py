@@ -24,7 +24,7 @@ from rich.tree import Tree
 
 from components.model import yaml_io
 from components.model.config import ConfigError, parse_stack_config
-from components.model.config.stack_file import read_stack_file
+from components.model.config.stack_file import key_lines, read_stack_file
 from policies.offline import PackConfigError, Violation, check_resources, fails, read_pack_config
 from scripts import PROJECT_ROOT
 from scripts.arm_template import arm_template
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     out = args.out or PROJECT_ROOT / "build" / "plan" / plan.stack
     manifests = write_plan(plan, out)
-    write_review(out, plan.stack, violations, plan.findings)
+    write_review(out, plan.stack, violations, plan.findings, key_lines(path.read_text(encoding="utf-8")))
     if not args.quiet:
         _print(console, plan, violations)
     custom = sum(1 for r in plan.resources if r.custom)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from components.model.config.stack_file import line_of
 from policies.offline import Violation
 from policies.review import Finding, pack_rule
 
@@ -16,10 +17,12 @@ CONFIG_RULE = "stack-config-review"
 """The rule name review.json gives the stack config's findings (advisory: the config model refuses the rest)."""
 
 
-def review_entries(violations: Sequence[Violation], findings: Sequence[Finding]) -> list[dict[str, Any]]:
+def review_entries(
+    violations: Sequence[Violation], findings: Sequence[Finding], lines: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
     """review.json: `{rule, urn, level, message}` per violation, then each config finding with its `key`,
-    `severity` and `packRule` (the pack rule reporting the same concern from the resources; no urn: it is about the
-    stack file, not a resource)."""
+    `severity`, `packRule` (the pack rule reporting the same concern from the resources) and `line` (of the stack
+    file: the key's, or its nearest written parent's; no urn: it is about the stack file, not a resource)."""
     entries: list[dict[str, Any]] = [v.as_json() for v in violations]
     entries += [
         {
@@ -30,6 +33,7 @@ def review_entries(violations: Sequence[Violation], findings: Sequence[Finding])
             "key": f.key,
             "severity": f.severity,
             "packRule": pack_rule(f),
+            "line": line_of(lines or {}, f.key),
         }
         for f in findings
     ]
@@ -40,10 +44,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def review_markdown(stack: str, violations: Sequence[Violation], findings: Sequence[Finding]) -> str:
+def review_markdown(
+    stack: str, violations: Sequence[Violation], findings: Sequence[Finding], lines: Mapping[str, int] | None = None
+) -> str:
     """review.md: counts first, then one table per kind, for a pull-request comment."""
     levels = Counter(v.level for v in violations)
-    lines = [
+    table = [
         f"## Review of stack `{stack}`",
         "",
         f"Policy pack: **{levels['mandatory']} mandatory**, {levels['advisory']} advisory violations. "
@@ -51,22 +57,29 @@ def review_markdown(stack: str, violations: Sequence[Violation], findings: Seque
         "",
     ]
     if violations:
-        lines += ["| level | rule | resource | violation |", "| --- | --- | --- | --- |"]
-        lines += [
+        table += ["| level | rule | resource | violation |", "| --- | --- | --- | --- |"]
+        table += [
             f"| {v.level} | `{v.rule}` | `{v.urn.rsplit('::', 1)[-1]}` | {_cell(v.message)} |" for v in violations
         ]
-        lines.append("")
+        table.append("")
     if findings:
-        lines += ["| severity | key | finding | pack rule |", "| --- | --- | --- | --- |"]
-        lines += [
-            f"| {f.severity} | `{f.key}` | {_cell(f.message)} | {f'`{rule}`' if (rule := pack_rule(f)) else ''} |"
+        table += ["| severity | key | line | finding | pack rule |", "| --- | --- | --- | --- | --- |"]
+        table += [
+            f"| {f.severity} | `{f.key}` | {line_of(lines or {}, f.key) or ''} | {_cell(f.message)} | "
+            f"{f'`{rule}`' if (rule := pack_rule(f)) else ''} |"
             for f in findings
         ]
-        lines.append("")
-    return "\n".join(lines)
+        table.append("")
+    return "\n".join(table)
 
 
-def write_review(out: Path, stack: str, violations: Sequence[Violation], findings: Sequence[Finding]) -> None:
-    """Write review.json and review.md into the plan directory."""
-    (out / "review.json").write_text(json.dumps(review_entries(violations, findings), indent=2) + "\n")
-    (out / "review.md").write_text(review_markdown(stack, violations, findings))
+def write_review(
+    out: Path,
+    stack: str,
+    violations: Sequence[Violation],
+    findings: Sequence[Finding],
+    lines: Mapping[str, int] | None = None,
+) -> None:
+    """Write review.json and review.md into the plan directory (`lines`: the stack file's, by key)."""
+    (out / "review.json").write_text(json.dumps(review_entries(violations, findings, lines), indent=2) + "\n")
+    (out / "review.md").write_text(review_markdown(stack, violations, findings, lines))

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from components.model.config.stack_file import key_lines
 from policies.offline import Violation, check_resources, fails
 from policies.rules.base import RESOURCE_TYPES
 from scripts import plan as plan_cli
 from scripts.planning import Plan, PlannedResource
+from scripts.review_report import review_entries
 from tests.conftest import ROOT
 
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -154,3 +156,16 @@ def test_a_pack_config_the_pack_cannot_use_is_refused_before_planning(
     assert says in printed
     assert printed.count("\n") == 1
     assert not out.exists(), "nothing is planned with a config the pack cannot use"
+
+
+def test_each_config_finding_points_at_its_line_of_the_stack_file(plan_of: Callable[[str], Plan]) -> None:
+    text = (ROOT / "stacks" / "Pulumi.prod.yaml").read_text()
+    written = text.splitlines()
+    entries = review_entries([], plan_of("prod").findings, key_lines(text))
+    at = {entry["key"].removeprefix("supply-chain:"): written[entry["line"] - 1].strip() for entry in entries}
+    assert at["admission.namespaces.analytics.mode"].startswith("analytics: {mode: audit")
+    assert at["admission.exemptNamespaces[0]"] == "- name: gatekeeper-system"
+    # a finding about a key left at its default points at the nearest key that is written
+    assert at["signing.keys[0].publicKey"] == "- kind: azure-key-vault"
+    assert at["network.egress.firewallTier"] == "egress:"
+    assert key_lines("config: [unclosed") == {}

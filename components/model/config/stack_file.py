@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.model.config import yaml_document
 from components.model.config.errors import ConfigError, Problem
 from components.model.contract import PROJECT
+from components.model.yaml_io import SafeLoader
 
 SECRET_PLACEHOLDER = "[secret]"
 """What a `secure:` value reads as offline: the plan has no key to decrypt it, and must not try."""
@@ -207,3 +210,44 @@ def raw_from_runtime(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(problems, "stack config")
     prefix = f"{PROJECT}:"
     return {k.removeprefix(prefix): _decode(v) for k, v in config.items() if k.startswith(prefix)}
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The line of every config key in a stack file's text, keyed as findings name them
+    (`supply-chain:admission.exceptions[0].owner`); empty when the text is not YAML. For pointing a reviewer
+    at a key, after the strict read accepted the file."""
+    try:
+        root = yaml.compose(text, Loader=SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, key: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value in node.value:
+                child = f"{key}.{key_node.value}" if key else str(key_node.value)
+                lines.setdefault(child, key_node.start_mark.line + 1)
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = f"{key}[{index}]"
+                lines.setdefault(child, item.start_mark.line + 1)
+                walk(item, child)
+
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value in root.value:
+            if key_node.value == "config" and isinstance(value, yaml.MappingNode):
+                for config_key, config_value in value.value:
+                    lines.setdefault(str(config_key.value), config_key.start_mark.line + 1)
+                    walk(config_value, str(config_key.value))
+    return lines
+
+
+def line_of(lines: Mapping[str, int], key: str) -> int | None:
+    """The line of `key`, or of its nearest written parent (a key left at its default is not in the file)."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > key.find(":") else ""
+    return None
