@@ -22,6 +22,7 @@ unreachable. Failures are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sign canaries with the local stack's generated key (reads the secret output)",
     )
     check.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
+    check.add_argument("--json", action="store_true", help="print evidence.json's summary and checks on stdout")
     check.add_argument("--deadline", type=float, default=300.0, help="seconds for the whole run (default 300)")
     check.add_argument("--workers", type=int, default=8, help="concurrent dry-run requests (default 8)")
     check.add_argument("--trusted-root", type=Path, help="Sigstore trusted_root.json (default: public good)")
@@ -249,15 +251,17 @@ def _check(args: argparse.Namespace) -> int:
                 console.print(f"… {escape(step)}", highlight=False)
 
         results = run_all(outputs, cluster, registry, root, options, progress)
-    stack = args.stack or args.outputs.stem
-    files = evidence.write(results, args.evidence, {"stack": stack, "runId": options.run_id})
+    context = {"stack": args.stack or args.outputs.stem, "runId": options.run_id}
+    files = evidence.write(results, args.evidence, context)
     counts = evidence.summary(results)
     for r in results:
         if r.status == "fail":
             console.print(f"[red]FAIL[/red] {escape(r.title)}: expected {escape(r.expected)}, {escape(r.observed)}")
     if os.environ.get("GITHUB_ACTIONS") == "true":  # failures shown on the run's summary page
-        for line in evidence.github_annotations(results):
-            print(line)
+        for line in evidence.github_annotations(results):  # the runner reads commands on stderr too
+            print(line, file=sys.stderr)
+    if args.json:  # stdout holds nothing else
+        print(json.dumps({**evidence.as_json(results, context), "evidence": [str(f) for f in files]}, sort_keys=True))
     console.print(
         f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped; evidence: "
         + ", ".join(str(f) for f in files)

@@ -969,12 +969,15 @@ def test_in_a_ci_log_each_outcome_is_one_line_and_failures_are_github_annotation
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
         monkeypatch.setenv("GITHUB_ACTIONS", "true")
         monkeypatch.setenv("COLUMNS", "60")
-        code = main(["--outputs", str(outputs), "--evidence", str(tmp_path / "e"), "--deadline", "60"])
+        code = main(["--outputs", str(outputs), "--evidence", str(tmp_path / "e"), "--deadline", "60", "--json"])
     out, err = capsys.readouterr()
     failed = [c for c in json.loads((tmp_path / "e" / "evidence.json").read_text())["checks"] if c["status"] == "fail"]
     assert code == 1
     assert failed, "a cluster without admission fails the run"
-    annotations = [line for line in out.splitlines() if line.startswith("::error title=")]
+    summary = json.loads(out)  # stdout holds the JSON summary and nothing else
+    assert summary["summary"]["fail"] == len(failed)
+    assert [c["id"] for c in summary["checks"] if c["status"] == "fail"] == [c["id"] for c in failed]
+    annotations = [line for line in err.splitlines() if line.startswith("::error title=")]
     assert len(annotations) == len(failed)
     assert all("%0A" not in a.split("::", 2)[1] and "\n" not in a for a in annotations)
     lines = err.splitlines()
