@@ -482,6 +482,7 @@ def test_full_run_against_a_loopback_registry_and_a_stand_in_api_server(loopback
         if case != "missing-sbom":  # sandbox requires no SBOM
             assert by_id[f"chain/sandbox/{case}"].observed == "admitted", case
     assert by_id["chain/demo/trusted-canary"].observed == "admitted"
+    assert by_id["chain/sandbox/unsigned"].title.startswith("sandbox: "), "a case's title names its namespace"
     assert by_id["verify/known-good"].status == "pass"
     assert by_id["registry/anonymous-pull"].status == "skip"
 

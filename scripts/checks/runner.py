@@ -61,7 +61,8 @@ def _case_check(
         ok = answer.allowed if case.admit else answer.denied_by(policies)
         return passed_if(ok, "admitted" if answer.allowed else f"denied: {answer.message}", details)
 
-    return Check(f"chain/{case.id}", case.title, case.expected, observe)
+    # the namespace leads the title: in a log or a step summary the same case repeats once per namespace
+    return Check(f"chain/{case.id}", f"{case.namespace}: {case.title}", case.expected, observe)
 
 
 def _positive_control(cases: list[Case], results: list[CheckResult]) -> Check:
