@@ -18,7 +18,7 @@ from components.model.contract import SLSA_PROVENANCE_V1
 from components.model.trust import KeylessAuthority, NamespacePolicy, Provenance, SigstoreInstance, TrustModel
 from scripts.checks.cosign import BUNDLE_V03, COSIGN_SIGN_PREDICATE, ImageRef
 from scripts.checks.cosign_writer import _write_bundle, dsse_envelope, push_canary, statement
-from scripts.checks.images import ImageReport, check_image, requirement_problems
+from scripts.checks.images import ImageReport, check_image, encode_proof, requirement_problems
 from scripts.checks.oci import Registry
 from scripts.checks.provenance import github_provenance_v1
 from tests.keyless_signer import GITHUB, KeylessSigner, TestFulcio, stand_in_fulcio
@@ -107,6 +107,9 @@ def test_signed_and_sbom_attested_by_the_release_and_provenance_by_the_builder_m
     ]
     assert requirement_problems(report, APPS, model) == []
     assert requirement_problems(report, SANDBOX, model) == []
+    # the report names the workflow that signed, which the trust model knows only by its pattern
+    signature = next(p for p in report.proofs if p.kind == "signature")
+    assert encode_proof(signature).endswith(f"verified by {BY_RELEASE}, signed as {APP_RELEASE} (issuer {GITHUB})")
 
 
 @pytest.mark.parametrize("layout", ["legacy", "bundle"])

@@ -115,7 +115,7 @@ def test_other_artifact_is_rejected_for_a_dsse_bundle(cases: Path, tmp_path: Pat
     assert main(_argv(cases / "intoto-with-custom-trust-root", artifact=other)) == 1
 
 
-def test_identity_must_match_exactly_or_by_anchored_regexp(cases: Path) -> None:
+def test_identity_must_match_exactly_or_by_anchored_regexp(cases: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = cases / "happy-path-v0.3"
     artifact = str(cases.parent / "a.txt")
     bundle = str(case / "bundle.sigstore.json")
@@ -124,6 +124,7 @@ def test_identity_must_match_exactly_or_by_anchored_regexp(cases: Path) -> None:
         return main(["verify-bundle", "--bundle", bundle, *identity, "--certificate-oidc-issuer", issuer, artifact])
 
     assert run("--certificate-identity-regexp", r"^https://github\.com/sigstore-conformance/.+@refs/heads/main$") == 0
+    assert f"signed by {BEACON} (issuer {GITHUB_ISSUER})" in capsys.readouterr().out, "the identity, not the pattern"
     assert run("--certificate-identity-regexp", r"^https://github\.com/contoso/.+$") == 1
     assert run("--certificate-identity", BEACON.replace("main", "release")) == 1
     assert run("--certificate-identity", BEACON, issuer="https://accounts.google.com") == 1

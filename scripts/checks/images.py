@@ -42,6 +42,9 @@ class Proof:
     verified_by: str | None
     reason: str = ""
     statement: dict[str, Any] | None = None
+    signer: str = ""
+    """Who signed it, as the signature itself says (a certificate's identity, which an identity pattern of the
+    trust model only matched)."""
 
 
 @dataclass(frozen=True)
@@ -106,16 +109,15 @@ def _identities(model: TrustModel, kind: str) -> list[IdentityPolicy]:
     ]
 
 
-def _first(attempts: list[tuple[str, Callable[[], Verified]]]) -> tuple[str | None, str]:
-    """The first authority whose verification passes, else every reason it failed."""
+def _first(attempts: list[tuple[str, Callable[[], Verified]]]) -> tuple[str | None, str, str]:
+    """The first authority whose verification passes and who signed, else every reason each failed."""
     reasons = []
     for name, attempt in attempts:
         try:
-            attempt()
-            return name, ""
+            return name, attempt().signer, ""
         except CheckError as exc:
             reasons.append(f"{name}: {exc}")
-    return None, "; ".join(reasons) or "no trusted authority of this kind"
+    return None, "", "; ".join(reasons) or "no trusted authority of this kind"
 
 
 def _keys(model: TrustModel) -> tuple[list[tuple[KeyAuthority, PublicKey]], list[str]]:
@@ -180,10 +182,10 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                     log_required=key.transparency_log_required,
                 )
                 attempts.append((key.describe(), check))
-    verified_by, reason = _first(attempts)
+    verified_by, signer, reason = _first(attempts)
     if verified_by is None and skipped:  # a refusal always has a reason (at least "no trusted authority...")
         reason = "; ".join([reason, *skipped])
-    return Proof(found.layout, found.kind, found.predicate_type, verified_by, reason, statement)
+    return Proof(found.layout, found.kind, found.predicate_type, verified_by, reason, statement, signer)
 
 
 def check_image(registry: Registry, image: ImageRef, model: TrustModel, root: TrustedRoot) -> ImageReport:
@@ -239,5 +241,7 @@ def requirement_problems(report: ImageReport, ns: NamespacePolicy, model: TrustM
 def encode_proof(proof: Proof) -> str:
     """A short, stable text of a proof for reports."""
     status = f"verified by {proof.verified_by}" if proof.verified_by else f"not trusted: {proof.reason}"
+    if proof.verified_by and proof.signer and proof.signer not in proof.verified_by:
+        status += f", signed as {proof.signer}"  # the identity a pattern matched, not the pattern
     kind = proof.predicate_type or proof.kind
     return f"{proof.layout} {kind}: {status}"

@@ -87,6 +87,14 @@ class IdentityPolicy:
         """The identity in a few words, for reports."""
         return f"{self.subject or self.subject_regexp} (issuer {self.issuer})"
 
+    def signer(self, cert: Certificate) -> str:
+        """Who signed, for reports: the certificate's identity this policy accepted (for a pattern, the subject
+        that matched it, not the pattern)."""
+        if self.subject is not None:
+            return self.describe()
+        matched = sorted(san for san in _sans(cert) if re.fullmatch(self.subject_regexp or "", san))
+        return f"{matched[0] if matched else self.subject_regexp} (issuer {self.issuer})"
+
 
 def _sans(cert: Certificate) -> set[str]:
     ext = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
@@ -230,7 +238,7 @@ def verify_with_identity(bundle_json: bytes, subject: Subject, root: TrustedRoot
             verifier.verify_artifact(subject.hashed(), bundle, identity)
             signing = Signing(subject, signer_der(certificate), (message.message_signature.signature,))
             check_log_entry(body, signing)  # (3)
-            return Verified("message", identity.describe(), index)
+            return Verified("message", identity.signer(certificate), index)
         envelope = message.dsse_envelope
         if envelope is None:
             raise VerificationFailedError("the bundle has neither a message signature nor a DSSE envelope")
@@ -243,7 +251,7 @@ def verify_with_identity(bundle_json: bytes, subject: Subject, root: TrustedRoot
     key = certificate.public_key()
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
         raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
-    return _verify_envelope(envelope, key, certificate, body, subject, identity.describe(), index)
+    return _verify_envelope(envelope, key, certificate, body, subject, identity.signer(certificate), index)
 
 
 def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key: PublicKey) -> Verified:
@@ -362,7 +370,7 @@ def verify_legacy_keyless(
     if not _verifies(key, signature, content):  # (3)
         raise VerificationFailedError("the signature does not verify with the certificate's key")
     check_log_entry(body, Signing(content, signer_der(cert), (signature,)))  # (4)
-    return Verified("message" if isinstance(signed, bytes) else "dsse", identity.describe(), index)
+    return Verified("message" if isinstance(signed, bytes) else "dsse", identity.signer(cert), index)
 
 
 def verify_legacy_key(
