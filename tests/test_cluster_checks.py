@@ -534,6 +534,12 @@ def test_outputs_errors_name_the_key() -> None:
         parse_outputs({"environment": "dev", "trustModel": {}}, "outputs.json")
 
 
+def test_a_secret_hidden_by_pulumi_reads_as_not_given() -> None:
+    shown = {"environment": "local", "registryLoginServer": "r:5000", "trustModel": {}}
+    outputs = parse_outputs({**shown, "signingPrivateKeysPem": "[secret]"}, "outputs.json")
+    assert outputs.signing_private_keys_pem is None  # only --stack-signing-key needs it, and says so
+
+
 def test_pinned_key_is_compared_with_the_vaults_key() -> None:
     import base64
     import threading
