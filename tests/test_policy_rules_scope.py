@@ -9,42 +9,23 @@ from typing import Any
 
 import pytest
 from pulumi_policy import (
-    PolicyCustomTimeouts,
     PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from policies.offline import check_resources
 from policies.rules import ALL_POLICIES
 from scripts.planning import Plan
+from tests.policy_args import namespace, policy_resource, resource_violations, stack_violations
 
-OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 RULES = {policy.name: policy for policy in ALL_POLICIES}
-MODE = "supply-chain/admission-mode"
 NAME = "kubernetes.io/metadata.name"
 IVP = "kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy"
 VP = "kubernetes:policies.kyverno.io/v1:ValidatingPolicy"
 CIP = "kubernetes:policy.sigstore.dev/v1beta1:ClusterImagePolicy"
+EXCEPTION = "kubernetes:policies.kyverno.io/v1:PolicyException"
 GITHUB = "https://token.actions.githubusercontent.com"
 WORKFLOW = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
 KEY = "azurekms://kv-cr.vault.azure.net/image-signing/"
-
-
-def _resource(resource_type: str, props: Mapping[str, Any], name: str = "r") -> PolicyResource:
-    return PolicyResource(
-        resource_type, props, f"urn:pulumi:s::p::{resource_type}::{name}", name, OPTIONS, None, None, [], {}
-    )
-
-
-def _namespace(name: str, mode: str, until: str | None = None) -> PolicyResource:
-    metadata: dict[str, Any] = {"name": name, "labels": {MODE: mode}}
-    if until:
-        metadata["annotations"] = {"supply-chain/audit-until": until}
-    return _resource("kubernetes:core/v1:Namespace", {"metadata": metadata}, name)
 
 
 def _selector(operator: str, names: list[str]) -> dict[str, Any]:
@@ -60,7 +41,7 @@ def _signatures(
         "matchConstraints": _selector(operator, names),
         "attestors": attestors or [],
     }
-    return _resource(IVP, {"metadata": {"name": name}, "spec": spec}, name)
+    return policy_resource(IVP, {"metadata": {"name": name}, "spec": spec}, name)
 
 
 def _registries(*prefixes: str) -> PolicyResource:
@@ -69,7 +50,7 @@ def _registries(*prefixes: str) -> PolicyResource:
         "validationActions": ["Deny"],
         "validations": [{"expression": f"variables.allImages.all(image, {allowed})"}],
     }
-    return _resource(VP, {"metadata": {"name": "restrict-image-registries"}, "spec": spec}, "registries")
+    return policy_resource(VP, {"metadata": {"name": "restrict-image-registries"}, "spec": spec}, "registries")
 
 
 def _keyless(*identities: Mapping[str, str], url: str = "https://rekor.sigstore.dev") -> list[dict[str, Any]]:
@@ -81,15 +62,7 @@ def _keys(*versions: str) -> list[dict[str, Any]]:
 
 
 def _stack(rule: str, *resources: PolicyResource, config: Mapping[str, Any] | None = None) -> list[str]:
-    found: list[str] = []
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    policy = RULES[rule]
-    assert isinstance(policy, StackValidationPolicy)
-    policy.validate(StackValidationArgs(list(resources), config), report)
-    return found
+    return stack_violations(RULES[rule], resources, config)
 
 
 SYSTEM = ["kube-system", "kyverno", "cosign-system"]
@@ -108,7 +81,7 @@ def test_namespaces_created_later_must_be_under_a_denying_signature_policy() -> 
     ]
     # a namespace the stack happens to call by the probe's name does not hide the gap
     probe = "a-namespace-created-later"
-    assert _stack(rule, _signatures("In", [probe]), _namespace(probe, "enforce"))[0].startswith("namespaces not")
+    assert _stack(rule, _signatures("In", [probe]), namespace(probe, "enforce"))[0].startswith("namespaces not")
     assert _stack(rule, _registries("cr.azurecr.io")) == [], "no signature policy: admission is not configured"
 
 
@@ -130,11 +103,11 @@ def test_a_registry_admitted_without_a_signature_is_named_once_per_engine() -> N
         "images from mcr.microsoft.com/oss are admitted (Kyverno) without any signature check"
     ]
     passing = {"images": [{"glob": "docker.io/library/**"}], "authorities": [{"static": {"action": "pass"}}]}
-    assert _stack(rule, _resource(CIP, {"spec": passing})) == [
+    assert _stack(rule, policy_resource(CIP, {"spec": passing})) == [
         "images from docker.io/library are admitted (Policy Controller) without any signature check"
     ]
     # a registry whose images are signature-checked is not loosened by being listed
-    signed_too = _resource(
+    signed_too = policy_resource(
         IVP,
         {
             "spec": {
@@ -148,7 +121,7 @@ def test_a_registry_admitted_without_a_signature_is_named_once_per_engine() -> N
 
 def test_with_neighbours_each_enforce_namespace_admits_only_its_own_signers_or_repositories() -> None:
     rule = "namespaces-bound-to-signers"
-    payments, storefront = _namespace("payments", "enforce"), _namespace("storefront", "enforce")
+    payments, storefront = namespace("payments", "enforce"), namespace("storefront", "enforce")
     stack = _signatures("NotIn", SYSTEM)
     assert _stack(rule, payments, stack) == [], "a single namespace has no neighbour"
     assert (
@@ -162,7 +135,7 @@ def test_with_neighbours_each_enforce_namespace_admits_only_its_own_signers_or_r
         )
         == []
     )
-    repositories = _resource(
+    repositories = policy_resource(
         VP, {"metadata": {"name": "restrict-repositories-storefront"}, "spec": {"validationActions": ["Deny"]}}
     )
     assert _stack(rule, payments, storefront, stack, repositories) == [
@@ -187,9 +160,9 @@ def test_a_workflow_identity_is_reported_until_an_engine_checks_who_ran_it() -> 
         == unchecked
     ), "one report per workflow"
     callers = {"type": "rego", "data": f"callers := {json.dumps({WORKFLOW: ['contoso/payments-api']})}\n"}
-    assert _stack(rule, kyverno, _resource(CIP, {"spec": {"policy": callers}})) == []
+    assert _stack(rule, kyverno, policy_resource(CIP, {"spec": {"policy": callers}})) == []
     elsewhere = {"type": "rego", "data": 'callers := {"https://github.com/contoso/other": ["contoso/other"]}'}
-    assert _stack(rule, kyverno, _resource(CIP, {"spec": {"policy": elsewhere}})) == unchecked
+    assert _stack(rule, kyverno, policy_resource(CIP, {"spec": {"policy": elsewhere}})) == unchecked
     other_issuer = _signatures(
         "NotIn", SYSTEM, attestors=_keyless({"issuer": "https://accounts.google.com", "subject": "ci@contoso.example"})
     )
@@ -199,9 +172,9 @@ def test_a_workflow_identity_is_reported_until_an_engine_checks_who_ran_it() -> 
 def test_every_audit_namespace_is_listed_with_its_deadline() -> None:
     assert _stack(
         "namespaces-in-audit",
-        _namespace("payments", "enforce"),
-        _namespace("analytics", "audit", "2027-09-30"),
-        _namespace("sandbox", "audit"),
+        namespace("payments", "enforce"),
+        namespace("analytics", "audit", "2027-09-30"),
+        namespace("sandbox", "audit"),
     ) == [
         "namespace analytics admits unsigned images (audit) until 2027-09-30",
         "namespace sandbox admits unsigned images (audit)",
@@ -225,7 +198,7 @@ def test_patterns_overlaps_private_sigstore_and_vault_reads_are_named_once_acros
         f"the engines read {KEY}v2",
     ]
     tight = _signatures("NotIn", SYSTEM, attestors=_keyless({"issuer": GITHUB, "subject": WORKFLOW}))
-    pinned = _resource(CIP, {"spec": {"authorities": [{"key": {"data": "-----BEGIN PUBLIC KEY-----"}}]}})
+    pinned = policy_resource(CIP, {"spec": {"authorities": [{"key": {"data": "-----BEGIN PUBLIC KEY-----"}}]}})
     for rule in ("identities-exact", "signing-key-rotation-closed", "sigstore-public-good", "vault-keys-pinned"):
         assert _stack(rule, tight, pinned) == [], rule
 
@@ -241,17 +214,9 @@ def test_every_exception_is_listed_with_owner_expiry_and_what_it_skips() -> None
         },
         "spec": {"expiresAt": "2027-06-30T23:59:59Z", "policyRefs": [{"name": "verify-image-signatures-audit"}]},
     }
-    found: list[str] = []
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    args = ResourceValidationArgs(
-        "kubernetes:policies.kyverno.io/v1:PolicyException", exception, "urn:x", "x", OPTIONS, None, None
+    found = resource_violations(
+        RULES["admission-exceptions-reviewed"], "kubernetes:policies.kyverno.io/v1:PolicyException", exception
     )
-    policy = RULES["admission-exceptions-reviewed"]
-    assert isinstance(policy, ResourceValidationPolicy)
-    policy.validate(args, report)
     assert found == [
         "analytics: images exempt from verify-image-signatures-audit until 2027-06-30T23:59:59Z (owner "
         "lead@contoso: vendor image)"

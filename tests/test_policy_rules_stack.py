@@ -3,31 +3,18 @@ policy denies in, and an audit namespace past (or, in prod, without) its deadlin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+from pulumi_policy import PolicyResource
 
 from policies.offline import check_resources
 from policies.rules.stack import POLICIES, selects
 from scripts.planning import Plan
+from tests.policy_args import namespace, policy_resource, stack_violations
 
-OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 RULES = {policy.name: policy for policy in POLICIES}
 MODE = "supply-chain/admission-mode"
-
-
-def _resource(resource_type: str, props: Mapping[str, Any], name: str = "r") -> PolicyResource:
-    return PolicyResource(
-        resource_type, props, f"urn:pulumi:s::p::{resource_type}::{name}", name, OPTIONS, None, None, [], {}
-    )
-
-
-def _namespace(name: str, mode: str, until: str | None = None) -> PolicyResource:
-    metadata: dict[str, Any] = {"name": name, "labels": {MODE: mode}}
-    if until:
-        metadata["annotations"] = {"supply-chain/audit-until": until}
-    return _resource("kubernetes:core/v1:Namespace", {"metadata": metadata}, name)
 
 
 def _signature_policy(namespaces: list[str], action: str = "Deny", **extra: Any) -> PolicyResource:
@@ -41,21 +28,15 @@ def _signature_policy(namespaces: list[str], action: str = "Deny", **extra: Any)
         },
         **extra,
     }
-    return _resource("kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy", {"spec": spec})
+    return policy_resource("kubernetes:policies.kyverno.io/v1:ImageValidatingPolicy", {"spec": spec})
 
 
 def _violations(rule: str, *resources: PolicyResource) -> list[str]:
-    found: list[str] = []
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    RULES[rule].validate(StackValidationArgs(list(resources)), report)
-    return found
+    return stack_violations(RULES[rule], resources)
 
 
 def test_an_enforce_namespace_needs_a_signature_policy_that_denies_in_it() -> None:
-    payments = _namespace("payments", "enforce")
+    payments = namespace("payments", "enforce")
     assert _violations("enforce-namespaces-covered", payments, _signature_policy(["payments"])) == []
     uncovered = "namespace payments is labelled enforce, but no signature policy denies in it"
     assert _violations("enforce-namespaces-covered", payments, _signature_policy(["storefront"])) == [uncovered]
@@ -66,13 +47,13 @@ def test_an_enforce_namespace_needs_a_signature_policy_that_denies_in_it() -> No
 
 def test_audit_deadlines_are_kept_and_prod_audit_needs_one() -> None:
     rule = "audit-namespaces-have-a-deadline"
-    assert _violations(rule, _namespace("analytics", "audit", "2999-01-01")) == []
-    assert _violations(rule, _namespace("analytics", "audit", "2020-01-01")) == [
+    assert _violations(rule, namespace("analytics", "audit", "2999-01-01")) == []
+    assert _violations(rule, namespace("analytics", "audit", "2020-01-01")) == [
         "namespace analytics is still in audit after its deadline 2020-01-01: switch it to enforce"
     ]
-    assert _violations(rule, _namespace("analytics", "audit")) == [], "outside prod, a deadline is optional"
-    prod_registry = _resource("azure-native:containerregistry:Registry", {"tags": {"environment": "prod"}})
-    assert _violations(rule, prod_registry, _namespace("analytics", "audit")) == [
+    assert _violations(rule, namespace("analytics", "audit")) == [], "outside prod, a deadline is optional"
+    prod_registry = policy_resource("azure-native:containerregistry:Registry", {"tags": {"environment": "prod"}})
+    assert _violations(rule, prod_registry, namespace("analytics", "audit")) == [
         "prod namespace analytics admits unsigned images with no deadline (auditUntil)"
     ]
 
