@@ -12,17 +12,20 @@ import json
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from components.azure.build_agents import STORAGE_BLOB_DATA_OWNER, STORAGE_TABLE_DATA_CONTRIBUTOR
 from components.azure.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_SECRETS_USER
+from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS
 from scripts.planning import Plan
 from scripts.trust_report import trust_compact, trust_markdown, write_trust
 from scripts.trust_summary import BUILT_IN_ROLES, trust_summary
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stack_raw
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "trust-prod.md"
 PAYMENTS_SIGNER = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
@@ -178,3 +181,15 @@ def test_local_stack_gets_a_summary_without_the_azure_parts(plan_of: Callable[[s
 def test_every_built_in_role_the_program_assigns_has_a_name() -> None:
     used = (ACR_PUSH, ACR_PULL, KEY_VAULT_SECRETS_USER, STORAGE_BLOB_DATA_OWNER, STORAGE_TABLE_DATA_CONTRIBUTOR)
     assert [guid for guid in used if guid not in BUILT_IN_ROLES] == []
+
+
+def test_a_rotated_keys_previous_version_is_listed_with_its_deadline(plan_of: Callable[[str], Plan]) -> None:
+    raw = stack_raw("prod")
+    version = "0123456789abcdef0123456789abcdef"
+    raw["signing"]["keys"][0]["previousVersions"] = [{"version": version, "until": "2026-03-01"}]
+    plan = plan_of("prod")  # the same resources: only the config's key entry differs
+    rotated = replace(plan, config=parse_stack_config(raw, source="rotated", today=date(2026, 1, 15)))
+    key = section(trust_markdown(trust_summary(rotated)), "### Key `image-signing`")
+    uri = f"azurekms://kv-crcontosoprod.vault.azure.net/image-signing/{version}"
+    assert f"  - `{version}` until 2026-03-01: `{uri}`" in key
+    assert "- Can sign with it: id-supply-chain-id-build-agents\n" in key, "a previous version is the same key"
