@@ -1,7 +1,8 @@
 """Offline plan of a stack: `python -m scripts.plan --stack dev` (or `--config FILE`).
 
-Prints the resource tree, the stack outputs and the review (the policy pack's violations and the stack
-config's findings); writes DIR/plan.json, DIR/review.json and DIR/review.md, every Kubernetes object as YAML
+Prints the resource tree, the stack outputs, the review (the policy pack's violations and the stack
+config's findings) and the trust summary; writes DIR/plan.json, DIR/review.json, DIR/review.md, DIR/trust.json
+and DIR/trust.md (who may sign what, attestations, keys, egress, roles), every Kubernetes object as YAML
 under DIR/manifests/ and each Helm release's values under DIR/helm/ (DIR defaults to build/plan/<stack>).
 Exit codes: 0 planned, 3 planned but the review fails (`--fail-on`), 2 invalid config or usage, 1 anything else.
 """
@@ -29,6 +30,8 @@ from policies.offline import PackConfigError, Violation, check_resources, fails,
 from scripts import PROJECT_ROOT
 from scripts.arm_template import arm_template
 from scripts.review_report import write_review
+from scripts.trust_report import trust_compact, write_trust
+from scripts.trust_summary import trust_summary
 
 if TYPE_CHECKING:
     from scripts.planning import Plan, PlannedResource
@@ -172,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or PROJECT_ROOT / "build" / "plan" / plan.stack
     manifests = write_plan(plan, out)
     write_review(out, plan.stack, violations, plan.findings, key_lines(path.read_text(encoding="utf-8")))
+    trust = trust_summary(plan)
+    write_trust(out, trust)
     if not args.quiet:
         _print(console, plan, violations)
+        for line in trust_compact(trust):  # never wrapped or cropped here: identities stay whole
+            console.print(line, markup=False, soft_wrap=True)
     custom = sum(1 for r in plan.resources if r.custom)
     console.print(
         f"planned stack {plan.stack!r}: {custom} resources ({len(plan.resources)} registrations), "

@@ -19,6 +19,8 @@ from scripts import plan as plan_cli
 from scripts import planning
 from scripts.planning import Plan
 from scripts.review_report import write_review
+from scripts.trust_report import write_trust
+from scripts.trust_summary import trust_summary
 from tests.conftest import ROOT, SHIPPED_STACKS, only, stack_raw
 
 
@@ -78,6 +80,7 @@ def _written(plan: Plan, out: Path) -> dict[str, bytes]:
     """Every file the CLI writes for `plan`, by path, as bytes."""
     plan_cli.write_plan(plan, out)
     write_review(out, plan.stack, check_resources(plan.resources), plan.findings)
+    write_trust(out, trust_summary(plan))
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
@@ -131,6 +134,9 @@ def test_cli_writes_plan_and_manifests(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "planned stack 'local'" in result.stdout
     assert "kubernetes:core/v1:Namespace" in result.stdout, "the resource tree is printed"
+    assert "Trust summary of 'local' (trust.md):" in result.stdout, "and the trust summary"
+    assert (tmp_path / "trust.md").read_text().startswith("# Trust summary of stack `local`")
+    assert json.loads((tmp_path / "trust.json").read_text())["stack"] == "local"
     plan: dict[str, Any] = json.loads((tmp_path / "plan.json").read_text())
     assert set(plan) >= {"stack", "resources", "outputs"}
     assert plan["stack"] == "local"
