@@ -27,6 +27,7 @@ from components.model import yaml_io
 from components.model.config import ConfigError, parse_stack_config
 from components.model.config.stack_file import key_lines, read_stack_file
 from policies.offline import PackConfigError, Violation, check_resources, fails, read_pack_config
+from policies.review import SEVERITY_ORDER
 from scripts import PROJECT_ROOT
 from scripts.arm_template import arm_template
 from scripts.review_report import write_review
@@ -111,6 +112,9 @@ def _tree(plan: Plan) -> Tree:
     return tree
 
 
+SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
 def _print(console: Console, plan: Plan, violations: list[Violation]) -> None:
     console.print(_tree(plan))
     counts = Counter(r.type for r in plan.resources if r.custom)
@@ -134,11 +138,13 @@ def _print(console: Console, plan: Plan, violations: list[Violation]) -> None:
             pack.add_row(v.level, v.rule, v.urn.rsplit("::", 1)[-1], escape(v.message))
         console.print(pack)
     if plan.findings:
-        findings = Table(title="Stack config findings")
+        by_severity = Counter(f.severity for f in plan.findings)
+        title = ", ".join(f"{by_severity[s]} {s}" for s in SEVERITY_ORDER if by_severity[s])
+        findings = Table(title=f"Stack config findings ({title})")
         for column in ("severity", "key", "finding"):
             findings.add_column(column)
-        for f in plan.findings:
-            findings.add_row(f.severity, f.key, escape(f.message))
+        for f in plan.findings:  # most severe first
+            findings.add_row(f"[{SEVERITY_STYLE[f.severity]}]{f.severity}[/]", f.key, escape(f.message))
         console.print(findings)
 
 

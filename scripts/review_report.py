@@ -12,6 +12,10 @@ from typing import Any
 from components.model.config.stack_file import line_of
 from policies.offline import Violation
 from policies.review import Finding, pack_rule
+from policies.rules import ALL_POLICIES
+
+FIXES = {policy.name: policy.remediation_steps or "" for policy in ALL_POLICIES}
+"""Each pack rule's remediation: the fix review.json and review.md give with its violations and findings."""
 
 CONFIG_RULE = "stack-config-review"
 """The rule name review.json gives the stack config's findings (advisory: the config model refuses the rest)."""
@@ -20,10 +24,10 @@ CONFIG_RULE = "stack-config-review"
 def review_entries(
     violations: Sequence[Violation], findings: Sequence[Finding], lines: Mapping[str, int] | None = None
 ) -> list[dict[str, Any]]:
-    """review.json: `{rule, urn, level, message}` per violation, then each config finding with its `key`,
+    """review.json: `{rule, urn, level, message, fix}` per violation, then each config finding with its `key`,
     `severity`, `packRule` (the pack rule reporting the same concern from the resources) and `line` (of the stack
     file: the key's, or its nearest written parent's; no urn: it is about the stack file, not a resource)."""
-    entries: list[dict[str, Any]] = [v.as_json() for v in violations]
+    entries: list[dict[str, Any]] = [{**v.as_json(), "fix": FIXES.get(v.rule, "")} for v in violations]
     entries += [
         {
             "rule": CONFIG_RULE,
@@ -34,6 +38,7 @@ def review_entries(
             "severity": f.severity,
             "packRule": pack_rule(f),
             "line": line_of(lines or {}, f.key),
+            "fix": FIXES.get(pack_rule(f) or "", ""),
         }
         for f in findings
     ]
@@ -57,9 +62,11 @@ def review_markdown(
         "",
     ]
     if violations:
-        table += ["| level | rule | resource | violation |", "| --- | --- | --- | --- |"]
+        table += ["| level | rule | resource | violation | fix |", "| --- | --- | --- | --- | --- |"]
         table += [
-            f"| {v.level} | `{v.rule}` | `{v.urn.rsplit('::', 1)[-1]}` | {_cell(v.message)} |" for v in violations
+            f"| {v.level} | `{v.rule}` | `{v.urn.rsplit('::', 1)[-1]}` | {_cell(v.message)} | "
+            f"{_cell(FIXES.get(v.rule, ''))} |"
+            for v in violations
         ]
         table.append("")
     if findings:

@@ -55,10 +55,16 @@ def test_a_rule_the_pack_config_makes_mandatory_fails_the_plan_and_the_review_sa
             "level": "mandatory",
             "message": "untagged manifests are deleted after 7 days, including images still running by digest "
             "after their tag moved",
+            "fix": "Remove registry.retentionDays where images run by digest (prod keeps untagged manifests).",
         }
     ]
     findings = [entry for entry in review if entry["rule"] == "stack-config-review"]
-    assert {"key": "supply-chain:registry.retentionDays", "severity": "medium"}.items() <= findings[0].items()
+    assert {
+        "key": "supply-chain:registry.retentionDays",
+        "severity": "medium",
+        "packRule": "registry-retention-keeps-running-images",
+        "fix": "Remove registry.retentionDays where images run by digest (prod keeps untagged manifests).",
+    }.items() <= findings[0].items()
     markdown = (out / "review.md").read_text()
     assert markdown.startswith("## Review of stack `reviewed`")
     assert "| mandatory | `registry-retention-keeps-running-images` | `supply-chain-registry-acr` |" in markdown
