@@ -281,3 +281,24 @@ def test_a_mirror_named_in_the_pack_config_is_accepted() -> None:
     mirrored = _with(KYVERNO, "repositoryOpts.repo", "https://charts.example.com/kyverno")
     config = {"chartRepositories": {"kyverno": "https://charts.example.com/kyverno"}}
     assert _violations("helm-charts-pinned", RELEASE, mirrored, config) == []
+
+
+def test_a_public_registry_endpoint_is_reported_with_whom_it_lets_in() -> None:
+    assert _violations("registry-endpoint-private", REGISTRY, ALLOWLISTED_REGISTRY) == [
+        "the public endpoint is on (allowed: 52.174.10.0/24)"
+    ]
+    two = {
+        "defaultAction": "Deny",
+        "ipRules": [{"iPAddressOrRange": "52.174.10.0/24"}, {"iPAddressOrRange": "1.2.3.4"}],
+    }
+    assert _violations("registry-endpoint-private", REGISTRY, {**ALLOWLISTED_REGISTRY, "networkRuleSet": two}) == [
+        "the public endpoint is on (allowed: 52.174.10.0/24, 1.2.3.4)"
+    ]
+    unset = {
+        key: value
+        for key, value in ALLOWLISTED_REGISTRY.items()
+        if key not in ("publicNetworkAccess", "networkRuleSet")
+    }
+    assert _violations("registry-endpoint-private", REGISTRY, unset) == [
+        "the public endpoint is on (allowed: nobody listed)"
+    ], "Azure's default is an open endpoint: a missing setting is not a private one"
