@@ -240,7 +240,9 @@ SCANNER_SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 """Trivy's severity scale, lowest first (besides UNKNOWN: a finding nobody rated, never below any line)."""
 MAX_SCAN_AGE_HOURS = 720
 """The oldest a scan a namespace may accept (30 days): new vulnerabilities are published daily."""
-SCAN_CLOCK_SKEW = "5m"
+SCAN_FINISHED_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+"""An RFC 3339 date-time as `scanFinishedOn` holds it (Go's time.Time in JSON); anything else is no date."""
+SCAN_CLOCK_SKEW_MINUTES = 5
 """How far in the future a scan may say it finished (clock skew between the scanner and the cluster)."""
 
 
