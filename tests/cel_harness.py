@@ -11,6 +11,10 @@ functions verify cryptography correctly is Kyverno's job; the e2e suite exercise
 An expression that fails to evaluate raises `EvaluationError`: a broken policy is a bug to see, never
 a denial that a deny-only test would take for success. `has()` is cel-go's: only the last field is
 tested, so `has(a.b.c)` with no `a.b` is an error (cel-go#912), where celpy would answer false.
+
+Kyverno's `time.now()` (its `kyverno.time` library, which Kyverno 1.19 gives every ImageValidatingPolicy:
+no arguments, the current time as a CEL timestamp) answers the clock a test passes to `admit`; the standard
+`timestamp()`, `duration()` and their arithmetic are celpy's own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import celpy
@@ -119,7 +124,7 @@ def _names(attestors: Any) -> set[str]:
     return {str(a["name"]) for a in attestors}
 
 
-def _functions(policy: Manifest, registry: Registry, verified: set[str]) -> dict[str, Any]:
+def _functions(policy: Manifest, registry: Registry, verified: set[str], now: datetime) -> dict[str, Any]:
     types = {a["name"]: a["intoto"]["type"] for a in policy["spec"].get("attestations", [])}
 
     def verify_image_signatures(image: Any, attestors: Any) -> celtypes.IntType:
@@ -141,7 +146,12 @@ def _functions(policy: Manifest, registry: Registry, verified: set[str]) -> dict
             return CELEvalError(f"no {attestation} payload for {image}")
         return json_to_cel(found[1])
 
+    def time_now() -> celtypes.TimestampType:
+        """Kyverno's `time.now()` (the `kyverno.time` library): the current time, as a timestamp."""
+        return celtypes.TimestampType(now)
+
     return {
+        "time.now": time_now,
         "verifyImageSignatures": verify_image_signatures,
         "verifyAttestationSignatures": verify_attestation_signatures,
         "extractPayload": extract_payload,
@@ -223,6 +233,9 @@ def pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace}, "spec": spec}
 
 
+_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+
+
 class _CelGoHas(Evaluator):
     """celpy's evaluator with cel-go's `has(e.f)`: `e` is evaluated like any expression (an error stays an
     error), then `f` is looked up in it; celpy turns any error inside `has()` into false."""
@@ -240,6 +253,27 @@ class _CelGoHas(Evaluator):
         if isinstance(target, celtypes.MapType):
             return celtypes.BoolType(celtypes.StringType(str(name)) in target)
         return CELEvalError(f"has() on a {type(target).__name__}", TypeError, None)
+
+    def member_dot_arg(self, tree: lark.Tree[Any]) -> Any:
+        """A namespaced function such as Kyverno's `time.now()`: `time` is no variable, so cel-go resolves the
+        call by its qualified name; celpy would look `time` up as a variable and fail."""
+        member, name = tree.children[:2]
+        node: Any = member
+        while isinstance(node, lark.Tree) and node.data in ("member", "primary") and len(node.children) == 1:
+            node = node.children[0]
+        if isinstance(node, lark.Tree) and node.data == "ident":
+            qualified = f"{node.children[0]}.{name}"
+            function = self.activation.functions.get(qualified)  # no policy has a variable called `time`
+            if function is not None:
+                args = [self.visit(e) for e in tree.children[2].children] if len(tree.children) > 2 else []
+                return function(*args)
+        if str(name) in _MACROS:
+            # cel-go: a macro over anything but a list or map is an error (`false && null.all(...)` is false);
+            # celpy would raise a Python TypeError out of the whole evaluation
+            target = self.visit(member)
+            if not isinstance(target, (list, dict, CELEvalError)):  # celpy lists and maps subclass these
+                return CELEvalError(f"no such overload: {type(target).__name__}.{name}()", TypeError, None)
+        return super().member_dot_arg(tree)
 
     def sub_evaluator(self, ast: lark.Tree[Any]) -> Evaluator:
         return _CelGoHas(ast, activation=self.activation)  # inside all(), exists(), map() too
@@ -275,10 +309,12 @@ def admit(
     *,
     operation: str = "CREATE",
     old: Manifest | None = None,
+    now: datetime | None = None,
 ) -> Outcome:
     """What the policy decides for a request (or a Pod created), as Kyverno evaluates it: a request
     it does not match is admitted unseen; otherwise the first failing validation denies with its
-    message, then `verifyDigest` and `required` refuse what the validations let through."""
+    message, then `verifyDigest` and `required` refuse what the validations let through. `now` is what
+    `time.now()` answers (the current time unless a test fixes it)."""
     request = obj if isinstance(obj, Request) else Request(obj, operation, old=old)
     registry = registry or Registry()
     spec = policy["spec"]
@@ -301,7 +337,8 @@ def admit(
         activation["images"] = json_to_cel(images)
         activation["attestors"] = json_to_cel({a["name"]: {"name": a["name"]} for a in spec["attestors"]})
         activation["attestations"] = json_to_cel({a["name"]: a["name"] for a in spec.get("attestations", [])})
-    functions = _functions(policy, registry, verified) if policy["kind"] == "ImageValidatingPolicy" else {}
+    clock = now or datetime.now(UTC)
+    functions = _functions(policy, registry, verified, clock) if policy["kind"] == "ImageValidatingPolicy" else {}
     variables: dict[str, Any] = {}
     for var in spec.get("variables", []):
         activation["variables"] = _as_cel_map(variables)

@@ -4,7 +4,7 @@ The program writes these names into Azure, the cluster and the stack outputs; th
 into policies; the post-deploy checks and the review look for them there. A fact written twice drifts,
 so each lives here: labels and the namespaces admission never matches, policy names, how the registry
 login server, the signing vault and its KMS URIs are derived, what each SBOM format is called where,
-and the typed stack outputs (the contract between `pulumi up` and the checks).
+the vulnerability scan record's facts, and the typed stack outputs (the contract between `pulumi up` and the checks).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ PROJECT = "supply-chain"
 Mode = Literal["audit", "enforce"]
 Engine = Literal["kyverno", "policy-controller"]
 SbomKind = Literal["spdx", "cyclonedx"]
+MaxSeverity = Literal["none", "low", "medium", "high"]
 
 # --- namespaces and labels ------------------------------------------------------------------------
 
@@ -83,6 +84,11 @@ def provenance_policy_name(namespace: str) -> str:
     return f"require-provenance-{namespace}"
 
 
+def vulnerability_policy_name(namespace: str) -> str:
+    """Kyverno's vulnerability-scan policy of one namespace."""
+    return f"require-vulnerability-scan-{namespace}"
+
+
 def signers_policy_name(namespace: str) -> str:
     """Kyverno's policy that only the namespace's own signers sign what runs there."""
     return f"require-signers-{namespace}"
@@ -101,6 +107,7 @@ def kyverno_policies_for(namespace: str, mode: Mode) -> frozenset[str]:
             registry_policy_name(mode),
             sbom_policy_name(namespace),
             provenance_policy_name(namespace),
+            vulnerability_policy_name(namespace),
             signers_policy_name(namespace),
             repositories_policy_name(namespace),
         }
@@ -225,6 +232,27 @@ SBOM_FORMATS: Mapping[SbomKind, SbomFormat] = {
     "spdx": SbomFormat("spdx", "SPDX", "https://spdx.dev/Document", "spdxjson", "packages"),
     "cyclonedx": SbomFormat("cyclonedx", "CycloneDX", "https://cyclonedx.org/bom", "cyclonedx", "components"),
 }
+VULN_SCAN_PREDICATE = "https://cosign.sigstore.dev/attestation/vuln/v1"
+"""cosign's vulnerability scan record (`cosign attest --type vuln`, of `trivy image --format cosign-vuln`):
+`predicate.metadata.scanFinishedOn` (RFC 3339) and the scanner's report in `predicate.scanner.result` (Trivy's
+JSON report: `Results[].Vulnerabilities[].Severity`, either list absent or null when nothing was found)."""
+SCANNER_SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+"""Trivy's severity scale, lowest first (besides UNKNOWN: a finding nobody rated, never below any line)."""
+MAX_SCAN_AGE_HOURS = 720
+"""The oldest a scan a namespace may accept (30 days): new vulnerabilities are published daily."""
+SCAN_FINISHED_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+"""An RFC 3339 date-time as `scanFinishedOn` holds it (Go's time.Time in JSON); anything else is no date."""
+SCAN_CLOCK_SKEW_MINUTES = 5
+"""How far in the future a scan may say it finished (clock skew between the scanner and the cluster)."""
+
+
+def allowed_severities(max_severity: MaxSeverity) -> tuple[str, ...]:
+    """The scanner's severities at or below `max_severity` (`none`: no finding at all)."""
+    if max_severity == "none":
+        return ()
+    return SCANNER_SEVERITIES[: SCANNER_SEVERITIES.index(max_severity.upper()) + 1]
+
+
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 SLSA_PROVENANCE_V02 = "https://slsa.dev/provenance/v0.2"

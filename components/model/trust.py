@@ -16,10 +16,12 @@ from components.model.config import AzureKeyVaultKey, GeneratedKey, PublicKeyAut
 from components.model.contract import (
     PUBLIC_GOOD_REKOR,
     SBOM_FORMATS,
+    MaxSeverity,
     Mode,
     SbomFormat,
     SbomKind,
     acr_login_server,
+    allowed_severities,
     current_key_version,
     is_public_good,
     kms_uri,
@@ -111,8 +113,21 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class VulnerabilityScan:
+    """A signed vulnerability scan an image must carry: at most `max_age_hours` old, nothing above `max_severity`."""
+
+    max_severity: MaxSeverity
+    max_age_hours: int
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The scanner's severities a finding may have (empty: none at all)."""
+        return allowed_severities(self.max_severity)
+
+
+@dataclass(frozen=True)
 class NamespacePolicy:
-    """What admission requires in one namespace: its mode, SBOM format and provenance."""
+    """What admission requires in one namespace: its mode, SBOM format, provenance and vulnerability scan."""
 
     name: str
     mode: Mode
@@ -122,6 +137,7 @@ class NamespacePolicy:
     """Authority names that may sign images run here (empty: any trusted authority)."""
     repositories: tuple[str, ...] = ()
     """Repository path globs of the stack's registry images run here must come from (empty: any)."""
+    vulnerabilities: VulnerabilityScan | None = None
 
     @property
     def sbom_format(self) -> SbomFormat | None:
@@ -214,8 +230,8 @@ class TrustModel:
     def from_json(cls, data: Mapping[str, Any]) -> TrustModel:
         """The model back from its `to_json` form (the `trustModel` stack output). Keys that may hold null
         are read with `get` (an output without its null entries reads the same); fields added after the
-        first outputs (signers, repositories, callers, exempt namespaces) default to their absence; every
-        other key is required: each output ever written holds it."""
+        first outputs (signers, repositories, callers, exempt namespaces, vulnerability scans) default to their
+        absence; every other key is required: each output ever written holds it."""
         namespaces = []
         for ns in data["namespaces"]:
             provenance = None
@@ -232,6 +248,7 @@ class TrustModel:
                     provenance,
                     tuple(ns.get("signers", ())),
                     tuple(ns.get("repositories", ())),
+                    VulnerabilityScan(**scan) if (scan := ns.get("vulnerabilities")) else None,
                 )
             )
         return cls(
@@ -322,6 +339,7 @@ def trust_model(config: StackConfig) -> TrustModel:
     if admission is not None:
         for name, ns in sorted(admission.namespaces.items()):
             required = admission.attestations.get(name)
+            scan = required.vulnerabilities if required else None
             provenance = None
             if required is not None and required.provenance is not None:
                 p = required.provenance
@@ -339,6 +357,7 @@ def trust_model(config: StackConfig) -> TrustModel:
                     provenance,
                     tuple(ns.signers),
                     tuple(ns.repositories),
+                    VulnerabilityScan(scan.max_severity, scan.max_age_hours) if scan else None,
                 )
             )
         exemptions = [

@@ -42,6 +42,7 @@ from components.render.kyverno_common import (
 )
 from components.render.kyverno_exceptions import exception_manifest
 from components.render.kyverno_tenants import repositories_policy, signers_policy
+from components.render.kyverno_vulnerabilities import vulnerability_policy
 from components.render.shared import has_authority, labels
 
 
@@ -271,7 +272,7 @@ def kyverno_policies(model: TrustModel) -> list[Manifest]:
         policies += [signature_policy(model, mode), registry_policy(model, mode)]
     for ns in model.namespaces:
         tenant = model.signers_of(ns)  # what runs in a tenant's namespace is attested by its signers too
-        policies += [sbom_policy(tenant, ns), provenance_policy(model, ns)]
+        policies += [sbom_policy(tenant, ns), provenance_policy(model, ns), vulnerability_policy(tenant, ns)]
         policies += [signers_policy(model, ns), repositories_policy(model, ns)]
     rendered = [p for p in policies if p is not None]
     return rendered + [exception_manifest(model, e, rendered) for e in model.exemptions]

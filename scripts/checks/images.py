@@ -7,18 +7,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from sigstore.models import TrustedRoot
 
-from components.model.contract import GITHUB_ACTIONS_ISSUER, SLSA_PROVENANCE_TYPES, repository_glob_regex
+from components.model.contract import (
+    GITHUB_ACTIONS_ISSUER,
+    SLSA_PROVENANCE_TYPES,
+    VULN_SCAN_PREDICATE,
+    repository_glob_regex,
+)
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.cosign import CERTIFICATE_ANNOTATION, REKOR_BUNDLE_ANNOTATION, Found, ImageRef, find
 from scripts.checks.documents import field, json_object
 from scripts.checks.errors import CheckError
 from scripts.checks.oci import Registry
 from scripts.checks.provenance import meets_provenance
+from scripts.checks.scans import scan_problem
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
@@ -202,10 +209,13 @@ def _names_something(statement: dict[str, Any], list_field: str) -> bool:
     )
 
 
-def requirement_problems(report: ImageReport, ns: NamespacePolicy, model: TrustModel) -> list[str]:
+def requirement_problems(
+    report: ImageReport, ns: NamespacePolicy, model: TrustModel, *, now: datetime | None = None
+) -> list[str]:
     """What the namespace requires and the image lacks, in the policies' terms (empty: admissible): the
-    registry allow-list, then for the stack's registries the namespace's repositories and signers, its SBOM
-    and its provenance (signed by its builder)."""
+    registry allow-list, then for the stack's registries the namespace's repositories and signers, its SBOM,
+    its provenance (signed by its builder) and its vulnerability scan (signed like the SBOM, fresh at `now`,
+    the current time unless given)."""
     location, _, _ = report.image.partition("@")
     registry, _, repository = location.partition("/")
     if registry not in model.allowed_registries:
@@ -235,6 +245,10 @@ def requirement_problems(report: ImageReport, ns: NamespacePolicy, model: TrustM
                 f"no SLSA provenance by {builder or 'a trusted signer'} naming builder {p.builder_id} "
                 f"and source {p.source_uri}"
             )
+    if (scan := ns.vulnerabilities) is not None:
+        scans = report.statements(VULN_SCAN_PREDICATE, by=signers if ns.signers else None)
+        if (problem := scan_problem(scan, scans, now or datetime.now(UTC))) is not None:
+            problems.append(problem)
     return problems
 
 

@@ -15,6 +15,7 @@ from components.model.config.admission import (
     NamespaceConfig,
     PolicyExceptionConfig,
     ProvenanceRequirement,
+    VulnerabilityRequirement,
 )
 from components.model.config.agents import BuildAgentsConfig, ImageConfig, RunnerConfig
 from components.model.config.errors import ConfigError, Problem, config_key
@@ -67,6 +68,7 @@ __all__ = [
     "StackConfig",
     "SubnetsConfig",
     "TlsInspectionConfig",
+    "VulnerabilityRequirement",
     "config_key",
     "identity_pattern_problems",
     "parse_stack_config",

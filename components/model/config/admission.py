@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from components.model.config.errors import RuleViolation, raise_violations
 from components.model.config.fields import ConfigModel, NamespaceName, host_port_problem, today_of
 from components.model.config.text import shown
-from components.model.contract import RESERVED_NAMESPACES, Engine, SbomKind
+from components.model.contract import MAX_SCAN_AGE_HOURS, RESERVED_NAMESPACES, Engine, MaxSeverity, SbomKind
 
 _REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
 
@@ -58,11 +58,63 @@ class ProvenanceRequirement(ConfigModel):
         return value
 
 
+class VulnerabilityRequirement(ConfigModel):
+    """A signed, recent vulnerability scan an image must carry, with nothing above a severity."""
+
+    max_severity: MaxSeverity = Field(
+        description=(
+            "Highest severity a finding may have: `none` (no finding at all), `low`, `medium` or `high` (`medium`: "
+            "any HIGH or CRITICAL finding denies). A finding the scanner could not rate (UNKNOWN) is above every "
+            "level."
+        )
+    )
+    max_age_hours: int = Field(
+        ge=1,
+        le=MAX_SCAN_AGE_HOURS,
+        description=(
+            f"How old the scan may be at admission, in hours (1-{MAX_SCAN_AGE_HOURS}): rescan and re-attest "
+            "running images more often than this, or their next pod is denied."
+        ),
+    )
+
+    @field_validator("max_severity", mode="before")
+    @classmethod
+    def _severity(cls, value: object) -> object:
+        if value == "critical":
+            raise ValueError(
+                "critical would let every finding through — pick none, low, medium or high, or drop the requirement"
+            )
+        if isinstance(value, str) and value.lower() in {"none", "low", "medium", "high"} and value != value.lower():
+            raise ValueError(f"{shown(value)} — write the severity in lower case: {value.lower()}")
+        return value
+
+    @field_validator("max_age_hours", mode="before")
+    @classmethod
+    def _hours(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{shown(value)} is not a whole number of hours — write e.g. 24")
+        if value < 1:
+            raise ValueError(f"{value} hours would refuse every scan — allow at least 1")
+        if value > MAX_SCAN_AGE_HOURS:
+            raise ValueError(
+                f"{value} hours is more than {MAX_SCAN_AGE_HOURS} ({MAX_SCAN_AGE_HOURS // 24} days): a scan that old "
+                "misses the vulnerabilities published since — rescan more often and lower it"
+            )
+        return value
+
+
 class AttestationRequirements(ConfigModel):
     """Attestations required of every image admitted in a namespace."""
 
     sbom: SbomKind | None = Field(default=None, description="Required SBOM attestation type.")
     provenance: ProvenanceRequirement | None = None
+    vulnerabilities: VulnerabilityRequirement | None = Field(
+        default=None,
+        description=(
+            "Required vulnerability scan (cosign's vuln predicate of a Trivy report), signed like the SBOM by the "
+            "namespace's signers."
+        ),
+    )
 
 
 class NamespaceConfig(ConfigModel):

@@ -166,8 +166,11 @@ def _allowed_keys(loc: Sequence[str | int]) -> list[str]:
     current: Any = StackConfig
     for part in loc:
         model = _model_in(current)
-        if model is None:
-            return []
+        if model is None:  # a dict of models (keyed by namespace, say) or a list of them: its element
+            current = _element_type(current)
+            if current is None:
+                return []
+            continue
         if isinstance(part, int) or (
             isinstance(part, str) and part not in {f.alias for f in model.model_fields.values()}
         ):
