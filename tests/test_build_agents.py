@@ -244,7 +244,7 @@ def test_prod_keeps_its_runner_group_in_github_open_to_the_listed_repositories_o
         "selectedRepositoryIds": github_ids,
         "allowsPublicRepositories": False,
         "restrictedToWorkflows": True,
-        "selectedWorkflows": ["contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"],
+        "selectedWorkflows": ["contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"],
     }
     provider = only(plan, "pulumi:providers:github")
     assert provider.inputs.get("owner") == "contoso", "bound to the organisation, whatever the token reaches"

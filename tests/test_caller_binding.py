@@ -26,7 +26,7 @@ from tests.test_kyverno import GOOD, _provenance_v1, policies_of
 from tests.test_policy_controller import docs_of
 
 PAYMENTS = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
-BUILDER = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+BUILDER = "https://github.com/contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"
 ISSUER = "https://token.actions.githubusercontent.com"
 
 
@@ -102,11 +102,11 @@ def test_a_keys_signature_is_not_a_workflow_run(tmp_path: Path) -> None:
 
 def test_declared_callers_of_a_reusable_workflow_and_nobody_else(tmp_path: Path) -> None:
     def reusable(raw: dict[str, Any]) -> None:
-        raw["signing"]["keyless"][0]["subject"] = BUILDER.replace("build-and-sign", "release")
+        raw["signing"]["keyless"][0]["subject"] = BUILDER.replace("build-sign-attest", "release")
         raw["signing"]["keyless"][0]["callers"] = ["contoso/payments-api"]
 
     spec = docs_of("prod", reusable)["verify-image-signatures"]["spec"]
-    shared = BUILDER.replace("build-and-sign", "release")
+    shared = BUILDER.replace("build-sign-attest", "release")
     assert _compliant(spec, _keyless(shared, "contoso/payments-api"), tmp_path)
     assert not _compliant(spec, _keyless(shared, "contoso/workflows"), tmp_path), "its own repository is not a caller"
     assert not _compliant(spec, _keyless(shared, "mallory/app"), tmp_path)

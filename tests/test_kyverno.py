@@ -34,7 +34,7 @@ REG = "crcontosoprod.azurecr.io"
 DIGEST = "@sha256:" + "a" * 64
 GOOD = f"{REG}/payments/api{DIGEST}"
 SIDECAR = f"{REG}/platform/envoy{DIGEST}"
-WORKFLOW = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+WORKFLOW = "https://github.com/contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"
 
 
 def model_of(stack: str, edit: Callable[[dict[str, Any]], None] | None = None) -> TrustModel:
@@ -471,7 +471,7 @@ def _v02(uri: str) -> dict[str, Any]:
 
 
 def test_a_refused_provenance_says_which_builder_source_and_ref_it_must_name() -> None:
-    builder = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+    builder = "https://github.com/contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"
     pinned = admit(policies_of("prod")["require-provenance-payments"], pod("payments", [GOOD]), _attested_v1("other"))
     assert pinned.message == (
         f"the image's provenance does not name builder {builder} and source "

@@ -31,7 +31,7 @@ IMAGE = {
 }
 REFUSAL = (
     "the image's provenance does not name builder "
-    "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main "
+    "https://github.com/contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main "
     "and source https://github.com/contoso/payments-api at refs/heads/main"
 )
 

@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.benchmark
 ROUNDS = 5
-BUILDER = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+BUILDER = "https://github.com/contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"
 
 
 def stack_with(namespaces: int, folder: Path) -> Path:

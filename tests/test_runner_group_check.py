@@ -84,7 +84,7 @@ def _as_stack_says(github: GitHub) -> None:
             "visibility": "selected",
             "allows_public_repositories": False,
             "restricted_to_workflows": True,
-            "selected_workflows": ["contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"],
+            "selected_workflows": ["contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"],
         },
         {"id": 1, "name": "Default", "visibility": "all"},
     ]

@@ -30,7 +30,7 @@ from tests.conftest import ROOT, stack_raw
 SNAPSHOT = ROOT / "tests" / "snapshots" / "trust-prod.md"
 PAYMENTS_SIGNER = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
 STOREFRONT_SIGNER = "https://github.com/contoso/storefront-web/.github/workflows/release.yml@refs/heads/main"
-BUILDER = "https://github.com/contoso/workflows/.github/workflows/build-and-sign.yml@refs/heads/main"
+BUILDER = "https://github.com/contoso/workflows/.github/workflows/build-sign-attest.yml@refs/heads/main"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 

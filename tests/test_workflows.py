@@ -1,0 +1,124 @@
+"""The workflows and actions this project ships: valid by GitHub's published schemas, every third-party action
+pinned to a commit, least privilege per job, no expression pasted into a shell script, and, together, producing
+every signature and attestation each shipped stack's admission requires, by the identities it trusts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.model.config.stack_file import read_stack_file
+from components.model.contract import GITHUB_ACTIONS_ISSUER, SBOM_FORMATS, SLSA_PROVENANCE_V1
+from tests.conftest import ROOT, SHIPPED_STACKS
+
+GITHUB = ROOT / ".github"
+WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
+ACTIONS = sorted((GITHUB / "actions").glob("*/action.yml"))
+BUILDER = GITHUB / "workflows" / "build-sign-attest.yml"
+SIGN_AND_ATTEST = GITHUB / "actions" / "sign-and-attest" / "action.yml"
+PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
+VULN_PREDICATE = "https://cosign.sigstore.dev/attestation/vuln/v1"
+COSIGN_TYPES = {
+    "spdxjson": SBOM_FORMATS["spdx"].predicate_type,
+    "cyclonedx": SBOM_FORMATS["cyclonedx"].predicate_type,
+    "vuln": VULN_PREDICATE,
+    "slsaprovenance1": SLSA_PROVENANCE_V1,
+}
+"""What `cosign attest --type <t>` writes as the statement's predicate type (cosign's own table)."""
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document = yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # `on:` stays a string key
+    assert isinstance(document, dict)
+    return document
+
+
+def _steps(path: Path) -> Iterator[dict[str, Any]]:
+    document = _load(path)
+    if "runs" in document:
+        yield from document["runs"].get("steps", [])
+    for job in document.get("jobs", {}).values():
+        yield from job.get("steps", [])
+
+
+def test_there_is_something_to_check() -> None:
+    assert BUILDER in WORKFLOWS
+    assert SIGN_AND_ATTEST in ACTIONS
+
+
+@pytest.mark.parametrize(
+    ("schema", "paths"), [("vendor.github-workflows", WORKFLOWS), ("vendor.github-actions", ACTIONS)]
+)
+def test_every_file_validates_against_githubs_published_schema(schema: str, paths: list[Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_action_is_pinned_to_a_commit_with_its_version_named(path: Path) -> None:
+    text = path.read_text()
+    for step in _steps(path):
+        if uses := step.get("uses"):
+            assert uses.startswith("./") or PINNED.match(uses), f"{uses} is not pinned to a 40-hex commit"
+            assert re.search(re.escape(uses) + r" # v\d+\.\d+\.\d+\n", text), f"{uses}: name the release it is"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_job_asks_for_its_own_permissions_and_the_workflow_for_none(path: Path) -> None:
+    document = _load(path)
+    assert document.get("permissions") == {}, "workflow-level permissions: {} (each job names what it needs)"
+    for name, job in document["jobs"].items():
+        assert "permissions" in job, f"job {name} has no permissions:"
+        assert "write-all" not in str(job["permissions"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_expression_is_pasted_into_a_shell_script(path: Path) -> None:
+    for step in _steps(path):
+        assert "${{" not in step.get("run", ""), f"{step.get('name')}: pass values through env, not into the script"
+
+
+def _attested(path: Path) -> set[str]:
+    scripts = " ".join(step.get("run", "") for step in _steps(path))
+    return {COSIGN_TYPES[t] for t in re.findall(r"--type (\w+)", scripts)}
+
+
+def test_the_builder_attests_provenance_only_and_the_caller_everything_else() -> None:
+    assert _attested(BUILDER) == {SLSA_PROVENANCE_V1}
+    assert _attested(SIGN_AND_ATTEST) == {*(f.predicate_type for f in SBOM_FORMATS.values()), VULN_PREDICATE}
+    signs = " ".join(step.get("run", "") for step in _steps(SIGN_AND_ATTEST))
+    assert "cosign sign --yes" in signs
+    assert "cosign sign" not in " ".join(step.get("run", "") for step in _steps(BUILDER)), "the builder never signs"
+
+
+@pytest.mark.parametrize("stack", [s for s in SHIPPED_STACKS if s != "local"])
+def test_every_requirement_of_a_shipped_stack_is_met_by_the_workflow_and_the_action(stack: str) -> None:
+    """local signs with its generated key, by hand; the Azure stacks' namespaces are served by these two."""
+    raw = read_stack_file(ROOT / "stacks" / f"Pulumi.{stack}.yaml").raw
+    produced = _attested(BUILDER) | _attested(SIGN_AND_ATTEST)
+    keyless = {identity["name"]: identity for identity in raw["signing"].get("keyless", [])}
+    for namespace, requires in raw["admission"].get("attestations", {}).items():
+        if sbom := requires.get("sbom"):
+            assert SBOM_FORMATS[sbom].predicate_type in produced, f"{stack}/{namespace}: no {sbom} SBOM attested"
+        if "vulnerabilities" in requires:
+            assert VULN_PREDICATE in produced, f"{stack}/{namespace}: no scan attested"
+        if provenance := requires.get("provenance"):
+            builder = keyless[provenance["signer"]]
+            assert builder["issuer"] == GITHUB_ACTIONS_ISSUER
+            assert builder.get("provenanceOnly") is True, "the builder signs provenance and never an image"
+            # the certificate the builder's job gets names this file, at the ref the organisation pins
+            workflow_file = builder["subject"].split("@")[0].rsplit("/", 1)[-1]
+            assert workflow_file == BUILDER.name, f"{stack}/{namespace}: provenance by {builder['subject']}"
+            assert provenance["builderId"] == builder["subject"], "builder.id is the job_workflow_ref it signs as"
