@@ -255,7 +255,7 @@ def requirement_problems(
 def encode_proof(proof: Proof) -> str:
     """A short, stable text of a proof for reports."""
     status = f"verified by {proof.verified_by}" if proof.verified_by else f"not trusted: {proof.reason}"
-    if proof.verified_by and proof.signer and proof.signer not in proof.verified_by:
-        status += f", signed as {proof.signer}"  # the identity a pattern matched, not the pattern
+    if proof.verified_by and "(issuer " in proof.signer and proof.signer != proof.verified_by:
+        status += f", signed as {proof.signer}"  # the certificate identity a pattern matched, not the pattern
     kind = proof.predicate_type or proof.kind
     return f"{proof.layout} {kind}: {status}"
