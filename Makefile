@@ -50,8 +50,8 @@ docs: $(BIN)/.dev  ## regenerate the README's config reference from the model
 	$(BIN)/python -m scripts.config_reference --write README.md
 
 lock: $(BIN)/.dev  ## re-pin dependencies (hashes) after editing requirements*.in
-	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements.txt requirements.in
-	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.txt requirements-dev.in
+	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes -q -o requirements.txt requirements.in
+	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes -q -o requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf build mutants .pytest_cache .mypy_cache .ruff_cache
