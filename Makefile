@@ -4,7 +4,7 @@ VENV   ?= venv
 STACK  ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: plan test lint typecheck pytest e2e benchmark docs lock clean mutation agent-package
+.PHONY: plan test lint typecheck pytest e2e e2e-kind benchmark docs lock clean mutation agent-package
 
 # Runtime deps only for the plan; dev tools on top for tests. Hash-checked: every wheel must match
 # the lock, or pip refuses to install it.
@@ -36,6 +36,9 @@ typecheck: $(BIN)/.dev
 # module on every run.
 pytest: $(BIN)/.dev  ## the suite on every core; a module's tests stay on one worker (they share its plans)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto --dist loadscope
+
+e2e-kind:  ## admission proven on kind: local stack up, then the post-deploy checks (needs Docker, kind, Pulumi CLI)
+	.ci/e2e-kind
 
 e2e: $(BIN)/.dev  ## live suites: Azure preview, cluster checks (skip with a reason when not reachable)
 	$(BIN)/python -m pytest -m e2e -rs tests/e2e
