@@ -47,7 +47,7 @@ from scripts.checks.options import Options
 from scripts.checks.outputs import load_outputs_file, load_stack_outputs, read_trust_model
 from scripts.checks.posture import public_access
 from scripts.checks.results import CheckResult
-from scripts.checks.runner import run_all
+from scripts.checks.runner import run_all, verify_known_good
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
@@ -70,6 +70,12 @@ examples:
   python -m scripts.verify --stack prod --known-good crcontosoprod.azurecr.io/payments/api@sha256:<digest>
   pulumi stack output --json --stack dev > build/outputs-dev.json
   python -m scripts.verify check --outputs build/outputs-dev.json --context aks-dev --evidence build/evidence"""
+
+IMAGE_EPILOG = """exit codes: 0 the image meets every namespace it is meant for, 1 it does not, 2 usage or config error,
+3 registry unreachable
+
+examples:
+  python -m scripts.verify image --outputs build/outputs-prod.json crcontosoprod.azurecr.io/payments/api@sha256:<hex>"""
 
 BUNDLE_EPILOG = """exit codes: 0 verified, 1 rejected, 2 usage error (the conformance protocol: any non-zero rejects)
 
@@ -129,6 +135,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only prove the registry is closed to where this runs (run it from outside the private network)",
     )
+    image = commands.add_parser(
+        "image",
+        help="verify one pushed image against the stack's trust model (no cluster needed)",
+        description="Verify one image by digest, offline, against the stack's trust model: its signatures and "
+        "attestations read from the registry and verified here, then judged for each namespace it is meant for "
+        "(its repositories), as the post-deploy checks judge the known-good image. A release workflow's last step.",
+        epilog=IMAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    image_source = image.add_mutually_exclusive_group(required=True)
+    image_source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
+    image_source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
+    image.add_argument("--trusted-root", type=Path, help="Sigstore trusted_root.json (default: public good, offline)")
+    image.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
+    image.add_argument("image", metavar="IMAGE@sha256:DIGEST", help="the pushed image, by digest")
     bundle = commands.add_parser(
         "verify-bundle",
         help="verify one Sigstore bundle (conformance protocol)",
@@ -199,6 +220,21 @@ def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> ec.Elliptic
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise UsageError("canaries are signed with EC keys; the signing key is not one")
     return key
+
+
+def verify_image(args: argparse.Namespace) -> int:
+    """`image`: one image verified against the trust model, as the checks verify the known-good image."""
+    outputs = load_outputs_file(args.outputs) if args.outputs is not None else load_stack_outputs(args.stack)
+    model = read_trust_model(outputs)
+    server = outputs.registry_login_server
+    registry = Registry(server, credentials=Credentials.discover(server), plain_http=model.plain_http_registry)
+    (result,) = verify_known_good(registry, model, trusted_root(args.trusted_root), Options(known_good=args.image))
+    stack = args.stack or args.outputs.stem
+    evidence.write([result], args.evidence, {"stack": stack, "image": args.image})
+    for proof in result.details.get("proofs", []):
+        print(f"  {proof}")
+    print(f"{'verified' if result.status == 'pass' else 'rejected'}: {args.image}: {result.observed}")
+    return 0 if result.status == "pass" else 1
 
 
 def check(args: argparse.Namespace) -> int:
@@ -280,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(arguments)
         if args.command == "verify-bundle":
             print(verify_bundle(args))
+        elif args.command == "image":
+            return verify_image(args)
         elif args.command == "check":
             return check(args)
         return 0

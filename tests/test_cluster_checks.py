@@ -999,3 +999,38 @@ def test_annotations_escape_what_github_would_read_as_commands() -> None:
     assert evidence.github_annotations([result, CheckResult("ok", "t", "pass", "e", "o")]) == [
         "::error title=chain/demo%3Ax%2Cy::Title 100%25: expected denied; observed admitted%0Aby: webhook"
     ]
+
+
+def test_one_image_is_verified_against_the_stack_as_a_release_workflows_last_step(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.checks.cosign_writer import attest_legacy
+    from scripts.verify import main
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    outputs = tmp_path / "outputs-local.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "environment": "local",
+                "registryLoginServer": registry.host,
+                "trustModel": _model(registry.host, key).to_json(),
+            }
+        )
+    )
+    released = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="released")
+    sign_legacy(registry, released, key)
+    attest_legacy(registry, released, key, "https://spdx.dev/Document", {"packages": [{"name": "openssl"}]})
+    unsigned = push_canary(registry, f"apps/{uuid.uuid4().hex[:6]}", "v1", nonce="unsigned")
+
+    def verify(image: ImageRef) -> int:
+        return main(["image", "--outputs", str(outputs), "--evidence", str(tmp_path / "e"), str(image)])
+
+    assert verify(released) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(f"verified: {released}: meets every namespace\n")
+    assert "legacy signature: verified by key local-signing (pinned public key)" in out
+    assert verify(unsigned) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"rejected: {unsigned}: demo: no signature by a trusted signer")
+    assert json.loads((tmp_path / "e" / "evidence.json").read_text())["context"]["image"] == str(unsigned)

@@ -207,7 +207,7 @@ def test_a_keyless_bundle_checked_with_a_key_says_to_verify_it_by_identity(
 
 
 def test_help_lists_the_exit_codes_and_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ([], ["check"], ["verify-bundle"]):
+    for command in ([], ["check"], ["image"], ["verify-bundle"]):
         with pytest.raises(SystemExit) as exited:
             main([*command, "--help"])
         assert exited.value.code == 0
