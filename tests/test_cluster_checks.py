@@ -1034,3 +1034,26 @@ def test_one_image_is_verified_against_the_stack_as_a_release_workflows_last_ste
     out = capsys.readouterr().out
     assert out.startswith(f"rejected: {unsigned}: demo: no signature by a trusted signer")
     assert json.loads((tmp_path / "e" / "evidence.json").read_text())["context"]["image"] == str(unsigned)
+
+
+def test_a_namespace_requiring_a_scan_gets_a_canary_with_a_critical_finding_and_clean_scans_elsewhere(
+    registry: Registry,
+) -> None:
+    from components.model.trust import VulnerabilityScan
+    from scripts.checks.canaries import push_canaries
+    from scripts.checks.images import check_image, requirement_problems
+    from scripts.checks.verification import trusted_root
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    scanned = NamespacePolicy("demo", "enforce", "spdx", vulnerabilities=VulnerabilityScan("high", 24))
+    model = replace(_model(registry.host, key), namespaces=(scanned,))
+    options = Options(signing_key=key, run_id=uuid.uuid4().hex[:8])
+    cases = {c.id: c for c in plan_cases(model, options)}
+    assert cases["demo/critical-finding"].containers == ("vulnerable",)
+    assert not cases["demo/critical-finding"].admit
+
+    images = push_canaries(registry, CANARY_REPOSITORY, model, options, {"trusted", "vulnerable"})
+    root = trusted_root()
+    assert requirement_problems(check_image(registry, images["trusted"], model, root), scanned, model) == []
+    (problem,) = requirement_problems(check_image(registry, images["vulnerable"], model, root), scanned, model)
+    assert "high" in problem, problem

@@ -5,15 +5,19 @@ stack's format, and deleted afterwards whatever happened.
   untrusted       signed by a throwaway key
   trusted         signed and attested (SBOM, provenance) by the trusted key
   no-sbom         signed by the trusted key, without the SBOM
+  vulnerable      signed and attested by the trusted key, its fresh scan listing a critical finding
   bad-provenance  signed by the trusted key, with another builder's provenance
   moved-tag       a tag moved, after signing, to an image nobody signed (`moved-before` is the signed one)
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from components.model.contract import SLSA_PROVENANCE_V1
+from components.model.contract import SLSA_PROVENANCE_V1, VULN_SCAN_PREDICATE
 from components.model.trust import TrustModel
 from scripts.checks.cosign import ImageRef
 from scripts.checks.cosign_writer import (
@@ -34,6 +38,32 @@ CANARY_REPOSITORY = "supply-chain-canary"
 FOREIGN_BUILDER = "https://builder.invalid/someone-else"
 
 
+def canary_scan(image: ImageRef, *, critical: bool) -> dict[str, Any]:
+    """A vulnerability scan record of `image` finished now, in the shape `trivy image --format cosign-vuln` writes
+    (cosign's vuln predicate around Trivy's report): clean, or with one critical finding."""
+    result: dict[str, Any] = {"Target": f"{image} (canary)", "Class": "os-pkgs", "Type": "alpine"}
+    if critical:
+        result["Vulnerabilities"] = [
+            {"VulnerabilityID": "CVE-0000-0000", "PkgName": "supply-chain-canary", "Severity": "CRITICAL"}
+        ]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "invocation": {"parameters": None, "uri": "", "event_id": "", "builder.id": ""},
+        "scanner": {
+            "uri": "pkg:github/aquasecurity/trivy",
+            "version": "",
+            "db": {"uri": "", "version": ""},
+            "result": {
+                "SchemaVersion": 2,
+                "ArtifactName": str(image),
+                "ArtifactType": "container_image",
+                "Results": [result],
+            },
+        },
+        "metadata": {"scanStartedOn": stamp, "scanFinishedOn": stamp},
+    }
+
+
 def _attest_required(
     registry: Registry,
     image: ImageRef,
@@ -42,8 +72,10 @@ def _attest_required(
     *,
     sbom: bool,
     provenance_builder: str | None,
+    critical_finding: bool = False,
 ) -> None:
-    """The attestations each namespace requires (the SBOM only if `sbom`), signed by `key`."""
+    """The attestations each namespace requires (the SBOM only if `sbom`; the scan clean unless
+    `critical_finding`), signed by `key`."""
     attest = attest_bundle if model.signature_format == "bundle" else attest_legacy
     for ns in model.namespaces:
         if sbom and (sbom_format := ns.sbom_format):
@@ -60,6 +92,8 @@ def _attest_required(
                 provenance_builder or p.builder_id, p.source_repository, p.source_ref or "refs/heads/main"
             )
             attest(registry, image, key, SLSA_PROVENANCE_V1, predicate)
+        if ns.vulnerabilities:
+            attest(registry, image, key, VULN_SCAN_PREDICATE, canary_scan(image, critical=critical_finding))
 
 
 def push_canaries(
@@ -91,6 +125,12 @@ def push_canaries(
         images["no-sbom"] = push_canary(registry, repository, f"{run}-no-sbom", nonce=f"{run}-no-sbom")
         sign(registry, images["no-sbom"], key)
         _attest_required(registry, images["no-sbom"], key, model, sbom=False, provenance_builder=None)
+    if "vulnerable" in wanted:
+        images["vulnerable"] = push_canary(registry, repository, f"{run}-vulnerable", nonce=f"{run}-vulnerable")
+        sign(registry, images["vulnerable"], key)
+        _attest_required(
+            registry, images["vulnerable"], key, model, sbom=True, provenance_builder=None, critical_finding=True
+        )
     if "bad-provenance" in wanted:
         images["bad-provenance"] = push_canary(registry, repository, f"{run}-bad-prov", nonce=f"{run}-bad-prov")
         sign(registry, images["bad-provenance"], key)

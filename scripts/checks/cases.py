@@ -150,6 +150,9 @@ def _namespace_cases(
     if ns.sbom:
         title = f"signed canary without the required SBOM is {verdict}"
         cases.append(case("missing-sbom", title, ("no-sbom",), skip=why_no_key))
+    if ns.vulnerabilities:
+        title = f"signed canary whose fresh scan lists a critical finding is {verdict}"
+        cases.append(case("critical-finding", title, ("vulnerable",), skip=why_no_key))
     if ns.provenance:
         title = f"signed canary with another builder's provenance is {verdict}"
         cases.append(case("foreign-provenance", title, ("bad-provenance",), skip=why_no_key))
