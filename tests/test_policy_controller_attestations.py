@@ -16,6 +16,7 @@ from typing import Any
 import opa_eval
 import pytest
 
+from components.model.config import ConfigError, parse_stack_config
 from components.model.contract import (
     SBOM_FORMATS,
     SLSA_PROVENANCE_V02,
@@ -23,6 +24,8 @@ from components.model.contract import (
     VULN_SCAN_PREDICATE,
 )
 from scripts.checks.provenance import github_provenance_v1
+from scripts.planning import Plan, kubernetes_manifests
+from tests.conftest import stack_raw
 from tests.test_caller_binding import _statement_problems
 from tests.test_policy_controller import docs_of, glob_matches
 from tests.upstream import crd_errors
@@ -302,3 +305,48 @@ def test_a_namespace_policy_controller_cannot_scope_gets_no_attestation_policy(
     case: str, edit: Callable[[dict[str, Any]], None]
 ) -> None:
     assert not [n for n in docs_of("prod", edit) if n.startswith("attest-") and n.endswith("-payments")], case
+
+
+def _policy_controller_only() -> dict[str, Any]:
+    """dev with Policy Controller as its only engine: payments enforces on its repositories and requires an
+    SBOM and the builder's provenance (both in the shipped dev stack)."""
+    raw = stack_raw("dev")
+    raw["signing"]["signatureFormat"] = "legacy"  # the layout Policy Controller reads
+    raw["admission"].update(
+        engines=["policy-controller"],
+        defaultMode="off",
+        namespaces={"payments": {"mode": "enforce", "repositories": ["payments/*"]}},
+        exceptions=[],
+    )
+    raw["admission"]["attestations"] = {"payments": raw["admission"]["attestations"]["payments"]}
+    return raw
+
+
+def test_a_policy_controller_only_stack_with_sbom_and_provenance_plans_and_its_manifests_carry_them(
+    plan_raw: Callable[..., Plan],
+) -> None:
+    raw = _policy_controller_only()
+    assert {"sbom", "provenance"} <= set(raw["admission"]["attestations"]["payments"])
+    plan = plan_raw(raw)
+    assert "attest-sbom-payments" in plan.outputs["policyControllerPolicies"]
+    assert "attest-provenance-payments" in plan.outputs["policyControllerPolicies"]
+    policies = {
+        doc["metadata"]["name"]: doc for _, doc in kubernetes_manifests(plan) if doc["kind"] == "ClusterImagePolicy"
+    }
+    required = {
+        a["predicateType"]
+        for name in ("attest-sbom-payments", "attest-provenance-payments")
+        for authority in policies[name]["spec"]["authorities"]
+        for a in authority["attestations"]
+    }
+    assert required == {SPDX, SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02}
+
+
+def test_policy_controller_alone_still_refuses_what_it_cannot_scope() -> None:
+    raw = _policy_controller_only()
+    del raw["admission"]["namespaces"]["payments"]["repositories"]
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(raw)
+    (problem,) = caught.value.problems
+    assert problem.key.endswith("admission.attestations.payments")
+    assert "repositories" in problem.message
