@@ -180,8 +180,9 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             yield Finding(
                 "info",
                 _key("admission.engines"),
-                "Policy Controller checks signatures and registries in enforce namespaces only; attestations, "
-                "exceptions and audit namespaces are Kyverno's alone",
+                "Policy Controller checks signatures and registries in enforce namespaces, and the attestations "
+                "of those with repositories (by image path); exceptions, audit namespaces and the attestations "
+                "of namespaces without repositories are Kyverno's alone",
             )
         listed = config.admission.namespaces
         if len(listed) > 1:
