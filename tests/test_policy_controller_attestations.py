@@ -254,7 +254,6 @@ def test_the_attestation_policies_validate_strictly_and_enforce(shared_dir: Path
         assert crd_errors(doc) == [], name
         if name.startswith("attest-"):
             assert doc["spec"]["mode"] == "enforce"
-            assert "policy" not in doc["spec"], "a CIP-level policy would read signatures these authorities lack"
             names = [a["name"] for a in doc["spec"]["authorities"]]
             assert len(names) == len(set(names)), name
 
@@ -350,3 +349,40 @@ def test_policy_controller_alone_still_refuses_what_it_cannot_scope() -> None:
     (problem,) = caught.value.problems
     assert problem.key.endswith("admission.attestations.payments")
     assert "repositories" in problem.message
+
+
+PAYMENTS_RELEASE = "https://github.com/contoso/payments-api/.github/workflows/release.yml@refs/heads/main"
+
+
+def _caller_decision(doc: dict[str, Any], matches: dict[str, Any], tmp_path: Path) -> bool:
+    policy = doc["spec"]["policy"]
+    assert _statement_problems(policy["data"]) == []
+    source = tmp_path / "callers.rego"
+    source.write_text(policy["data"])
+    engine = opa_eval.OpaEval(str(source), query="data.sigstore.isCompliant")
+    decision = engine.evaluate_parsed(json.dumps({"authorityMatches": matches}))
+    assert isinstance(decision, bool), f"isCompliant is {decision!r}, not a decision"
+    return decision
+
+
+@pytest.mark.parametrize(
+    ("name", "attestation"),
+    [("attest-sbom-payments", "sbom"), ("attest-vulnerability-scan-payments", "vulnerability-scan")],
+)
+def test_an_sbom_or_scan_counts_only_from_a_workflow_its_own_repository_ran(
+    tmp_path: Path, name: str, attestation: str
+) -> None:
+    doc = _docs()[name]
+    issuer = "https://token.actions.githubusercontent.com"
+
+    def keyless(caller: str) -> dict[str, Any]:
+        claims = {"id": "att", "subject": PAYMENTS_RELEASE, "issuer": issuer, "githubWorkflowRepo": caller}
+        return {"keyless": {"attestations": {attestation: [{**claims, "predicateType": "x"}]}}}
+
+    assert _caller_decision(doc, keyless("contoso/payments-api"), tmp_path)
+    assert not _caller_decision(doc, keyless("mallory/fork"), tmp_path)
+    assert not _caller_decision(doc, {}, tmp_path)
+
+
+def test_provenance_is_not_bound_to_the_builders_own_repository() -> None:
+    assert "policy" not in _docs()["attest-provenance-payments"]["spec"], "the builder runs for every caller"

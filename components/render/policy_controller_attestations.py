@@ -9,11 +9,15 @@ signature, and within one authority every listed attestation is required (proven
 - SBOM and scan: signed by the namespace's own signers (any one authority), as Kyverno requires them.
 - Provenance: only the builder's identity, one authority per SLSA version (any one passes); never a key or an
   identity the shared build agents hold.
+- On legacy stacks the SBOM and scan policies bind a GitHub identity's attestations to the repositories that
+  may run its workflow (policy_controller_callers), as `tenant-<ns>` binds its signatures; provenance needs no
+  such check: the shared builder runs for every caller, and its provenance must name the source.
 Each attestation carries a Rego policy over the whole in-toto statement (components/render/policy_controller_rego).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +36,7 @@ from components.render.policy_controller_authorities import (
     metadata,
     tenant_globs,
 )
+from components.render.policy_controller_callers import caller_policy
 from components.render.policy_controller_rego import (
     provenance_v02_rego,
     provenance_v1_rego,
@@ -57,8 +62,12 @@ def _policy(
     title: str,
     description: str,
     attestations: list[Attestation],
+    *,
+    bind_callers: bool,
 ) -> Manifest:
-    """Any one of `model`'s authorities (each with every attestation of one group) on `ns`'s repositories."""
+    """Any one of `model`'s authorities (each with every attestation of one group) on `ns`'s repositories;
+    with `bind_callers`, a GitHub identity's attestation counts only from a workflow its callers ran (as its
+    image signature does on `tenant-<ns>`)."""
     entries: list[dict[str, Any]] = []
     for authority in authorities(model):
         for group in attestations:
@@ -71,15 +80,21 @@ def _policy(
                     "attestations": [{"name": name, "predicateType": predicate_type, "policy": policy}],
                 }
             )
+    spec: dict[str, Any] = {
+        "mode": "enforce",
+        "images": [{"glob": g} for g in tenant_globs(model, ns)],
+        "authorities": entries,
+    }
+    if bind_callers:
+        ((name, _, _),) = attestations  # authorities named as in the signature policies: one group
+        callers = caller_policy(model, f"attestations[{json.dumps(name)}]")
+        if callers is not None:
+            spec["policy"] = callers
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
         "metadata": metadata(attestation_policy_name(requirement, ns.name), title, description),
-        "spec": {
-            "mode": "enforce",
-            "images": [{"glob": g} for g in tenant_globs(model, ns)],
-            "authorities": entries,
-        },
+        "spec": spec,
     }
 
 
@@ -101,6 +116,7 @@ def sbom_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
         f"Require a signed {sbom.title} SBOM",
         description,
         [("sbom", sbom.predicate_type, sbom_rego(sbom))],
+        bind_callers=True,
     )
 
 
@@ -128,6 +144,7 @@ def provenance_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None
             ("slsa-v1", SLSA_PROVENANCE_V1, provenance_v1_rego(p)),
             ("slsa-v02", SLSA_PROVENANCE_V02, provenance_v02_rego(p)),
         ],
+        bind_callers=False,  # a shared builder runs for every caller: its provenance names the source instead
     )
 
 
@@ -150,6 +167,7 @@ def vulnerability_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | N
         "Require a recent, clean vulnerability scan",
         description,
         [("vulnerability-scan", VULN_SCAN_PREDICATE, vulnerability_rego(scan))],
+        bind_callers=True,
     )
 
 
