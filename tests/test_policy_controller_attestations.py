@@ -23,6 +23,7 @@ from components.model.contract import (
     SLSA_PROVENANCE_V1,
     VULN_SCAN_PREDICATE,
 )
+from policies.review import review
 from scripts.checks.provenance import github_provenance_v1
 from scripts.planning import Plan, kubernetes_manifests
 from tests.conftest import stack_raw
@@ -339,6 +340,14 @@ def test_a_policy_controller_only_stack_with_sbom_and_provenance_plans_and_its_m
         for a in authority["attestations"]
     }
     assert required == {SPDX, SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02}
+
+
+def test_the_review_says_policy_controller_alone_does_not_keep_a_namespace_to_its_repositories() -> None:
+    findings = [
+        f for f in review(parse_stack_config(_policy_controller_only())) if f.key.endswith("attestations.payments")
+    ]
+    assert [f.severity for f in findings] == ["medium"]
+    assert "nothing keeps payments to its repositories" in findings[0].message
 
 
 def test_policy_controller_alone_still_refuses_what_it_cannot_scope() -> None:
