@@ -180,9 +180,19 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             yield Finding(
                 "info",
                 _key("admission.engines"),
-                "Policy Controller checks signatures and registries in enforce namespaces only; attestations, "
-                "exceptions and audit namespaces are Kyverno's alone",
+                "Policy Controller checks signatures and registries in enforce namespaces, and the attestations "
+                "of those with repositories (by image path); exceptions, audit namespaces and the attestations "
+                "of namespaces without repositories are Kyverno's alone",
             )
+        if "kyverno" not in config.admission.engines:
+            for ns in sorted(config.admission.attestations):
+                yield Finding(
+                    "medium",
+                    _key(f"admission.attestations.{ns}"),
+                    f"Policy Controller requires these of images from {ns}'s repositories wherever they run, but "
+                    f"nothing keeps {ns} to its repositories: a signed image of another path runs there without "
+                    "them (add kyverno, which restricts each namespace to its repositories)",
+                )
         listed = config.admission.namespaces
         if len(listed) > 1:
             for ns, cfg in sorted(listed.items()):

@@ -293,9 +293,9 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "admission.namespaces.payments.mode",
     ),
     (
-        "policy-controller alone with attestations",
+        "policy-controller alone with attestations of a namespace without repositories",
         "dev",
-        _set("admission.engines", ["policy-controller"]),
+        _both(_set("admission.engines", ["policy-controller"]), _set("admission.namespaces.payments.mode", "enforce")),
         "admission.attestations.payments",
     ),
     (

@@ -75,7 +75,7 @@ def test_a_scan_for_a_namespace_not_listed_is_refused() -> None:
     ]
 
 
-def test_a_policy_controller_only_stack_refuses_a_scan_requirement_as_it_refuses_an_sbom() -> None:
+def test_a_policy_controller_only_stack_refuses_a_scan_requirement_it_cannot_scope_as_it_refuses_an_sbom() -> None:
     def policy_controller_only(required: dict[str, Any]) -> list[tuple[str, str]]:
         raw = stack_raw("dev")
         raw["admission"]["engines"] = ["policy-controller"]
@@ -90,7 +90,7 @@ def test_a_policy_controller_only_stack_refuses_a_scan_requirement_as_it_refuses
     sbom = policy_controller_only({"sbom": "spdx"})
     assert scan == sbom
     assert [key for key, _ in scan] == ["admission.attestations.payments"]
-    assert "need kyverno" in scan[0][1]
+    assert "admission.namespaces.payments.repositories" in scan[0][1], "Policy Controller scopes by image path"
 
 
 def test_the_scan_requirement_survives_the_stack_output() -> None:

@@ -242,7 +242,10 @@ def test_plan_installs_pinned_chart_and_labels_only_enforce_namespaces(plan_of: 
     assert plan.outputs["policyControllerPolicies"] == [
         "verify-image-signatures",
         "tenant-payments",
+        "attest-sbom-payments",
+        "attest-provenance-payments",
         "tenant-storefront",
+        "attest-sbom-storefront",
     ]
 
 

@@ -26,6 +26,9 @@ def test_an_audit_namespace_gets_no_tenant_policy_even_with_signers_and_reposito
         raw["admission"]["namespaces"]["analytics"].update(signers=["storefront-release"], repositories=["analytics/*"])
 
     assert sorted(docs_of("prod", audited_tenant)) == [
+        "attest-provenance-payments",
+        "attest-sbom-payments",
+        "attest-sbom-storefront",
         "tenant-payments",
         "tenant-storefront",
         "verify-image-signatures",
@@ -39,8 +42,18 @@ def test_a_namespace_without_signers_or_without_repositories_gets_no_tenant_poli
     def storefront_any_signer(raw: dict[str, Any]) -> None:
         del raw["admission"]["namespaces"]["storefront"]["signers"]
 
-    assert sorted(docs_of("prod", payments_any_repository)) == ["tenant-storefront", "verify-image-signatures"]
-    assert sorted(docs_of("prod", storefront_any_signer)) == ["tenant-payments", "verify-image-signatures"]
+    assert sorted(docs_of("prod", payments_any_repository)) == [
+        "attest-sbom-storefront",
+        "tenant-storefront",
+        "verify-image-signatures",
+    ], "without repositories Policy Controller cannot scope payments' signers or attestations"
+    assert sorted(docs_of("prod", storefront_any_signer)) == [
+        "attest-provenance-payments",
+        "attest-sbom-payments",
+        "attest-sbom-storefront",
+        "tenant-payments",
+        "verify-image-signatures",
+    ], "storefront's SBOM is still required of its repositories, signed by any trusted signer"
 
 
 def test_an_exact_repository_is_bound_by_tag_and_by_digest(shared_dir: Path) -> None:

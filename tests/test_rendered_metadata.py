@@ -35,7 +35,7 @@ def test_every_rendered_document_of_both_engines_carries_the_stacks_labels(stack
 
 def test_every_policy_controller_policy_has_a_title_and_a_description() -> None:
     docs = policy_controller_policies(model_of("prod", _with_an_extra_registry))
-    assert len(docs) == 4
+    assert len(docs) == 7
     for doc in docs:
         annotations = doc["metadata"]["annotations"]
         assert annotations.get("supply-chain/title"), doc["metadata"]["name"]

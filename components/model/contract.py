@@ -128,6 +128,15 @@ def tenant_image_policy_name(namespace: str) -> str:
     return f"tenant-{namespace}"
 
 
+AttestationRequirement = Literal["sbom", "provenance", "vulnerability-scan"]
+
+
+def attestation_policy_name(requirement: AttestationRequirement, namespace: str) -> str:
+    """Policy Controller's policy that a namespace's repositories carry one attestation requirement (its own
+    prefix: `tenant-<ns>` names could end in `-sbom`)."""
+    return f"attest-{requirement}-{namespace}"
+
+
 POLICY_CONTROLLER_TRUST_ROOT = "supply-chain"
 
 

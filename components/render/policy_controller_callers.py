@@ -37,12 +37,14 @@ def _text(value: Any) -> str:
     return json.dumps(value)  # a JSON string or array is a Rego literal
 
 
-def caller_policy(model: TrustModel) -> dict[str, str] | None:
-    """The `spec.policy` binding the model's GitHub identities to their callers (None: nothing to bind)."""
+def caller_policy(model: TrustModel, evidence: str = "signatures") -> dict[str, str] | None:
+    """The `spec.policy` binding the model's GitHub identities to their callers (None: nothing to bind).
+    `evidence` is where an authority's match holds what it verified: its image `signatures`, or one
+    attestation's list (`attestations["sbom"]`), each entry with the same certificate claims."""
     github = [k for k in model.keyless if k.issuer == GITHUB_ACTIONS_ISSUER]
     if model.signature_format != "legacy" or not github:
         return None
-    signatures = "input.authorityMatches.keyless.signatures"
+    signatures = f"input.authorityMatches.keyless.{evidence}"
     rules = [
         "package sigstore",
         "",
@@ -55,7 +57,7 @@ def caller_policy(model: TrustModel) -> dict[str, str] | None:
         "isCompliant if {",
         "\tsome name, match in input.authorityMatches",
         '\tname != "keyless"',
-        "\tcount(match.signatures) > 0",
+        f"\tcount(match.{evidence}) > 0",
         "}",
     ]
     if any(k.issuer != GITHUB_ACTIONS_ISSUER for k in model.keyless):

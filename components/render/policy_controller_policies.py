@@ -7,8 +7,11 @@ Policy Controller is the second, independent signature gate beside Kyverno. Its
   apply to the enforce namespaces too);
 - it enforces what every enforce namespace shares: a signature by a trusted authority on every
   image of the stack's registry, and (with `no-match-policy: deny`) that images come from an
-  allowed registry. Per-namespace attestations and exceptions are Kyverno's; the config model
-  refuses a stack that would need Policy Controller to honour them.
+  allowed registry;
+- an enforce namespace with tenant repositories gets its own policies over those repositories: its
+  signers (`tenant-<ns>`) and its SBOM, provenance and scan requirements (`attest-*-<ns>`, see
+  policy_controller_attestations). Exceptions stay Kyverno's; the config model refuses a stack that would
+  need Policy Controller to honour one, or a requirement it cannot scope.
 """
 
 from __future__ import annotations
@@ -25,26 +28,24 @@ from components.model.contract import (
     allowed_registry_policy_name,
     tenant_image_policy_name,
 )
-from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
+from components.model.trust import NamespacePolicy, TrustModel
+from components.render.policy_controller_attestations import attestation_policies
+from components.render.policy_controller_authorities import (
+    API_VERSION,
+    Manifest,
+    authorities,
+    metadata,
+    tenant_globs,
+    uses_trust_root,
+)
 from components.render.policy_controller_callers import caller_policy
-from components.render.shared import has_authority, key_reference, keyless_identities, labels
+from components.render.shared import has_authority
 
-API_VERSION = "policy.sigstore.dev/v1beta1"
 TRUST_ROOT_API_VERSION = "policy.sigstore.dev/v1alpha1"
-
-Manifest = dict[str, Any]
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-def _metadata(name: str, title: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "labels": labels(),
-        "annotations": {"supply-chain/title": title, "supply-chain/description": description},
-    }
 
 
 def _authority(uri: str, chain_pem: str) -> dict[str, Any]:
@@ -58,11 +59,6 @@ def _authority(uri: str, chain_pem: str) -> dict[str, Any]:
         "uri": uri,
         "certChain": _b64(chain_pem),
     }
-
-
-def uses_trust_root(model: TrustModel) -> bool:
-    """Whether the policies need a TrustRoot (a private Sigstore instance; public good is built in)."""
-    return not model.sigstore.public_good
 
 
 def trust_root(model: TrustModel) -> Manifest | None:
@@ -92,45 +88,13 @@ def trust_root(model: TrustModel) -> Manifest | None:
     return {
         "apiVersion": TRUST_ROOT_API_VERSION,
         "kind": "TrustRoot",
-        "metadata": _metadata(
+        "metadata": metadata(
             POLICY_CONTROLLER_TRUST_ROOT,
             "Private Sigstore trust root",
             f"Fulcio, Rekor and CT log keys of {sig.rekor_url}",
         ),
         "spec": spec,
     }
-
-
-def _ctlog(model: TrustModel) -> dict[str, Any]:
-    ctlog: dict[str, Any] = {"url": model.sigstore.rekor_url}
-    if uses_trust_root(model):
-        ctlog["trustRootRef"] = POLICY_CONTROLLER_TRUST_ROOT
-    return ctlog
-
-
-def _key_authority(model: TrustModel, key: KeyAuthority) -> dict[str, Any]:
-    authority: dict[str, Any] = {
-        "name": f"key-{key.name}".lower(),  # key names are [0-9A-Za-z-] (config): lowercase, a valid name
-        "key": {**key_reference(key), "hashAlgorithm": "sha256"},
-        "signatureFormat": model.signature_format,
-    }
-    if key.transparency_log_required:
-        authority["ctlog"] = _ctlog(model)  # without ctlog, Policy Controller skips the log
-    return authority
-
-
-def authorities(model: TrustModel) -> list[dict[str, Any]]:
-    """Any one of these must verify: the keyless identities (one authority), then each key."""
-    out: list[dict[str, Any]] = []
-    if model.keyless:
-        keyless: dict[str, Any] = {"identities": keyless_identities(model)}
-        if uses_trust_root(model):
-            keyless["trustRootRef"] = POLICY_CONTROLLER_TRUST_ROOT
-        out.append(
-            {"name": "keyless", "keyless": keyless, "ctlog": _ctlog(model), "signatureFormat": model.signature_format}
-        )
-    out += [_key_authority(model, key) for key in model.keys]
-    return out
 
 
 def _glob(registry: str) -> str:
@@ -147,7 +111,7 @@ def signature_policy(model: TrustModel) -> Manifest:
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
-        "metadata": _metadata(POLICY_CONTROLLER_SIGNATURE_POLICY, "Verify image signatures", description),
+        "metadata": metadata(POLICY_CONTROLLER_SIGNATURE_POLICY, "Verify image signatures", description),
         "spec": {
             "mode": "enforce",
             "images": [{"glob": _glob(r)} for r in model.signed_registries],
@@ -169,13 +133,7 @@ def tenant_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
     tenant = model.signers_of(ns)
     if ns.mode != "enforce" or not ns.signers or not ns.repositories or not has_authority(tenant):
         return None
-    # Policy Controller matches a glob against the whole reference, tag or digest included, and `*` stops
-    # only at `/`: a trailing `*` covers `:tag` and `@sha256:...` (and, fail-closed, same-prefix siblings)
-    globs = [
-        f"{registry}/{path}" + ("" if path.endswith("*") else "*")
-        for registry in model.signed_registries
-        for path in ns.repositories
-    ]
+    globs = tenant_globs(model, ns)
     description = (
         f"Images of {', '.join(ns.repositories)} (the repositories of {ns.name}) are signed by one of "
         f"{', '.join(ns.signers)}, whichever namespace runs them."
@@ -183,7 +141,7 @@ def tenant_policy(model: TrustModel, ns: NamespacePolicy) -> Manifest | None:
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
-        "metadata": _metadata(tenant_image_policy_name(ns.name), f"Only {ns.name}'s signers", description),
+        "metadata": metadata(tenant_image_policy_name(ns.name), f"Only {ns.name}'s signers", description),
         "spec": {
             "mode": "enforce",
             "images": [{"glob": g} for g in globs],
@@ -202,7 +160,7 @@ def allowed_registry_policy(registry: str) -> Manifest:
     return {
         "apiVersion": API_VERSION,
         "kind": "ClusterImagePolicy",
-        "metadata": _metadata(allowed_registry_policy_name(registry), f"Allow {registry}", description),
+        "metadata": metadata(allowed_registry_policy_name(registry), f"Allow {registry}", description),
         "spec": {
             "mode": "enforce",
             "images": [{"glob": _glob(registry)}],
@@ -216,6 +174,7 @@ def policy_controller_policies(model: TrustModel) -> list[Manifest]:
     if not model.in_mode("enforce") or not has_authority(model):
         return []
     docs: list[Manifest | None] = [trust_root(model), signature_policy(model)]
-    docs += [tenant_policy(model, ns) for ns in model.namespaces]
+    for ns in model.namespaces:
+        docs += [tenant_policy(model, ns), *attestation_policies(model, ns)]
     docs += [allowed_registry_policy(r) for r in model.allowed_registries if r not in model.signed_registries]
     return [d for d in docs if d is not None]

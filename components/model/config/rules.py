@@ -192,10 +192,14 @@ def _engine_capabilities(s: Sections) -> Iterator[Problem]:
                     "add kyverno to admission.engines",
                 )
         for ns in s.admission.attestations:
+            ns_cfg = s.admission.namespaces.get(ns)
+            if ns_cfg is None or ns_cfg.mode != "enforce" or ns_cfg.repositories:
+                continue  # unlisted and audit namespaces have their own problem; with repositories it is served
             yield Problem(
                 config_key(f"admission.attestations.{ns}"),
-                "per-namespace attestations need kyverno (Policy Controller policies apply cluster-wide) — "
-                "add kyverno to admission.engines",
+                "Policy Controller cannot select a namespace, only images: it requires attestations of a "
+                f"namespace's repositories — list them in admission.namespaces.{ns}.repositories, or add kyverno "
+                "to admission.engines",
             )
     for i, exc in enumerate(s.admission.exceptions):
         ns_cfg = s.admission.namespaces.get(exc.namespace)
