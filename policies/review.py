@@ -329,6 +329,7 @@ PACK_RULES: tuple[tuple[str, str], ...] = (
     (r"admission\.requireDigest", "admission-images-by-digest"),
     (r"admission\.allowedRegistries", "other-registries-signed"),
     (r"admission\.exceptions\[\d+\]", "admission-exceptions-reviewed"),
+    (r"admission\.attestations\.[^.]+", "attestations-kept-to-their-namespace"),
     (r"signing\.keys\[\d+\]\.transparencyLogRequired", "admission-transparency-log-required"),
     (r"signing\.keys\[\d+\]\.publicKey", "vault-keys-pinned"),
     (r"signing\.keys\[\d+\]\.previousVersions\[\d+\]", "signing-key-rotation-closed"),

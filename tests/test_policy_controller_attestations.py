@@ -23,7 +23,8 @@ from components.model.contract import (
     SLSA_PROVENANCE_V1,
     VULN_SCAN_PREDICATE,
 )
-from policies.review import review
+from policies.offline import check_resources
+from policies.review import pack_rule, review
 from scripts.checks.provenance import github_provenance_v1
 from scripts.planning import Plan, kubernetes_manifests
 from tests.conftest import stack_raw
@@ -340,6 +341,11 @@ def test_a_policy_controller_only_stack_with_sbom_and_provenance_plans_and_its_m
         for a in authority["attestations"]
     }
     assert required == {SPDX, SLSA_PROVENANCE_V1, SLSA_PROVENANCE_V02}
+    # what the review finds of this stack, the pack reports from its resources (pulumi preview sees it too)
+    reported = {v.rule for v in check_resources(plan.resources)}
+    unmanaged_group = "supply-chain:buildAgents.runner.workflows"  # set in GitHub: see tests/test_review_parity.py
+    assert {pack_rule(f) for f in plan.findings if f.key != unmanaged_group} - {None} <= reported
+    assert "attestations-kept-to-their-namespace" in reported
 
 
 def test_the_review_says_policy_controller_alone_does_not_keep_a_namespace_to_its_repositories() -> None:

@@ -52,6 +52,7 @@ RULES = {
     "other-registries-signed": "advisory",
     "namespaces-bound-to-signers": "advisory",
     "keyless-callers-checked": "advisory",
+    "attestations-kept-to-their-namespace": "advisory",
     "namespaces-in-audit": "advisory",
     "identities-exact": "advisory",
     "signing-key-rotation-closed": "advisory",

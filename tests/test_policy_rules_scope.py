@@ -83,6 +83,10 @@ def test_namespaces_created_later_must_be_under_a_denying_signature_policy() -> 
     probe = "a-namespace-created-later"
     assert _stack(rule, _signatures("In", [probe]), namespace(probe, "enforce"))[0].startswith("namespaces not")
     assert _stack(rule, _registries("cr.azurecr.io")) == [], "no signature policy: admission is not configured"
+    assert _stack(rule, policy_resource(CIP, {"spec": {"images": [{"glob": "cr.azurecr.io/**"}]}})) == [
+        "namespaces not listed (and any created later) admit any image from any registry: Policy Controller checks "
+        "only the namespaces the stack labels"
+    ]
 
 
 def test_a_namespace_outside_every_signature_policy_is_named_unless_the_pack_says_it_is_the_systems() -> None:
@@ -167,6 +171,25 @@ def test_a_workflow_identity_is_reported_until_an_engine_checks_who_ran_it() -> 
         "NotIn", SYSTEM, attestors=_keyless({"issuer": "https://accounts.google.com", "subject": "ci@contoso.example"})
     )
     assert _stack(rule, other_issuer) == []
+
+
+def test_attestations_by_image_path_need_kyverno_to_keep_the_namespace_to_its_paths() -> None:
+    rule = "attestations-kept-to-their-namespace"
+    payments = namespace("payments", "enforce")
+    sbom = policy_resource(CIP, {"metadata": {"name": "attest-sbom-payments"}}, "sbom")
+    restricted = policy_resource(
+        VP, {"metadata": {"name": "restrict-repositories-payments"}, "spec": {"validationActions": ["Deny"]}}
+    )
+    assert _stack(rule, payments, sbom, restricted) == []
+    assert _stack(rule, payments, sbom) == [
+        "Policy Controller requires attestations of images from payments's repositories wherever they run, but "
+        "nothing keeps payments to its repositories: a signed image of another path runs there without them"
+    ]
+    audited = policy_resource(
+        VP, {"metadata": {"name": "restrict-repositories-payments"}, "spec": {"validationActions": ["Audit"]}}
+    )
+    assert len(_stack(rule, payments, sbom, audited)) == 1, "an audit restriction keeps nothing out"
+    assert _stack(rule, payments) == [], "no attestation policy, nothing to keep"
 
 
 def test_every_audit_namespace_is_listed_with_its_deadline() -> None:
@@ -267,4 +290,5 @@ _SCOPE_AND_TRUST = {
     "sigstore-public-good",
     "vault-keys-pinned",
     "admission-exceptions-reviewed",
+    "attestations-kept-to-their-namespace",
 }

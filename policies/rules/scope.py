@@ -17,6 +17,8 @@ from components.model.contract import (
     ADMISSION_MODE_LABEL,
     AUDIT_UNTIL_ANNOTATION,
     GITHUB_ACTIONS_ISSUER,
+    AttestationRequirement,
+    attestation_policy_name,
     repositories_policy_name,
     signers_policy_name,
 )
@@ -31,6 +33,7 @@ from policies.rules.base import ADVISORY, dig
 from policies.rules.stack import NAME_LABEL, namespaces, selects
 
 LATER = "a-namespace-created-later"
+ATTESTATION_KINDS: tuple[AttestationRequirement, ...] = ("sbom", "provenance", "vulnerability-scan")
 PREFIX = re.compile(r"startsWith\('([^']+)'\)")
 
 
@@ -67,6 +70,13 @@ def _actions(spec: Mapping[str, Any]) -> set[str]:
 def _unlisted_namespaces(args: StackValidationArgs, report: ReportViolation) -> None:
     policies = _signature_policies(args)
     if not policies:
+        # Policy Controller alone checks only the namespaces the chain labels (the listed enforce ones)
+        if any(r.resource_type == CLUSTER_IMAGE_POLICY for r in args.resources):
+            report(
+                "namespaces not listed (and any created later) admit any image from any registry: Policy "
+                "Controller checks only the namespaces the stack labels",
+                None,
+            )
         return
     known = {name for _, name, _, _ in namespaces(args)}
     for _, spec in policies:
@@ -149,6 +159,28 @@ def _unbound_namespaces(args: StackValidationArgs, report: ReportViolation) -> N
             )
 
 
+def _attestations_kept_to_namespaces(args: StackValidationArgs, report: ReportViolation) -> None:
+    by_name = {str(dig(r.props, "metadata", "name")): r for r in args.resources}
+
+    def present(name: str, resource_type: str) -> bool:
+        return name in by_name and by_name[name].resource_type == resource_type
+
+    for resource, namespace, _, _ in namespaces(args):
+        attested = any(
+            present(attestation_policy_name(kind, namespace), CLUSTER_IMAGE_POLICY) for kind in ATTESTATION_KINDS
+        )
+        restricted = present(repositories_policy_name(namespace), VALIDATING_POLICY) and "Deny" in _actions(
+            by_name[repositories_policy_name(namespace)].props.get("spec") or {}
+        )
+        if attested and not restricted:
+            report(
+                f"Policy Controller requires attestations of images from {namespace}'s repositories wherever they "
+                f"run, but nothing keeps {namespace} to its repositories: a signed image of another path runs there "
+                "without them",
+                resource.urn,
+            )
+
+
 def _github_identities(args: StackValidationArgs) -> Iterator[tuple[str, str]]:
     for resource, _ in _signature_policies(args):
         for identity in identities(resource.resource_type, resource.props):
@@ -222,6 +254,14 @@ POLICIES = [
         enforcement_level=ADVISORY,
         remediation_steps="Keep each signing workflow its service's own (no `on: workflow_call`), or add "
         "policy-controller to admission.engines with signing.signatureFormat legacy.",
+    ),
+    Rule(
+        name="attestations-kept-to-their-namespace",
+        description="Where Policy Controller requires attestations by image path, a Kyverno policy keeps the "
+        "namespace to those paths, so no other signed image runs there without them.",
+        validate=_attestations_kept_to_namespaces,
+        enforcement_level=ADVISORY,
+        remediation_steps="Add kyverno to admission.engines (it restricts each namespace to its repositories).",
     ),
     Rule(
         name="namespaces-in-audit",
