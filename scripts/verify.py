@@ -97,6 +97,13 @@ def _version() -> str:
     return f"supply-chain verify {VERSION} ({', '.join(libraries)}; Python {platform.python_version()})"
 
 
+def _add_stack_source(command: argparse.ArgumentParser) -> None:
+    """Where the stack's outputs come from: a deployed stack through the CLI, or a saved file."""
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
+    source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m scripts.verify",
@@ -114,9 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=CHECK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = check.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
-    source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
+    _add_stack_source(check)
     check.add_argument("--context", help="kubeconfig context (default: the current one)")
     check.add_argument("--known-good", help="an image the real pipeline signed and attested (IMAGE@sha256:...)")
     check.add_argument("--signing-key", type=Path, help="PEM private key of a trusted key, to sign canaries")
@@ -144,9 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=IMAGE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    image_source = image.add_mutually_exclusive_group(required=True)
-    image_source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
-    image_source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
+    _add_stack_source(image)
     image.add_argument("--trusted-root", type=Path, help="Sigstore trusted_root.json (default: public good, offline)")
     image.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
     image.add_argument("image", metavar="IMAGE@sha256:DIGEST", help="the pushed image, by digest")

@@ -10,21 +10,15 @@ from typing import Any
 
 import pytest
 from pulumi_policy import (
-    PolicyCustomTimeouts,
     PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policies.offline import check_resources
 from policies.rules.reach import POLICIES, who_may_federate
 from scripts.planning import Plan
+from tests.policy_args import policy_resource, resource_violations, stack_violations
 
-OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 RULES = {policy.name: policy for policy in POLICIES}
 GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
 FIC = "azure-native:managedidentity:FederatedIdentityCredential"
@@ -35,16 +29,7 @@ CLUSTER_VNET = f"{SUB}/resourceGroups/rg-aks/providers/Microsoft.Network/virtual
 
 
 def _violations(rule: str, resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    found: list[str] = []
-    args = ResourceValidationArgs(resource_type, props, f"urn:pulumi:s::p::{resource_type}::r", "r", OPTIONS, None, {})
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    policy = RULES[rule]
-    assert isinstance(policy, ResourceValidationPolicy)
-    policy.validate(args, report)
-    return found
+    return resource_violations(RULES[rule], resource_type, props)
 
 
 def _allowlist(*rules: Mapping[str, Any], action: str = "Allow") -> dict[str, Any]:
@@ -126,9 +111,7 @@ def test_a_subject_says_which_jobs_it_admits(subject: str, who: str) -> None:
 
 
 def _resource(resource_type: str, props: Mapping[str, Any], name: str) -> PolicyResource:
-    return PolicyResource(
-        resource_type, props, f"urn:pulumi:s::p::{resource_type}::{name}", name, OPTIONS, None, None, [], {}
-    )
+    return policy_resource(resource_type, props, name)
 
 
 def _endpoint(group: str) -> PolicyResource:
@@ -168,15 +151,7 @@ BASE = [
 
 
 def _stack(*resources: PolicyResource) -> list[str]:
-    found: list[str] = []
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    policy = RULES["cluster-reaches-private-endpoints"]
-    assert isinstance(policy, StackValidationPolicy)
-    policy.validate(StackValidationArgs(list(resources)), report)
-    return found
+    return stack_violations(RULES["cluster-reaches-private-endpoints"], resources)
 
 
 def test_the_cluster_reaches_the_private_registry_through_a_peering_and_a_linked_zone() -> None:
