@@ -401,3 +401,20 @@ def test_an_sbom_or_scan_counts_only_from_a_workflow_its_own_repository_ran(
 
 def test_provenance_is_not_bound_to_the_builders_own_repository() -> None:
     assert "policy" not in _docs()["attest-provenance-payments"]["spec"], "the builder runs for every caller"
+
+
+def test_outside_every_tenant_path_only_the_signature_policy_judges_and_a_foreign_image_meets_no_match_deny() -> None:
+    """Policy Controller evaluates every policy whose glob matches an image; none matching is the no-match policy's
+    (`deny`, set in the chart's values: tests/test_policy_controller.py)."""
+    docs = _docs()
+    sha = "@sha256:" + "a" * 64
+
+    def judging(image: str) -> set[str]:
+        return {
+            name for name, doc in docs.items() if any(glob_matches(g["glob"], image) for g in doc["spec"]["images"])
+        }
+
+    assert judging(f"{REG}/payments/api{sha}") >= {"tenant-payments", "attest-sbom-payments"}
+    outside = judging(f"{REG}/tools/debug{sha}")
+    assert outside == {"verify-image-signatures"}, "signed, by any trusted signer, and nothing more"
+    assert judging(f"docker.io/library/busybox{sha}") == set(), "no policy matches: the no-match policy denies it"
