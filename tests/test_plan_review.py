@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from components.model.config.stack_file import key_lines
-from policies.offline import Violation, check_resources, fails
+from policies.offline import PackConfigError, Violation, check_resources, fails, read_pack_config
 from policies.rules.base import RESOURCE_TYPES
 from scripts import plan as plan_cli
 from scripts.planning import Plan, PlannedResource
@@ -175,3 +175,45 @@ def test_each_config_finding_points_at_its_line_of_the_stack_file(plan_of: Calla
     assert at["signing.keys[0].publicKey"] == "- kind: azure-key-vault"
     assert at["network.egress.firewallTier"] == "egress:"
     assert key_lines("config: [unclosed") == {}
+
+
+def test_the_pack_config_reader_refuses_each_unusable_file_in_its_own_words(tmp_path: Path) -> None:
+    path = tmp_path / "pack-config.json"
+
+    def refusal(data: bytes | None) -> str:
+        if data is not None:
+            path.write_bytes(data)
+        with pytest.raises(PackConfigError) as refused:
+            read_pack_config(path)
+        return str(refused.value)
+
+    assert refusal(None) == f"{path}: cannot read the pack config (No such file or directory)"
+    assert refusal(b'{"a": "\xff"}') == f"{path}: not UTF-8 text"
+    assert refusal(b"[1]") == f"{path}: a JSON object of rule names is expected"
+    typo = "x" * 100
+    assert refusal(json.dumps({typo: "advisory"}).encode()) == (
+        f"{path}: {'x' * 80!r} is not a rule of the pack (see the README's rule table)"
+    )
+    assert (
+        refusal(b'{"registry-bypass-off": 3}')
+        == f"{path}: registry-bypass-off: a level or an object of settings is expected"
+    )
+    assert refusal(json.dumps({"registry-bypass-off": "m" * 60}).encode()) == (
+        f"{path}: registry-bypass-off: level {'m' * 40!r} is not one of advisory, mandatory, disabled"
+    )
+    # settings without a level, and a level inside the settings, are what the CLI takes too
+    settings = {"helm-charts-pinned": {"chartRepositories": {"kyverno": "https://mirror.example/kyverno"}}}
+    path.write_text(json.dumps(settings))
+    assert read_pack_config(path) == settings
+    path.write_text(json.dumps({"registry-bypass-off": {"enforcementLevel": "mandatory"}}))
+    assert read_pack_config(path) == {"registry-bypass-off": {"enforcementLevel": "mandatory"}}
+
+
+def test_a_violation_reads_back_as_review_json_records_it() -> None:
+    violation = Violation("registry-bypass-off", "urn:pulumi:s::p::t::acr", "advisory", "bypass on")
+    assert violation.as_json() == {
+        "rule": "registry-bypass-off",
+        "urn": "urn:pulumi:s::p::t::acr",
+        "level": "advisory",
+        "message": "bypass on",
+    }
