@@ -209,6 +209,58 @@ def parse_kms_uri(uri: str) -> KmsKey | None:
     return KmsKey(f"https://{match['vault']}.vault.azure.net", match["key"], match["version"])
 
 
+# --- AWS KMS keys ---------------------------------------------------------------------------------
+
+AWS_KMS_SCHEME = "awskms://"
+AWS_KMS_PARTITIONS = ("aws", "aws-us-gov")
+"""The partitions sigstore's `awskms://` provider accepts in an ARN (it refuses `aws-cn` and any other)."""
+AWS_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
+"""An AWS region name (`eu-west-1`, `us-gov-west-1`)."""
+_AWS_KEY_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+_AWS_KMS_ARN = re.compile(
+    rf"arn:(?P<partition>aws|aws-us-gov):kms:(?P<region>{AWS_REGION}):(?P<account>[0-9]{{12}}):"
+    rf"(?:key/(?P<key_id>{_AWS_KEY_ID})|alias/(?P<alias>[A-Za-z0-9/_-]{{1,250}}))"
+)
+
+
+@dataclass(frozen=True)
+class AwsKmsArn:
+    """An AWS KMS key ARN or alias ARN taken apart. An alias names whichever key it points to at the time."""
+
+    arn: str
+    partition: str
+    region: str
+    account: str
+    key_id: str | None
+    alias: str | None
+
+    @property
+    def uri(self) -> str:
+        """cosign's reference to the key (`awskms:///<ARN>`: no endpoint, so the SDK's regional one)."""
+        return aws_kms_uri(self.arn)
+
+
+def parse_aws_kms_arn(arn: str) -> AwsKmsArn | None:
+    """The parts of an AWS KMS key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`) or alias ARN
+    (`...:alias/NAME`), or None when `arn` is neither. AWS-managed aliases (`alias/aws/...`) name symmetric
+    keys that cannot sign, so they are not signing-key ARNs."""
+    match = _AWS_KMS_ARN.fullmatch(arn)
+    if match is None or (match["alias"] or "").startswith("aws/"):
+        return None
+    return AwsKmsArn(arn, match["partition"], match["region"], match["account"], match["key_id"], match["alias"])
+
+
+def aws_kms_uri(arn: str) -> str:
+    """The sigstore KMS reference of an AWS KMS key or alias ARN."""
+    return f"{AWS_KMS_SCHEME}/{arn}"
+
+
+def parse_aws_kms_uri(uri: str) -> AwsKmsArn | None:
+    """The ARN behind an `aws_kms_uri` (one without an endpoint), or None when `uri` is not one."""
+    prefix = f"{AWS_KMS_SCHEME}/"
+    return parse_aws_kms_arn(uri.removeprefix(prefix)) if uri.startswith(prefix) else None
+
+
 # --- Sigstore and attestation facts ---------------------------------------------------------------
 
 PUBLIC_GOOD_REKOR = "https://rekor.sigstore.dev"

@@ -12,7 +12,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from components.model.config import AzureKeyVaultKey, GeneratedKey, PublicKeyAuthority, StackConfig
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from components.model.config import AwsKmsKey, AzureKeyVaultKey, GeneratedKey, PublicKeyAuthority, StackConfig
 from components.model.contract import (
     PUBLIC_GOOD_REKOR,
     SBOM_FORMATS,
@@ -22,6 +25,7 @@ from components.model.contract import (
     SbomKind,
     acr_login_server,
     allowed_severities,
+    aws_kms_uri,
     current_key_version,
     is_public_good,
     kms_uri,
@@ -63,6 +67,16 @@ class KeyAuthority:
     transparency_log_required: bool = True
     authority: str | None = None
     """The configured key this is (a previous version belongs to its key); None: the key itself."""
+    hash_algorithm: Literal["sha256", "sha384"] = "sha256"
+    """The digest signatures by this key are made over (cosign signs with an AWS KMS P-384 key over SHA-384)."""
+    verified_through_kms: bool = False
+    """The engines verify through the KMS although a public key is pinned: the pinned PEM cannot say how the key
+    signs (an RSA key in AWS KMS signs with its first KMS algorithm); the checks still compare the PEM."""
+
+    @property
+    def verified_offline(self) -> bool:
+        """Whether the engines verify with the pinned public key, never calling the KMS."""
+        return self.public_key_pem is not None and not self.verified_through_kms
 
     @property
     def authority_name(self) -> str:
@@ -312,6 +326,8 @@ def _key_authorities(config: StackConfig) -> list[KeyAuthority]:
                 )
                 for previous in key.previous_versions
             ]
+        elif isinstance(key, AwsKmsKey):
+            out.append(_aws_kms_authority(key))
         elif isinstance(key, PublicKeyAuthority):
             out.append(
                 KeyAuthority(key.name, public_key_pem=key.pem, transparency_log_required=key.transparency_log_required)
@@ -320,6 +336,24 @@ def _key_authorities(config: StackConfig) -> list[KeyAuthority]:
             # The public half exists only once the key is generated: see TrustModel.with_public_keys.
             out.append(KeyAuthority(key.name, transparency_log_required=key.transparency_log_required))
     return out
+
+
+def _aws_kms_authority(key: AwsKmsKey) -> KeyAuthority:
+    """An AWS KMS key as the engines trust it. cosign signs with the key's first KMS signing algorithm:
+    ECDSA over SHA-256 for P-256, over SHA-384 for P-384, RSASSA-PSS or PKCS #1 v1.5 for RSA (the key's
+    metadata says which). A pinned EC key is verified offline with the hash its curve signs with: no AWS call at
+    admission, no AWS credentials in the cluster, and a retargeted alias changes nothing. A pinned RSA key cannot
+    say its padding (engines verify a PEM with PKCS #1 v1.5 only), so RSA keys are verified through KMS."""
+    public = load_pem_public_key(key.public_key.encode()) if key.public_key else None
+    curve = public.curve.name if isinstance(public, ec.EllipticCurvePublicKey) else None
+    return KeyAuthority(
+        key.name,
+        public_key_pem=key.public_key,
+        kms_uri=aws_kms_uri(key.arn),
+        transparency_log_required=key.transparency_log_required,
+        hash_algorithm="sha384" if curve == "secp384r1" else "sha256",
+        verified_through_kms=public is not None and curve is None,  # the config admits only EC or RSA keys
+    )
 
 
 def trust_model(config: StackConfig) -> TrustModel:

@@ -48,8 +48,11 @@ def attestors(model: TrustModel) -> list[dict[str, Any]]:
             keyless["roots"] = sig.fulcio_roots
         out.append({"name": "keyless", "cosign": {"keyless": keyless, "ctlog": _ctlog(model), **_tuf(model)}})
     for key in model.keys:
-        # A pinned public key is verified offline; otherwise Kyverno reads the key from the vault.
-        cosign = {"key": key_reference(key), "ctlog": _ctlog(model, key)}
+        # A pinned public key is verified offline; otherwise Kyverno reads the key from the KMS.
+        reference: dict[str, str] = key_reference(key)
+        if key.verified_offline and key.hash_algorithm != "sha256":
+            reference["hashAlgorithm"] = key.hash_algorithm  # Kyverno assumes SHA-256 for a PEM otherwise
+        cosign = {"key": reference, "ctlog": _ctlog(model, key)}
         if key.transparency_log_required:
             cosign.update(_tuf(model))
         out.append({"name": f"key_{_ident(key.name)}", "cosign": cosign})

@@ -38,7 +38,7 @@ def _ctlog(model: TrustModel) -> dict[str, Any]:
 def _key_authority(model: TrustModel, key: KeyAuthority) -> dict[str, Any]:
     authority: dict[str, Any] = {
         "name": f"key-{key.name}".lower(),  # key names are [0-9A-Za-z-] (config): lowercase, a valid name
-        "key": {**key_reference(key), "hashAlgorithm": "sha256"},
+        "key": {**key_reference(key), "hashAlgorithm": key.hash_algorithm},
         "signatureFormat": model.signature_format,
     }
     if key.transparency_log_required:

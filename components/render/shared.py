@@ -16,8 +16,10 @@ def keyless_identities(model: TrustModel) -> list[dict[str, str]]:
 
 def key_reference(key: KeyAuthority) -> dict[str, str]:
     """How an engine finds a key: the pinned public key (verified offline), else the KMS URI (the
-    engine reads the public key from the vault)."""
-    return {"data": key.public_key_pem} if key.public_key_pem else {"kms": key.kms_uri or ""}
+    engine reads the public key, and for AWS KMS the signing algorithm, from the KMS)."""
+    if key.verified_offline:
+        return {"data": key.public_key_pem or ""}
+    return {"kms": key.kms_uri or ""}
 
 
 def has_authority(model: TrustModel) -> bool:

@@ -31,6 +31,7 @@ from components.model.config.network import (
 from components.model.config.parse import parse_stack_config
 from components.model.config.registry import RegistryConfig
 from components.model.config.signing import (
+    AwsKmsKey,
     AzureKeyVaultKey,
     GeneratedKey,
     KeylessIdentity,
@@ -44,6 +45,7 @@ from components.model.config.stack import ClusterConfig, Environment, StackConfi
 __all__ = [
     "AdmissionConfig",
     "AttestationRequirements",
+    "AwsKmsKey",
     "AzureConfig",
     "AzureKeyVaultKey",
     "BuildAgentsConfig",

@@ -135,13 +135,13 @@ def _key_kinds(s: Sections) -> Iterator[Problem]:
         if isinstance(key, GeneratedKey) and env != "local":
             yield Problem(
                 config_key(f"signing.keys[{i}].kind"),
-                "generated keys are for the local stack — use azure-key-vault or public-key",
+                "generated keys are for the local stack — use azure-key-vault, aws-kms or public-key",
             )
         if isinstance(key, AzureKeyVaultKey):
             if s.azure is None:
                 yield Problem(
                     config_key(f"signing.keys[{i}].kind"),
-                    "azure-key-vault keys need an Azure stack — use generated (local) or public-key",
+                    "azure-key-vault keys need an Azure stack — use generated (local), aws-kms or public-key",
                 )
             if env == "prod" and key.hsm_enabled is False:
                 yield Problem(
