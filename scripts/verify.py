@@ -1,10 +1,15 @@
 """Post-deploy checks CLI.
 
     python -m scripts.verify [check] --stack prod | --outputs FILE [--context CTX]
-        [--known-good IMAGE@DIGEST] [--signing-key PEM] [--evidence DIR] [--deadline S] [--workers N]
+        [--known-good IMAGE@DIGEST] [--signing-key PEM | --kms-key NAME] [--evidence DIR] [--deadline S] [--workers N]
 
 proves the chain on the live cluster and registry: posture, dry-run Pods for every case in every
 namespace under admission, independent verification of the known-good image, audit readiness.
+
+    python -m scripts.verify keys --stack prod | --outputs FILE [--evidence DIR]
+
+reads the stack's KMS signing keys (AWS KMS, Key Vault) and checks each is a usable signing key and the one the
+stack pins, without a cluster.
 
     python -m scripts.verify verify-bundle [--staging] --bundle FILE
         (--certificate-identity ID | --certificate-identity-regexp RE) --certificate-oidc-issuer URL
@@ -42,6 +47,7 @@ from scripts import VERSION
 from scripts.checks import evidence
 from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
+from scripts.checks.kms_keys import kms_key_checks, kms_signer
 from scripts.checks.oci import Credentials, Registry
 from scripts.checks.options import Options
 from scripts.checks.outputs import load_outputs_file, load_stack_outputs, read_trust_model
@@ -49,6 +55,8 @@ from scripts.checks.posture import public_access
 from scripts.checks.results import CheckResult
 from scripts.checks.runner import run_all, verify_known_good
 from scripts.checks.signed import Subject
+from scripts.checks.signers import SigningKey
+from scripts.checks.vault import azure_cli_token
 from scripts.checks.verification import (
     IdentityPolicy,
     load_public_key,
@@ -76,6 +84,12 @@ IMAGE_EPILOG = """exit codes: 0 the image meets every namespace it is meant for,
 
 examples:
   python -m scripts.verify image --outputs build/outputs-prod.json crcontosoprod.azurecr.io/payments/api@sha256:<hex>"""
+
+KEYS_EPILOG = """exit codes: 0 every key holds (or could not be read from here: skipped with the reason), 1 a key does
+not, 2 usage or config error
+
+examples:
+  python -m scripts.verify keys --outputs build/outputs-prod.json      # AWS credentials from the standard chain"""
 
 BUNDLE_EPILOG = """exit codes: 0 verified, 1 rejected, 2 usage error (the conformance protocol: any non-zero rejects)
 
@@ -130,6 +144,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="sign canaries with the local stack's generated key (reads the secret output)",
     )
+    check.add_argument(
+        "--kms-key",
+        metavar="NAME",
+        help="sign canaries inside KMS with the stack's key NAME (aws-kms or azure-key-vault; no private key on disk)",
+    )
     check.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
     check.add_argument("--json", action="store_true", help="print evidence.json's summary and checks on stdout")
     check.add_argument("--deadline", type=float, default=300.0, help="seconds for the whole run (default 300)")
@@ -153,6 +172,16 @@ def _parser() -> argparse.ArgumentParser:
     image.add_argument("--trusted-root", type=Path, help="Sigstore trusted_root.json (default: public good, offline)")
     image.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
     image.add_argument("image", metavar="IMAGE@sha256:DIGEST", help="the pushed image, by digest")
+    keys = commands.add_parser(
+        "keys",
+        help="check the stack's KMS signing keys (no cluster needed)",
+        description="Read each KMS signing key the stack trusts: an AWS KMS key must be an enabled SIGN_VERIFY key "
+        "of a spec the engines verify, and every pinned public key (AWS KMS, Key Vault) the one the KMS holds.",
+        epilog=KEYS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_stack_source(keys)
+    keys.add_argument("--evidence", type=Path, default=Path("build/evidence"), help="where evidence goes")
     bundle = commands.add_parser(
         "verify-bundle",
         help="verify one Sigstore bundle (conformance protocol)",
@@ -274,8 +303,19 @@ def _check(args: argparse.Namespace) -> int:
         evidence.write(results, args.evidence, {"stack": args.stack or args.outputs.stem, "mode": "outside-network"})
         console.print(f"{results[0].status}: {escape(results[0].title)}: {escape(results[0].observed)}")
         return 0 if results[0].status == "pass" else 1
-    key = _signing_key(args, outputs)
-    options = Options(known_good=args.known_good, signing_key=key, deadline_seconds=args.deadline, workers=args.workers)
+    if args.kms_key and (args.signing_key or args.stack_signing_key):
+        raise UsageError("--kms-key signs canaries instead of a key file: give one of them")
+    key: SigningKey | None = _signing_key(args, outputs)
+    problem = ""
+    if args.kms_key:
+        key, problem = kms_signer(args.kms_key, model)
+    options = Options(
+        known_good=args.known_good,
+        signing_key=key,
+        signing_key_problem=problem,
+        deadline_seconds=args.deadline,
+        workers=args.workers,
+    )
     cluster = Cluster.from_kubeconfig(args.context)
     credentials = Credentials.discover(outputs.registry_login_server)
     registry = Registry(outputs.registry_login_server, credentials=credentials, plain_http=model.plain_http_registry)
@@ -308,6 +348,20 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if counts["fail"] else 0
 
 
+def check_keys(args: argparse.Namespace) -> int:
+    """`keys`: each KMS signing key the stack trusts, read from its KMS; writes evidence, returns the exit code."""
+    outputs = load_outputs_file(args.outputs) if args.outputs is not None else load_stack_outputs(args.stack)
+    model = read_trust_model(outputs)
+    results = kms_key_checks(model, azure_cli_token)
+    stack = args.stack or args.outputs.stem
+    evidence.write(results, args.evidence, {"stack": stack, "mode": "keys"})
+    for r in results:
+        print(f"{r.status}: {r.title}: {r.observed}")
+    if not results:
+        print("no KMS signing key in this stack: nothing to read")
+    return 1 if any(r.status == "fail" for r in results) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI: one line per outcome on stderr, never a traceback; the exit code of the docstring."""
     # the library announces offline TUF use at WARNING; the protocol wants one line per outcome
@@ -321,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(verify_bundle(args))
         elif args.command == "image":
             return verify_image(args)
+        elif args.command == "keys":
+            return check_keys(args)
         elif args.command == "check":
             return check(args)
         return 0

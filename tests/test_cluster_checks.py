@@ -263,7 +263,7 @@ def test_without_a_known_good_image_or_a_key_the_cases_needing_them_are_skipped_
         _model("registry.example:5000", key), namespaces=(NamespacePolicy("demo", "enforce", "spdx", built),)
     )
     no_image = "no known-good image given (--known-good IMAGE@DIGEST)"
-    no_key = "no trusted signing key given (--signing-key, or the local stack's generated key)"
+    no_key = "no trusted signing key given (--signing-key, --kms-key, or the local stack's generated key)"
     assert _rows(plan_cases(model, Options())) == [
         ("demo/known-good", "known-good image is admitted", ("known-good",), (), True, no_image),
         ("demo/unsigned", "unsigned canary is denied", ("unsigned",), (), False, ""),

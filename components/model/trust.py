@@ -12,10 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-from components.model.config import AwsKmsKey, AzureKeyVaultKey, GeneratedKey, PublicKeyAuthority, StackConfig
+from components.model.config import StackConfig
 from components.model.contract import (
     PUBLIC_GOOD_REKOR,
     SBOM_FORMATS,
@@ -25,12 +22,10 @@ from components.model.contract import (
     SbomKind,
     acr_login_server,
     allowed_severities,
-    aws_kms_uri,
-    current_key_version,
     is_public_good,
-    kms_uri,
-    vault_name_for,
 )
+from components.model.key_authorities import KeyAuthority as KeyAuthority
+from components.model.key_authorities import key_authorities
 
 
 @dataclass(frozen=True)
@@ -55,37 +50,6 @@ class KeylessAuthority:
     def describe(self) -> str:
         """The identity as a reviewer reads it: subject (or pattern) and issuer."""
         return f"{self.subject or self.subject_regexp} (issuer {self.issuer})"
-
-
-@dataclass(frozen=True)
-class KeyAuthority:
-    """A signing key, trusted by public key PEM when known, otherwise by KMS URI."""
-
-    name: str
-    public_key_pem: str | None = None
-    kms_uri: str | None = None
-    transparency_log_required: bool = True
-    authority: str | None = None
-    """The configured key this is (a previous version belongs to its key); None: the key itself."""
-    hash_algorithm: Literal["sha256", "sha384"] = "sha256"
-    """The digest signatures by this key are made over (cosign signs with an AWS KMS P-384 key over SHA-384)."""
-    verified_through_kms: bool = False
-    """The engines verify through the KMS although a public key is pinned: the pinned PEM cannot say how the key
-    signs (an RSA key in AWS KMS signs with its first KMS algorithm); the checks still compare the PEM."""
-
-    @property
-    def verified_offline(self) -> bool:
-        """Whether the engines verify with the pinned public key, never calling the KMS."""
-        return self.public_key_pem is not None and not self.verified_through_kms
-
-    @property
-    def authority_name(self) -> str:
-        """The name namespaces' signer lists use for this key."""
-        return self.authority or self.name
-
-    def describe(self) -> str:
-        """The key as a reviewer reads it: its name and where it lives."""
-        return f"key {self.name} ({self.kms_uri or 'pinned public key'})"
 
 
 @dataclass(frozen=True)
@@ -300,62 +264,6 @@ def registry_login_server(config: StackConfig) -> str:
     return config.registry.login_server
 
 
-def _key_authorities(config: StackConfig) -> list[KeyAuthority]:
-    out: list[KeyAuthority] = []
-    for key in config.signing.keys:
-        if isinstance(key, AzureKeyVaultKey):
-            assert config.registry.name is not None  # azure-key-vault keys need an Azure stack (config rule)
-            vault = vault_name_for(config.registry.name)
-            # The pinned PEM stands for the current version; without it the engines ask the vault for that
-            # version, by number: a versionless URI would follow a rotation and drop every older image at once.
-            out.append(
-                KeyAuthority(
-                    name=key.name,
-                    public_key_pem=key.public_key,
-                    kms_uri=kms_uri(vault, key.name, current_key_version(key.name)),
-                    transparency_log_required=key.transparency_log_required,
-                )
-            )
-            # During a rotation's overlap the previous versions stay trusted (any one of), each by its own URI.
-            out += [
-                KeyAuthority(
-                    name=f"{key.name}-{previous.version[:8]}",
-                    kms_uri=kms_uri(vault, key.name, previous.version),
-                    transparency_log_required=key.transparency_log_required,
-                    authority=key.name,
-                )
-                for previous in key.previous_versions
-            ]
-        elif isinstance(key, AwsKmsKey):
-            out.append(_aws_kms_authority(key))
-        elif isinstance(key, PublicKeyAuthority):
-            out.append(
-                KeyAuthority(key.name, public_key_pem=key.pem, transparency_log_required=key.transparency_log_required)
-            )
-        elif isinstance(key, GeneratedKey):
-            # The public half exists only once the key is generated: see TrustModel.with_public_keys.
-            out.append(KeyAuthority(key.name, transparency_log_required=key.transparency_log_required))
-    return out
-
-
-def _aws_kms_authority(key: AwsKmsKey) -> KeyAuthority:
-    """An AWS KMS key as the engines trust it. cosign signs with the key's first KMS signing algorithm:
-    ECDSA over SHA-256 for P-256, over SHA-384 for P-384, RSASSA-PSS or PKCS #1 v1.5 for RSA (the key's
-    metadata says which). A pinned EC key is verified offline with the hash its curve signs with: no AWS call at
-    admission, no AWS credentials in the cluster, and a retargeted alias changes nothing. A pinned RSA key cannot
-    say its padding (engines verify a PEM with PKCS #1 v1.5 only), so RSA keys are verified through KMS."""
-    public = load_pem_public_key(key.public_key.encode()) if key.public_key else None
-    curve = public.curve.name if isinstance(public, ec.EllipticCurvePublicKey) else None
-    return KeyAuthority(
-        key.name,
-        public_key_pem=key.public_key,
-        kms_uri=aws_kms_uri(key.arn),
-        transparency_log_required=key.transparency_log_required,
-        hash_algorithm="sha384" if curve == "secp384r1" else "sha256",
-        verified_through_kms=public is not None and curve is None,  # the config admits only EC or RSA keys
-    )
-
-
 def trust_model(config: StackConfig) -> TrustModel:
     """The trust model of a validated stack config (pure; no Pulumi, no network)."""
     sig = config.signing.sigstore
@@ -402,7 +310,7 @@ def trust_model(config: StackConfig) -> TrustModel:
     return TrustModel(
         # a provenance-only builder signs no image: it appears only as its namespaces' provenance signer
         keyless=tuple(k for k in authorities if not k.provenance_only),
-        keys=tuple(_key_authorities(config)),
+        keys=tuple(key_authorities(config)),
         sigstore=SigstoreInstance(
             rekor_url=sig.rekor_url or PUBLIC_GOOD_REKOR,
             rekor_public_key=sig.rekor_public_key,

@@ -33,6 +33,7 @@ from scripts.checks.oci import Registry
 from scripts.checks.options import Options
 from scripts.checks.provenance import github_provenance_v1
 from scripts.checks.results import Check, Observation, passed_if
+from scripts.checks.signers import SigningKey
 
 CANARY_REPOSITORY = "supply-chain-canary"
 FOREIGN_BUILDER = "https://builder.invalid/someone-else"
@@ -67,7 +68,7 @@ def canary_scan(image: ImageRef, *, critical: bool) -> dict[str, Any]:
 def _attest_required(
     registry: Registry,
     image: ImageRef,
-    key: ec.EllipticCurvePrivateKey,
+    key: SigningKey,
     model: TrustModel,
     *,
     sbom: bool,

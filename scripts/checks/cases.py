@@ -12,6 +12,7 @@ from components.model.contract import repository_glob_regex
 from components.model.trust import KeyAuthority, NamespacePolicy, TrustModel
 from scripts.checks.canaries import CANARY_REPOSITORY
 from scripts.checks.options import Options, parse_image
+from scripts.checks.signers import as_signer
 from scripts.checks.verification import same_public_key
 
 FOREIGN_IMAGE = "docker.io/library/busybox@sha256:" + "0" * 64  # never pulled: dry runs schedule nothing
@@ -37,12 +38,17 @@ class Case:
 
 def usable_signing_key(model: TrustModel, options: Options) -> tuple[KeyAuthority | None, str]:
     """The trusted key canaries can be signed with, or why there is none. Canaries are signed
-    offline, so only a key that does not require transparency-log entries can vouch for them."""
+    offline (no Rekor entry, whether the key is in memory or in a KMS), so only a key that does not require
+    transparency-log entries can vouch for them."""
     if options.signing_key is None:
-        return None, "no trusted signing key given (--signing-key, or the local stack's generated key)"
-    public = options.signing_key.public_key()
+        return None, options.signing_key_problem or (
+            "no trusted signing key given (--signing-key, --kms-key, or the local stack's generated key)"
+        )
+    signer = as_signer(options.signing_key)
+    public = signer.public_key()
     for key in model.keys:
-        if key.public_key_pem and same_public_key(public, key.public_key_pem):
+        # a KMS signer is the stack's key by name (its public half may be pinned nowhere); a key file, by its PEM
+        if key.name == signer.key_name or (key.public_key_pem and same_public_key(public, key.public_key_pem)):
             if key.transparency_log_required:
                 return None, f"key {key.name} requires Rekor entries; canaries are signed offline"
             return key, ""

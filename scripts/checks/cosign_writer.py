@@ -13,8 +13,7 @@ import tarfile
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 
 from scripts.checks.cosign import (
     BUNDLE_PREDICATE_ANNOTATION,
@@ -29,6 +28,8 @@ from scripts.checks.cosign import (
 )
 from scripts.checks.oci import OCI_MANIFEST, Registry, sha256_digest, tag_for
 from scripts.checks.signed import pae
+from scripts.checks.signers import SigningKey, as_signer
+from scripts.checks.verification import PublicKey
 
 
 def _layer(nonce: str) -> tuple[bytes, str]:
@@ -104,11 +105,12 @@ def statement(image: ImageRef, predicate_type: str, predicate: dict[str, Any]) -
     }
 
 
-def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
-    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+def _sign(key: SigningKey, data: bytes) -> bytes:
+    """cosign's signature over `data`: a key in memory signs it here, a KMS signs its digest."""
+    return as_signer(key).sign(data)
 
 
-def dsse_envelope(key: ec.EllipticCurvePrivateKey, statement_: dict[str, Any]) -> dict[str, Any]:
+def dsse_envelope(key: SigningKey, statement_: dict[str, Any]) -> dict[str, Any]:
     """A DSSE envelope around `statement_`, signed by `key`."""
     payload = json.dumps(statement_, separators=(",", ":")).encode()
     return {
@@ -118,17 +120,17 @@ def dsse_envelope(key: ec.EllipticCurvePrivateKey, statement_: dict[str, Any]) -
     }
 
 
-def _key_hint(key: ec.EllipticCurvePublicKey) -> str:
+def _key_hint(key: PublicKey) -> str:
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def key_bundle(key: ec.EllipticCurvePrivateKey, envelope: dict[str, Any]) -> bytes:
+def key_bundle(key: SigningKey, envelope: dict[str, Any]) -> bytes:
     """A Sigstore v0.3 bundle for a key signature made offline (no transparency-log entry)."""
     return json.dumps(
         {
             "mediaType": BUNDLE_V03,
-            "verificationMaterial": {"publicKey": {"hint": _key_hint(key.public_key())}, "tlogEntries": []},
+            "verificationMaterial": {"publicKey": {"hint": _key_hint(as_signer(key).public_key())}, "tlogEntries": []},
             "dsseEnvelope": envelope,
         },
         separators=(",", ":"),
@@ -161,7 +163,7 @@ def _append_layer(registry: Registry, image: ImageRef, suffix: str, layer: dict[
     return registry.put_manifest(image.repository, tag, manifest).digest
 
 
-def sign_legacy(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey) -> str:
+def sign_legacy(registry: Registry, image: ImageRef, key: SigningKey) -> str:
     """Sign `image` in cosign's legacy layout (a `.sig` layer); returns the `.sig` manifest digest."""
     payload = simple_signing_payload(image)
     signature = base64.b64encode(_sign(key, payload)).decode()
@@ -175,7 +177,7 @@ def sign_legacy(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivat
 
 
 def attest_legacy(
-    registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey, predicate_type: str, predicate: dict[str, Any]
+    registry: Registry, image: ImageRef, key: SigningKey, predicate_type: str, predicate: dict[str, Any]
 ) -> str:
     """Attest `image` in cosign's legacy layout (an `.att` layer); returns the `.att` manifest digest."""
     envelope = json.dumps(dsse_envelope(key, statement(image, predicate_type, predicate))).encode()
@@ -210,14 +212,14 @@ def _write_bundle(registry: Registry, image: ImageRef, bundle: bytes, predicate_
     return registry.put_referrer(image.repository, manifest).digest
 
 
-def sign_bundle(registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey) -> str:
+def sign_bundle(registry: Registry, image: ImageRef, key: SigningKey) -> str:
     """Sign `image` as a Sigstore bundle referrer; returns the referrer's digest."""
     envelope = dsse_envelope(key, statement(image, COSIGN_SIGN_PREDICATE, {}))
     return _write_bundle(registry, image, key_bundle(key, envelope), COSIGN_SIGN_PREDICATE)
 
 
 def attest_bundle(
-    registry: Registry, image: ImageRef, key: ec.EllipticCurvePrivateKey, predicate_type: str, predicate: dict[str, Any]
+    registry: Registry, image: ImageRef, key: SigningKey, predicate_type: str, predicate: dict[str, Any]
 ) -> str:
     """Attest `image` as a Sigstore bundle referrer; returns the referrer's digest."""
     envelope = dsse_envelope(key, statement(image, predicate_type, predicate))

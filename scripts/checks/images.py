@@ -29,6 +29,7 @@ from scripts.checks.scans import scan_problem
 from scripts.checks.signed import Subject
 from scripts.checks.verification import (
     IdentityPolicy,
+    KeyScheme,
     PublicKey,
     Verified,
     load_public_key,
@@ -138,6 +139,11 @@ def _keys(model: TrustModel) -> tuple[list[tuple[KeyAuthority, PublicKey]], list
     return usable, skipped
 
 
+def key_scheme(key: KeyAuthority) -> KeyScheme:
+    """How the engines verify `key`'s signatures: with its hash, and RSASSA-PSS too when they ask its KMS."""
+    return KeyScheme(key.hash_algorithm, rsa_pss=key.verified_through_kms)
+
+
 def verify_found(found: Found, image: ImageRef, model: TrustModel, root: TrustedRoot) -> Proof:
     """Verify one signature or attestation against every trusted authority of its kind."""
     statement = json_object(found.payload) if found.payload_type else None
@@ -163,7 +169,14 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                 attempts.append((key.describe(), partial(verify_with_key, bundle, subject, root, public)))
             else:  # a bundle made offline: only a key that does not require the log can vouch for it
                 check = partial(
-                    verify_legacy_key, signed, signature, public, root, None, log_required=key.transparency_log_required
+                    verify_legacy_key,
+                    signed,
+                    signature,
+                    public,
+                    root,
+                    None,
+                    log_required=key.transparency_log_required,
+                    scheme=key_scheme(key),
                 )
                 attempts.append((key.describe(), check))
     else:
@@ -187,6 +200,7 @@ def verify_found(found: Found, image: ImageRef, model: TrustModel, root: Trusted
                     root,
                     rekor.encode() if rekor else None,
                     log_required=key.transparency_log_required,
+                    scheme=key_scheme(key),
                 )
                 attempts.append((key.describe(), check))
     verified_by, signer, reason = _first(attempts)

@@ -1,17 +1,19 @@
-"""What a post-deploy run is asked to do: the known-good image, the key to sign canaries with, the
-deadline and concurrency, and how to read Key Vault. `parse_image` reads `--known-good`."""
+"""What a post-deploy run is asked to do: the known-good image, the key to sign canaries with (a private key, or
+one of the stack's KMS keys), the deadline and concurrency, and how to read Key Vault. `parse_image` reads
+`--known-good`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
+from scripts.checks.aws_kms import kms_client
 from scripts.checks.cosign import ImageRef
 from scripts.checks.errors import UsageError
 from scripts.checks.runner_group import github_token_from_environment
+from scripts.checks.signers import SigningKey
 from scripts.checks.vault import azure_cli_token
 
 
@@ -20,10 +22,14 @@ class Options:
     """The run's inputs beyond the stack outputs; `run_id` makes its canaries and pods unique."""
 
     known_good: str | None = None
-    signing_key: ec.EllipticCurvePrivateKey | None = None
+    signing_key: SigningKey | None = None
+    signing_key_problem: str = ""
+    """Why the signing key asked for could not be used (a KMS key KMS refused): the trusted cases say so."""
     deadline_seconds: float = 300.0
     workers: int = 8
     vault_token: Callable[[], str] = azure_cli_token
+    aws_kms_client: Callable[[str], Any] = kms_client
+    """An AWS KMS client for a region (boto3's standard credential chain)."""
     github_token: Callable[[], str | None] = github_token_from_environment
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 

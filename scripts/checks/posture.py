@@ -4,16 +4,25 @@ Cluster: the engines' Pod webhooks exist, never match system or engine namespace
 timeouts and fail closed for enforce namespaces; namespaces carry their admission-mode label; the
 stack's policies are present and ready; no policy exception is past its expiry. Registry: no
 anonymous pulls, and (from outside the private network) closed to this network. Keys: a public key
-the stack pins is the one the vault holds.
+the stack pins is the one the vault holds; an AWS KMS key is an enabled signing key of a spec the engines verify,
+and the public key the stack pins for it is the one KMS holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from components.model.contract import ADMISSION_MODE_LABEL, KYVERNO_NAMESPACE, NEVER_MATCHED, StackOutputs
+from components.model.contract import (
+    ADMISSION_MODE_LABEL,
+    AWS_KMS_SCHEME,
+    KYVERNO_NAMESPACE,
+    NEVER_MATCHED,
+    StackOutputs,
+)
 from components.model.trust import KeyAuthority, TrustModel
+from scripts.checks.aws_kms import kms_client, locate, read_key
 from scripts.checks.cases import unlisted_namespaces
 from scripts.checks.cluster import Cluster, Webhook, is_ready
 from scripts.checks.cosign import ImageRef
@@ -268,5 +277,51 @@ def pinned_keys(
 ) -> list[CheckResult]:
     """Keys whose public half the stack pins in config match the vault's."""
     return run_checks(
-        pinned_key_matches(key, token, locate) for key in model.keys if key.kms_uri and key.public_key_pem
+        pinned_key_matches(key, token, locate)
+        for key in model.keys
+        if key.kms_uri and key.public_key_pem and not key.kms_uri.startswith(AWS_KMS_SCHEME)
+    )
+
+
+def aws_kms_key_usable(key: KeyAuthority, client_for: Callable[[str], Any]) -> Check:
+    """The AWS KMS key behind `key` is an enabled SIGN_VERIFY key of a spec the engines verify, and the public key
+    the stack pins (if any) is the one KMS holds: an alias pointed at another key shows here. Without credentials,
+    or when KMS does not answer from here, a skip saying so; a refusal by AWS (access denied, no such key) fails."""
+    pinned = key.public_key_pem is not None
+
+    def observe() -> Observation:
+        arn = locate(key)
+        try:
+            facts = read_key(client_for(arn.region), arn.arn)
+        except UnreachableError as exc:
+            return Observation(f"AWS KMS not readable from here: {exc}", "skip")
+        except VerificationFailedError as exc:
+            raise CheckFailed(str(exc)) from exc
+        details = {"arn": facts.arn, "keySpec": facts.spec, "keyUsage": facts.usage, "keyState": facts.state}
+        if problems := facts.problems():
+            return passed_if(False, "; ".join(problems), details)
+        if not pinned:
+            return passed_if(True, f"{facts.spec}, {facts.usage}, signs with {facts.signing_algorithm}", details)
+        same = facts.public_key is not None and same_public_key(facts.public_key, key.public_key_pem or "")
+        observed = (
+            f"same key ({facts.spec})"
+            if same
+            else f"KMS holds a different key ({facts.arn}; alias retargeted or key replaced? update publicKey)"
+        )
+        return passed_if(same, observed, details)
+
+    return Check(
+        f"keys/{key.name}/aws-kms",
+        f"AWS KMS key {key.name} signs as the stack trusts it",
+        "an enabled SIGN_VERIFY key" + (", the pinned public key" if pinned else ""),
+        observe,
+    )
+
+
+def aws_kms_keys(model: TrustModel, client_for: Callable[[str], Any] = kms_client) -> list[CheckResult]:
+    """Every AWS KMS key the stack trusts, read from KMS (`client_for(region)` makes the client)."""
+    return run_checks(
+        aws_kms_key_usable(key, client_for)
+        for key in model.keys
+        if key.kms_uri and key.kms_uri.startswith(AWS_KMS_SCHEME)
     )

@@ -27,10 +27,11 @@ from scripts.checks.cluster import Cluster, pod_manifest
 from scripts.checks.cosign import ImageRef
 from scripts.checks.errors import CheckError, UnreachableError
 from scripts.checks.images import check_image, encode_proof, requirement_problems
+from scripts.checks.kms_keys import kms_key_checks
 from scripts.checks.oci import Credentials, Registry
 from scripts.checks.options import Options, parse_image
 from scripts.checks.outputs import read_trust_model
-from scripts.checks.posture import pinned_keys, posture, registry_posture
+from scripts.checks.posture import posture, registry_posture
 from scripts.checks.results import Check, CheckFailed, CheckResult, Observation, passed_if, run_check, run_checks
 from scripts.checks.runner_group import runner_group_posture
 
@@ -223,7 +224,7 @@ def run_all(
         if step("posture"):  # 3
             results += posture(cluster, outputs, model)
             results += registry_posture(registry, outputs, images.get("unsigned"))
-            results += pinned_keys(model, options.vault_token)
+            results += kms_key_checks(model, options.vault_token, options.aws_kms_client)
             results += runner_group_posture(outputs, options.github_token)
         if step("chain cases"):  # 4
             results += chain_cases(cluster, cases, images, options, deadline, policies, progress)

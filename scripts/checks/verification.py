@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import rfc8785
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import (
     Certificate,
     ExtendedKeyUsage,
@@ -45,10 +43,15 @@ from scripts.checks import sigstore_compat
 from scripts.checks.callers import verify_caller
 from scripts.checks.documents import field, json_object
 from scripts.checks.errors import UsageError, VerificationFailedError
+from scripts.checks.key_signatures import COSIGN_KEY as COSIGN_KEY
+from scripts.checks.key_signatures import KeyScheme as KeyScheme
+from scripts.checks.key_signatures import PublicKey as PublicKey
+from scripts.checks.key_signatures import load_public_key as load_public_key
+from scripts.checks.key_signatures import same_public_key as same_public_key
+from scripts.checks.key_signatures import verifies
 from scripts.checks.log_entries import Signing, check_log_entry, signer_der
 from scripts.checks.signed import DssePayload, Subject
 
-PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 _OTHERNAME_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")  # Sigstore's "other name" SAN type
 
 
@@ -135,50 +138,6 @@ def trusted_root(path: Path | None = None, *, staging: bool = False) -> TrustedR
             raise UsageError(f"{path} is not a Sigstore trusted root: {exc}") from exc
     config = ClientTrustConfig.staging(offline=True) if staging else ClientTrustConfig.production(offline=True)
     return config.trusted_root
-
-
-def load_public_key(pem: bytes) -> PublicKey:
-    """An EC or RSA public key from PEM (a usage error otherwise)."""
-    try:
-        key = serialization.load_pem_public_key(pem)
-    except ValueError as exc:
-        raise UsageError(f"not a PEM public key: {exc}") from exc
-    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-        raise UsageError(f"{type(key).__name__} keys are not supported (EC or RSA)")
-    return key
-
-
-def same_public_key(a: PublicKey | str | bytes, b: PublicKey | str | bytes) -> bool:
-    """Whether two keys (objects or PEM) are the same public key; unreadable PEM is not."""
-
-    def der(key: PublicKey | str | bytes) -> bytes | None:
-        try:
-            loaded = (
-                serialization.load_pem_public_key(key.encode() if isinstance(key, str) else key)
-                if isinstance(key, (str, bytes))
-                else key
-            )
-        except ValueError:
-            return None
-        return loaded.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-    first = der(a)
-    return first is not None and first == der(b)
-
-
-def _verifies(key: PublicKey, signature: bytes, signed: Subject | DssePayload) -> bool:
-    """Whether `signature` over a message (by its digest) or over a DSSE payload's PAE verifies."""
-    prehashed = isinstance(signed, Subject)
-    data = signed.sha256 if isinstance(signed, Subject) else signed.pae()
-    algorithm = utils.Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256()
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(algorithm))
-        else:
-            key.verify(signature, data, padding.PKCS1v15(), algorithm)
-    except InvalidSignature:
-        return False
-    return True
 
 
 def _key_signer(key: PublicKey) -> str:
@@ -275,7 +234,7 @@ def verify_with_key(bundle_json: bytes, subject: Subject, root: TrustedRoot, key
         digest = message.message_signature.message_digest
         if digest is not None and digest.digest != subject.sha256:
             raise VerificationFailedError(f"the bundle signs sha256:{digest.digest.hex()}, not sha256:{subject.hex}")
-        if not _verifies(key, signature, subject):
+        if not verifies(key, signature, subject):
             raise VerificationFailedError("the signature does not verify with the given key")
         check_log_entry(body, Signing(subject, signer_der(key), (signature,)))  # (3)
         return Verified("message", _key_signer(key), log_index)
@@ -299,7 +258,7 @@ def _verify_envelope(
     in-toto statement that names `subject`."""
     payload = DssePayload(envelope.payload_type, envelope.payload)
     signatures = tuple(s.sig for s in envelope.signatures)
-    verified_signatures = tuple(s for s in signatures if _verifies(key, s, payload))  # (2)
+    verified_signatures = tuple(s for s in signatures if verifies(key, s, payload))  # (2)
     if not verified_signatures:
         raise VerificationFailedError("no DSSE signature verifies with the signer's key")
     check_log_entry(body, Signing(payload, signer_der(signer), verified_signatures, signatures))  # (3)
@@ -367,7 +326,7 @@ def verify_legacy_keyless(
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
         raise VerificationFailedError(f"unsupported certificate key {type(key).__name__}")
     content = _legacy_content(signed)
-    if not _verifies(key, signature, content):  # (3)
+    if not verifies(key, signature, content):  # (3)
         raise VerificationFailedError("the signature does not verify with the certificate's key")
     check_log_entry(body, Signing(content, signer_der(cert), (signature,)))  # (4)
     return Verified("message" if isinstance(signed, bytes) else "dsse", identity.signer(cert), index)
@@ -381,13 +340,14 @@ def verify_legacy_key(
     rekor_bundle: bytes | None,
     *,
     log_required: bool,
+    scheme: KeyScheme = COSIGN_KEY,
 ) -> Verified:
     """A key signature in cosign's legacy layout (or a bundle made offline, without a log entry).
     Steps: (1) the signature; (2) when there is a Rekor promise, or the key requires one, the
     promise; (3) the log entry records that signing."""
     content = _legacy_content(signed)
     kind: Literal["message", "dsse"] = "message" if isinstance(signed, bytes) else "dsse"
-    if not _verifies(key, signature, content):  # (1)
+    if not verifies(key, signature, signed, scheme):  # (1) the message itself: its digest may not be SHA-256
         raise VerificationFailedError("the signature does not verify with the trusted key")
     if rekor_bundle is None:
         if log_required:

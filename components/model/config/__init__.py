@@ -18,6 +18,7 @@ from components.model.config.admission import (
     VulnerabilityRequirement,
 )
 from components.model.config.agents import BuildAgentsConfig, ImageConfig, RunnerConfig
+from components.model.config.aws_kms import AwsKmsKey
 from components.model.config.errors import ConfigError, Problem, config_key
 from components.model.config.fields import public_key_problems
 from components.model.config.identity import identity_pattern_problems
@@ -31,7 +32,6 @@ from components.model.config.network import (
 from components.model.config.parse import parse_stack_config
 from components.model.config.registry import RegistryConfig
 from components.model.config.signing import (
-    AwsKmsKey,
     AzureKeyVaultKey,
     GeneratedKey,
     KeylessIdentity,
