@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from components.model.config import AzureKeyVaultKey, BuildAgentsConfig, KeylessIdentity, StackConfig
-from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_good
+from components.model.config import AwsKmsKey, AzureKeyVaultKey, BuildAgentsConfig, KeylessIdentity, StackConfig
+from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_good, parse_aws_kms_arn
+from components.model.key_authorities import aws_kms_authority
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -253,6 +254,9 @@ def _signing_findings(config: StackConfig) -> Iterator[Finding]:
                 f"signatures by {key.name} are accepted without a transparency-log entry (no public record, "
                 "no revocation by monitoring)",
             )
+        aws_read = _aws_kms_read_at_admission(i, key) if isinstance(key, AwsKmsKey) else None
+        if aws_read is not None and config.admission is not None:
+            yield aws_read
         if isinstance(key, AzureKeyVaultKey):
             if key.public_key is None and config.admission is not None:
                 yield Finding(
@@ -283,6 +287,24 @@ def _signing_findings(config: StackConfig) -> Iterator[Finding]:
             "the engines read the registry over plain HTTP (local only); images and signatures can be "
             "swapped in transit",
         )
+
+
+def _aws_kms_read_at_admission(i: int, key: AwsKmsKey) -> Finding | None:
+    """An AWS KMS key the engines ask KMS for at each admission (not pinned, or RSA): they need AWS credentials
+    in the cluster, and, by alias, trust whichever key the alias points to."""
+    if aws_kms_authority(key).verified_offline:
+        return None
+    alias = parse_aws_kms_arn(key.arn)
+    by_alias = alias is not None and alias.alias is not None
+    why = "not pinned" if key.public_key is None else "an RSA key, verified through KMS"
+    return Finding(
+        "medium" if by_alias else "low",
+        _key(f"signing.keys[{i}].publicKey"),
+        f"the engines read {key.name} from AWS KMS at admission ({why}): they need AWS credentials in the cluster "
+        "(IRSA or pod identity on EKS; static keys only as a last resort), an AWS outage denies every pod"
+        + (", and whoever may update the alias decides which key is trusted" if by_alias else "")
+        + "; pin the public key of an EC key",
+    )
 
 
 def _agent_findings(agents: BuildAgentsConfig) -> Iterator[Finding]:

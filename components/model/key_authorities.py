@@ -72,7 +72,7 @@ def key_authorities(config: StackConfig) -> list[KeyAuthority]:
                 for previous in key.previous_versions
             ]
         elif isinstance(key, AwsKmsKey):
-            out.append(_aws_kms_authority(key))
+            out.append(aws_kms_authority(key))
         elif isinstance(key, PublicKeyAuthority):
             out.append(
                 KeyAuthority(key.name, public_key_pem=key.pem, transparency_log_required=key.transparency_log_required)
@@ -83,7 +83,7 @@ def key_authorities(config: StackConfig) -> list[KeyAuthority]:
     return out
 
 
-def _aws_kms_authority(key: AwsKmsKey) -> KeyAuthority:
+def aws_kms_authority(key: AwsKmsKey) -> KeyAuthority:
     """An AWS KMS key as the engines trust it. cosign signs with the key's first KMS signing algorithm:
     ECDSA over SHA-256 for P-256, over SHA-384 for P-384, RSASSA-PSS or PKCS #1 v1.5 for RSA (the key's
     metadata says which). A pinned EC key is verified offline with the hash its curve signs with: no AWS call at

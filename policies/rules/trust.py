@@ -1,5 +1,5 @@
 """What the admission documents trust that a reviewer should weigh, though the config allows it: identities by
-pattern, a signing key's rotation overlap, a private Sigstore instance, keys read from the vault at admission, and
+pattern, a signing key's rotation overlap, a private Sigstore instance, keys read from a KMS at admission, and
 every policy exception. Advisory: each is a reviewed choice, not a break. The trust-root rules look at every
 admission document together and report each key, pattern or instance once, at the first document that trusts it."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs, StackValidationPolicy
 
-from components.model.contract import PUBLIC_GOOD_REKOR
+from components.model.contract import AWS_KMS_SCHEME, PUBLIC_GOOD_REKOR
 from policies.rules.admission import CLUSTER_IMAGE_POLICY, EXCEPTION, IMAGE_POLICY, identities
 from policies.rules.base import ADVISORY, dig, resource_policy
 
@@ -75,13 +75,30 @@ def private_sigstore(resource_type: str, props: Mapping[str, Any]) -> Iterator[O
             yield "roots", "keyless certificates chain to Fulcio roots the stack names, not the public-good ones"
 
 
+def _aws_keys(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """The AWS KMS key URIs a document verifies with (read from AWS KMS at admission)."""
+    return sorted(
+        str(kms)
+        for block in _cosign_blocks(resource_type, props)
+        if str(kms := dig(block, "key", "kms") or "").startswith(AWS_KMS_SCHEME)
+    )
+
+
 def vault_reads(resource_type: str, props: Mapping[str, Any]) -> Iterator[Observation]:
-    """Vault keys the engines read at admission."""
+    """KMS keys (Key Vault, AWS KMS) the engines read at admission."""
     for uri in _vault_keys(resource_type, props):
         yield (
             uri,
             f"the engines read {uri} from the vault at every admission: the cluster needs a private path to the "
             "vault (or the key's public half pinned), and a vault outage denies every pod",
+        )
+    for uri in _aws_keys(resource_type, props):
+        alias = ":alias/" in uri
+        yield (
+            uri,
+            f"the engines read {uri} from AWS KMS at every admission: they need AWS credentials in the cluster, an "
+            "AWS outage denies every pod"
+            + (", and whoever may update the alias decides which key is trusted" if alias else ""),
         )
 
 
@@ -140,12 +157,12 @@ POLICIES = [
     ),
     StackValidationPolicy(
         name="vault-keys-pinned",
-        description="The engines verify vault keys with a pinned public half instead of calling the vault at "
-        "each admission.",
+        description="The engines verify KMS keys (Key Vault, AWS KMS) with a pinned public half instead of calling "
+        "the KMS at each admission.",
         validate=_once(vault_reads),
         enforcement_level=ADVISORY,
-        remediation_steps="Set signing.keys[].publicKey (the key's PEM), or give the cluster a private path to "
-        "the vault.",
+        remediation_steps="Set signing.keys[].publicKey (the key's PEM; an EC key for AWS KMS), or give the cluster "
+        "a private path to the vault and AWS credentials (IRSA or pod identity on EKS) for AWS KMS.",
     ),
     resource_policy(
         "admission-exceptions-reviewed",
