@@ -3,8 +3,9 @@
 Needs a deployed stack: SUPPLY_CHAIN_E2E_OUTPUTS (a `pulumi stack output --json --show-secrets`
 file) or SUPPLY_CHAIN_E2E_STACK with the Pulumi CLI, a kubeconfig whose context reaches the cluster
 (SUPPLY_CHAIN_E2E_CONTEXT, default: current), and registry credentials in the docker config.
-Optional: SUPPLY_CHAIN_E2E_KNOWN_GOOD (IMAGE@sha256:...), SUPPLY_CHAIN_E2E_SIGNING_KEY (PEM) or
-SUPPLY_CHAIN_E2E_STACK_KEY=1 (the local stack's generated key from the outputs).
+Optional: SUPPLY_CHAIN_E2E_KNOWN_GOOD (IMAGE@sha256:...), SUPPLY_CHAIN_E2E_SIGNING_KEY (PEM),
+SUPPLY_CHAIN_E2E_STACK_KEY=1 (the local stack's generated key from the outputs) or SUPPLY_CHAIN_E2E_KMS_KEY (the
+name of one of the stack's KMS keys, which then signs the canaries).
 Without them each test skips and says what is missing.
 """
 
@@ -48,6 +49,8 @@ def test_the_chain_holds_on_the_live_cluster(source: list[str], tmp_path: Path) 
         argv += ["--signing-key", key]
     elif os.environ.get("SUPPLY_CHAIN_E2E_STACK_KEY") == "1":
         argv.append("--stack-signing-key")
+    elif kms_key := os.environ.get("SUPPLY_CHAIN_E2E_KMS_KEY"):
+        argv += ["--kms-key", kms_key]
     code = main(argv)
     evidence = json.loads((tmp_path / "evidence.json").read_text())
     failed = [c for c in evidence["checks"] if c["status"] == "fail"]
