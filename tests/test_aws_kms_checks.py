@@ -285,6 +285,19 @@ def test_the_kms_signer_is_the_stacks_key_by_name_and_signs_only_offline_keys(km
     )
 
 
+def test_a_kms_signer_whose_key_is_not_the_pinned_one_signs_no_trusted_canary(kms: Any) -> None:
+    first, second = signing_key(kms), signing_key(kms)
+    kms.create_alias(AliasName="alias/build-farm", TargetKeyId=first["KeyId"])
+    alias_arn = f"arn:aws:kms:{REGION}:{first['Arn'].split(':')[4]}:alias/build-farm"
+    pinned = model_with(alias_arn, public_pem(kms, first["Arn"]))
+    kms.update_alias(AliasName="alias/build-farm", TargetKeyId=second["KeyId"])
+    signer = AwsKmsSigner.connect(aws_key(pinned))
+    assert usable_signing_key(pinned, Options(signing_key=signer)) == (
+        None,
+        "KMS holds another key for build-farm than its pinned publicKey; it vouches for nothing",
+    )
+
+
 def test_kms_signer_refuses_in_one_line_what_cannot_sign(kms: Any) -> None:
     metadata = signing_key(kms)
     model = model_with(metadata["Arn"])

@@ -47,8 +47,11 @@ def usable_signing_key(model: TrustModel, options: Options) -> tuple[KeyAuthorit
     signer = as_signer(options.signing_key)
     public = signer.public_key()
     for key in model.keys:
+        pinned_and_same = key.public_key_pem is not None and same_public_key(public, key.public_key_pem)
         # a KMS signer is the stack's key by name (its public half may be pinned nowhere); a key file, by its PEM
-        if key.name == signer.key_name or (key.public_key_pem and same_public_key(public, key.public_key_pem)):
+        if key.name == signer.key_name or pinned_and_same:
+            if key.public_key_pem is not None and not pinned_and_same:  # an alias pointed elsewhere, a new key
+                return None, f"KMS holds another key for {key.name} than its pinned publicKey; it vouches for nothing"
             if key.transparency_log_required:
                 return None, f"key {key.name} requires Rekor entries; canaries are signed offline"
             return key, ""
