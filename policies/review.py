@@ -17,6 +17,10 @@ from components.model.config import AzureKeyVaultKey, BuildAgentsConfig, Keyless
 from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_good
 
 Severity = Literal["high", "medium", "low", "info"]
+CONFIG_RULE = "stack-config-review"
+"""The rule name the review's outputs give a stack config finding that no pack rule reports (advisory: the config
+model refuses the rest)."""
+
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
