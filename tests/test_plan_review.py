@@ -289,9 +289,7 @@ def test_each_sarif_finding_points_at_the_line_that_holds_its_key(plan_of: Calla
         # The key's own line (a list item's is its `- ` line), or its nearest written parent's (a key left at its
         # default is not in the file).
         names = [part.split("[")[0] for part in written.split(".")]
-        assert any(f"{name}:" in line for name in names) or (
-            "[" in written and line.lstrip().startswith("- ")
-        ), (
+        assert any(f"{name}:" in line for name in names) or ("[" in written and line.lstrip().startswith("- ")), (
             written,
             line,
         )
