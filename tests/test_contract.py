@@ -222,6 +222,8 @@ def test_registries_that_differ_only_in_punctuation_get_policies_of_their_own() 
     }
     assert len(names) == 5
     assert allowed_registry_policy_name("mcr.microsoft.com") == "allow-registry-mcr.microsoft.com"
+    # The name is part of the contract (the checks find the policy by it): eight hex digits of the host's sha256.
+    assert allowed_registry_policy_name("Registry.Example:5000") == "allow-registry-registry.example-5000-aca5caf9"
 
 
 @pytest.mark.parametrize(
@@ -230,6 +232,7 @@ def test_registries_that_differ_only_in_punctuation_get_policies_of_their_own() 
         ("registry:5000", "allow-registry-registry-5000-"),
         ("ghcr.io/contoso/base-images", "allow-registry-ghcr.io-contoso-base-images-"),
         ("localhost:5000/team", "allow-registry-localhost-5000-team-"),
+        ("_mirror.example.", "allow-registry-mirror.example-"),  # no dash or dot left at the host's ends
     ],
 )
 def test_a_registry_a_kubernetes_name_cannot_hold_keeps_its_host_readable_in_a_valid_name(
