@@ -106,6 +106,32 @@ def test_the_builder_attests_provenance_only_and_the_caller_everything_else() ->
     assert "cosign sign" not in " ".join(step.get("run", "") for step in _steps(BUILDER)), "the builder never signs"
 
 
+def test_the_release_ends_by_verifying_the_pushed_digest_with_this_projects_verifier() -> None:
+    steps = list(_steps(SIGN_AND_ATTEST))
+    signing = next(i for i, step in enumerate(steps) if "cosign sign --yes" in step.get("run", ""))
+    verifying = [i for i, step in enumerate(steps) if "-m scripts.verify image" in step.get("run", "")]
+    assert verifying, "the action runs the verifier in image mode"
+    assert verifying[0] > signing, "it judges what was signed and attested, so it runs after"
+    step = steps[verifying[0]]
+    run = step["run"]
+    assert '--outputs "$RUNNER_TEMP/stack-outputs.json"' in run, "against the stack's trust model"
+    assert '"$IMAGE"' in run, "the pushed digest"
+    assert step["env"]["IMAGE"] == "${{ inputs.image }}", "through env, never pasted into the script"
+    assert "--require-hashes -r requirements.txt" in run, "its dependencies as locked"
+    assert "--trusted-root" not in run, "Sigstore's embedded root: nothing fetched to decide"
+    checkout = next(s for s in steps[: verifying[0]] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == "${{ inputs.verifier-ref }}"
+    assert checkout["with"]["persist-credentials"] == "false"
+    inputs = _load(SIGN_AND_ATTEST)["inputs"]
+    assert {
+        name: inputs[name].get("required") for name in ("stack-outputs", "verifier-repository", "verifier-ref")
+    } == {
+        "stack-outputs": "true",
+        "verifier-repository": "true",
+        "verifier-ref": "true",
+    }
+
+
 @pytest.mark.parametrize("stack", [s for s in SHIPPED_STACKS if s != "local"])
 def test_every_requirement_of_a_shipped_stack_is_met_by_the_workflow_and_the_action(stack: str) -> None:
     """local signs with its generated key, by hand; the Azure stacks' namespaces are served by these two."""
