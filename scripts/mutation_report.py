@@ -39,12 +39,16 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class Triaged:
+    """Why one surviving mutant stays: its kind and a one-line reason."""
+
     kind: str
     reason: str
 
 
 @dataclass
 class Report:
+    """The run's counts by status and module, the survivors kept by kind, the untriaged and the stale entries."""
+
     statuses: Counter[str] = field(default_factory=Counter)
     equivalent: int = 0
     untriaged: list[str] = field(default_factory=list)
@@ -54,14 +58,17 @@ class Report:
 
     @property
     def caught(self) -> int:
+        """Mutants whose tests failed or never finished."""
         return sum(self.statuses[s] for s in CAUGHT)
 
     @property
     def killable(self) -> int:
+        """Mutants a test could catch: every one run, less the survivors triaged as equivalent."""
         return self.caught + sum(self.statuses[s] for s in UNCAUGHT) - self.equivalent
 
     @property
     def score(self) -> float:
+        """The share of killable mutants caught, in percent."""
         return 100.0 * self.caught / self.killable if self.killable else 100.0
 
 
@@ -98,10 +105,12 @@ def read_triage(files: Iterable[Path]) -> dict[str, Triaged]:
 
 
 def module_of(mutant: str) -> str:
+    """The dotted module a mutant's name starts with."""
     return match["module"] if (match := _MODULE.match(mutant)) else mutant.rsplit(".", 1)[0]
 
 
 def summarize(statuses: Mapping[str, str], triage: Mapping[str, Triaged]) -> Report:
+    """The report of one run's statuses against the triage."""
     report = Report()
     for name, status in sorted(statuses.items()):
         report.statuses[status] += 1
@@ -119,6 +128,7 @@ def summarize(statuses: Mapping[str, str], triage: Mapping[str, Triaged]) -> Rep
 
 
 def markdown(report: Report) -> str:
+    """build/mutation-report.md: the figure, a table per module, then the untriaged, kept and stale mutants."""
     s = report.statuses
     lines = [
         "# Mutation testing",
@@ -147,6 +157,7 @@ def markdown(report: Report) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; returns the exit code."""
     parser = argparse.ArgumentParser(
         prog="python -m scripts.mutation_report",
         description="The mutation run's kill rate and its untriaged survivors.",
