@@ -21,9 +21,11 @@ from scripts.verify import main
 from tests.conftest import ROOT
 
 
-@pytest.fixture
-def own_key_plan(tmp_path: Path) -> tuple[Path, str]:
-    """The local stack planned with a key of the user's own (a pinned public key) instead of a generated one."""
+@pytest.fixture(scope="module")
+def own_key_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The local stack planned with a key of the user's own (a pinned public key) instead of a generated one;
+    planned once for the module (read-only)."""
+    tmp_path = tmp_path_factory.mktemp("own-key")
     document = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
     pem = (
         ec.generate_private_key(ec.SECP256R1())
