@@ -258,3 +258,20 @@ def test_only_enforce_namespaces_opt_in_to_policy_controller_and_every_one_shows
     }
     assert namespace_labels("audit", policy_controller=True) == {"supply-chain/admission-mode": "audit", **managed}
     assert namespace_labels("enforce") == {"supply-chain/admission-mode": "enforce", **managed}
+
+
+def test_an_exception_must_name_every_kyverno_policy_that_can_match_its_namespace() -> None:
+    from components.model.contract import kyverno_policies_for
+
+    assert kyverno_policies_for("payments", "enforce") == {
+        "verify-image-signatures-enforce",
+        "restrict-image-registries-enforce",
+        "require-sbom-payments",
+        "require-provenance-payments",
+        "require-vulnerability-scan-payments",
+        "require-signers-payments",
+        "restrict-repositories-payments",
+    }
+    assert {"verify-image-signatures-audit", "restrict-image-registries-audit"} <= kyverno_policies_for(
+        "analytics", "audit"
+    )
