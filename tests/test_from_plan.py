@@ -53,16 +53,9 @@ def test_a_plan_of_a_stack_without_azure_or_a_generated_key_gives_the_checks_its
 
 
 def test_the_cli_runs_from_a_plan_and_names_the_stack_by_its_directory(
-    own_key_plan: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_key_plan: tuple[Path, str], tmp_path: Path, unreachable_cluster: Path
 ) -> None:
     out, _ = own_key_plan
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     assert main(["--from-plan", str(out), "--evidence", str(tmp_path / "e"), "--deadline", "5"]) == 3
     evidence = json.loads((tmp_path / "e" / "evidence.json").read_text())
     assert evidence["context"] == {"stack": "plan-kind", "exitCode": 3}
