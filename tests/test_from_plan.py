@@ -12,6 +12,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scripts import plan as plan_cli
 from scripts.checks.errors import UsageError
@@ -114,3 +116,22 @@ def test_a_missing_or_foreign_plan_is_a_one_line_usage_error(tmp_path: Path, con
         load_plan_outputs(tmp_path)
     assert str(refused.value).startswith(refusal.format(path=tmp_path / "plan.json"))
     assert "\n" not in str(refused.value)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(resources=JSON, outputs=JSON)
+def test_any_plan_file_is_read_or_refused_in_one_line(tmp_path: Path, resources: object, outputs: object) -> None:
+    (tmp_path / "plan.json").write_text(json.dumps({"stack": "s", "resources": resources, "outputs": outputs}))
+    refusal = None
+    try:
+        load_plan_outputs(tmp_path)
+    except UsageError as refused:
+        refusal = str(refused)
+    assert refusal is None or ("\n" not in refusal and str(tmp_path) in refusal)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scripts import mutation_report
 from scripts.mutation_report import ReportError, parse_results, read_triage, summarize
@@ -95,3 +97,33 @@ def test_the_shipped_triage_files_read_and_name_real_mutants() -> None:
     assert files, "the triage of the last run is kept in tests/"
     triage = read_triage(files)
     assert all("__mutmut_" in name for name in triage)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_any_results_text_is_read_or_refused_by_line(text: str) -> None:
+    refusal = None
+    try:
+        statuses = parse_results(text, "r.txt")
+    except ReportError as refused:
+        refusal = str(refused)
+    if refusal is not None:
+        assert refusal.startswith("r.txt:"), "a refusal names the file and its line"
+    else:
+        assert all("__mutmut_" in name for name in statuses)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300))
+def test_any_triage_text_is_read_or_refused_naming_the_file(tmp_path: Path, text: str) -> None:
+    triage = tmp_path / "t.toml"
+    triage.write_text(text, encoding="utf-8")
+    refusal = None
+    try:
+        read = read_triage([triage])
+    except ReportError as refused:
+        refusal = str(refused)
+    if refusal is not None:
+        assert refusal.startswith(str(triage)), "a refusal names the file"
+    else:
+        assert all(t.kind in mutation_report.KINDS and t.reason for t in read.values())
