@@ -60,6 +60,6 @@ clean:
 	rm -rf build mutants .pytest_cache .mypy_cache .ruff_cache
 
 mutation: $(BIN)/.dev  ## mutation testing of the security decisions (slow; modules in pyproject's [tool.mutmut])
-	SUPPLY_CHAIN_SHARED=$(abspath ..)/shared $(abspath $(BIN))/mutmut run --max-children 1
-	mkdir -p build && $(abspath $(BIN))/mutmut results > build/mutation-survivors.txt || true
-	@echo "surviving mutants: build/mutation-survivors.txt (mutmut show NAME for the diff)"
+	SUPPLY_CHAIN_SHARED=$(abspath ..)/shared $(abspath $(BIN))/mutmut run --max-children 2
+	mkdir -p build && $(abspath $(BIN))/mutmut results --all true > build/mutation-results.txt
+	$(abspath $(BIN))/python -m scripts.mutation_report build/mutation-results.txt  # figure + untriaged → build/mutation-report.md

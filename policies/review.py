@@ -18,6 +18,10 @@ from components.model.contract import GITHUB_ACTIONS_ISSUER, PROJECT, is_public_
 from components.model.key_authorities import aws_kms_authority
 
 Severity = Literal["high", "medium", "low", "info"]
+CONFIG_RULE = "stack-config-review"
+"""The rule name the review's outputs give a stack config finding that no pack rule reports (advisory: the config
+model refuses the rest)."""
+
 SEVERITY_ORDER: dict[Severity, int] = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 

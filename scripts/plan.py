@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     out = args.out or PROJECT_ROOT / "build" / "plan" / plan.stack
     manifests = write_plan(plan, out)
-    write_review(out, plan.stack, violations, plan.findings, key_lines(path.read_text(encoding="utf-8")))
+    write_review(out, plan.stack, violations, plan.findings, key_lines(path.read_text(encoding="utf-8")), path)
     trust = trust_summary(plan)
     write_trust(out, trust)
     if not args.quiet:

@@ -11,14 +11,12 @@ from typing import Any
 
 from components.model.config.stack_file import line_of
 from policies.offline import Violation
-from policies.review import Finding, pack_rule
+from policies.review import CONFIG_RULE, Finding, pack_rule
 from policies.rules import ALL_POLICIES
+from scripts.review_sarif import review_sarif
 
 FIXES = {policy.name: policy.remediation_steps or "" for policy in ALL_POLICIES}
 """Each pack rule's remediation: the fix review.json and review.md give with its violations and findings."""
-
-CONFIG_RULE = "stack-config-review"
-"""The rule name review.json gives the stack config's findings (advisory: the config model refuses the rest)."""
 
 
 def review_entries(
@@ -85,8 +83,11 @@ def write_review(
     stack: str,
     violations: Sequence[Violation],
     findings: Sequence[Finding],
-    lines: Mapping[str, int] | None = None,
+    lines: Mapping[str, int],
+    stack_file: Path,
 ) -> None:
-    """Write review.json and review.md into the plan directory (`lines`: the stack file's, by key)."""
+    """Write review.json, review.md and review.sarif into the plan directory (`lines`: the stack file's, by key)."""
     (out / "review.json").write_text(json.dumps(review_entries(violations, findings, lines), indent=2) + "\n")
     (out / "review.md").write_text(review_markdown(stack, violations, findings, lines))
+    sarif = review_sarif(stack, violations, findings, lines, stack_file)
+    (out / "review.sarif").write_text(json.dumps(sarif, indent=2, sort_keys=True) + "\n")

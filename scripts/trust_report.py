@@ -126,9 +126,14 @@ def _egress_lines(egress: dict[str, Any]) -> list[str]:
         "",
         "### Firewall rules",
         "",
-        "| policy | collection | action | rule | from | to | port/protocol | why |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    if not egress["firewall"]:
+        lines.append("No firewall (`network.egress.mode: nsg-only`): only the NSG rules below decide, by service tag.")
+    else:
+        lines += [
+            "| policy | collection | action | rule | from | to | port/protocol | why |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
     lines += [
         f"| {r['firewallPolicy']} | {r['collection']} | {r['action']} | {r['rule']} | {_cell(', '.join(r['from']))} "
         f"| {_cell(', '.join(r['to']))} | {', '.join(r['ports'])} | {_cell(r['why'])} |"
@@ -146,6 +151,20 @@ def _egress_lines(egress: dict[str, Any]) -> list[str]:
         f"| {_cell(', '.join(r['to']))} | {', '.join(r['ports'])} | {_cell(r['why'])} |"
         for r in egress["nsg"]
     ]
+    lines += [
+        "",
+        "### Names the agents can resolve (DNS security policy, in priority order; a name covers its subdomains)",
+        "",
+    ]
+    if egress["dns"]:
+        lines += ["| policy | priority | rule | answer | names |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            f"| {r['policy']} | {r['priority']} | {r['rule']}{'' if r['state'] == 'Enabled' else ' (disabled)'} "
+            f"| {r['action']} | {_cell(', '.join('every name' if n == '.' else n for n in r['names']))} |"
+            for r in egress["dns"]
+        ]
+    else:
+        lines.append("No DNS security policy: the agents can resolve any name (`network.egress.dnsFilteringEnabled`).")
     return [*lines, ""]
 
 
@@ -204,9 +223,11 @@ def trust_compact(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  key {name}: {key['location']}; can sign: {', '.join(key['signers']) or 'nobody'}")
     if "egress" in summary:
         hosts = {h for r in summary["egress"]["firewall"] if r["action"] == "Allow" for h in r["to"]}
+        resolvable = {n for r in summary["egress"]["dns"] if r["action"] == "Allow" for n in r["names"]}
+        dns = f"{len(resolvable)} names resolvable" if summary["egress"]["dns"] else "any name resolvable"
         lines.append(
-            f"  egress: {len(hosts)} firewall destinations, {len(summary['egress']['nsg'])} NSG outbound rules; "
-            f"{len(summary['roleAssignments'])} role assignments"
+            f"  egress: {len(hosts)} firewall destinations, {len(summary['egress']['nsg'])} NSG outbound rules, "
+            f"{dns}; {len(summary['roleAssignments'])} role assignments"
         )
     return lines
 

@@ -56,6 +56,8 @@ SECURITY_GROUP = "azure-native:network:NetworkSecurityGroup"
 SUBNET = "azure-native:network:Subnet"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
 VAULT_KEY = "azure-native:keyvault:Key"
+DNS_RULE = "azure-native:dnsresolver:DnsSecurityRule"
+DNS_DOMAIN_LIST = "azure-native:dnsresolver:DnsResolverDomainList"
 DESTINATIONS = (
     "targetFqdns",
     "targetUrls",
@@ -339,11 +341,47 @@ def _nsg(plan: Plan, subnets: Mapping[str, str], endpoint_hosts: list[str]) -> l
     return sorted(out, key=lambda e: (e["nsg"], e["priority"] or 0, e["rule"]))
 
 
+def _dns(plan: Plan) -> list[dict[str, Any]]:
+    """The DNS security policy's rules in priority order, each with the names of its domain lists (a rule names
+    its lists by resource id, whose last segment is the list's name)."""
+    lists = {
+        str(d.inputs.get("dnsResolverDomainListName")): d.inputs.get("domains") or []
+        for d in plan.of_type(DNS_DOMAIN_LIST)
+    }
+    out = []
+    for rule in plan.of_type(DNS_RULE):
+        action = rule.inputs.get("action") or {}
+        answer = str(action.get("actionType"))
+        if code := action.get("blockResponseCode"):
+            answer += f" ({code})"
+        names = [
+            name
+            for ref in rule.inputs.get("dnsResolverDomainLists") or []
+            for name in lists.get(str(ref.get("id", "")).rsplit("/", 1)[-1], [f"unknown list {ref.get('id')}"])
+        ]
+        out.append(
+            {
+                "policy": str(rule.inputs.get("dnsResolverPolicyName")),
+                "priority": rule.inputs.get("priority"),
+                "rule": str(rule.inputs.get("dnsSecurityRuleName")),
+                "action": answer,
+                "state": str(rule.inputs.get("dnsSecurityRuleState", "Enabled")),
+                "names": sorted(names),
+            }
+        )
+    return sorted(out, key=lambda e: (e["policy"], e["priority"] or 0, e["rule"]))
+
+
 def egress_summary(plan: Plan) -> dict[str, Any]:
-    """What the build network lets out: every firewall rule (sources, destinations, port/protocol) and every
-    outbound NSG rule (in priority order, denies included) with the subnet it guards."""
+    """What the build network lets out: every firewall rule (sources, destinations, port/protocol), every
+    outbound NSG rule (in priority order, denies included) with the subnet it guards, and the names the DNS
+    security policy lets the agents resolve (`.` is every name)."""
     subnets = _subnets(plan)
-    return {"firewall": _firewall(plan, subnets), "nsg": _nsg(plan, subnets, _endpoint_hosts(plan))}
+    return {
+        "firewall": _firewall(plan, subnets),
+        "nsg": _nsg(plan, subnets, _endpoint_hosts(plan)),
+        "dns": _dns(plan),
+    }
 
 
 def _azure(resources: Iterable[PlannedResource]) -> bool:

@@ -50,7 +50,7 @@ from scripts.checks.errors import CheckError, UsageError
 from scripts.checks.kms_keys import kms_key_checks, kms_signer
 from scripts.checks.oci import Credentials, Registry
 from scripts.checks.options import Options
-from scripts.checks.outputs import load_outputs_file, load_stack_outputs, read_trust_model
+from scripts.checks.outputs import load_outputs_file, load_plan_outputs, load_stack_outputs, read_trust_model
 from scripts.checks.posture import public_access
 from scripts.checks.results import CheckResult
 from scripts.checks.runner import run_all, verify_known_good
@@ -112,10 +112,34 @@ def _version() -> str:
 
 
 def _add_stack_source(command: argparse.ArgumentParser) -> None:
-    """Where the stack's outputs come from: a deployed stack through the CLI, or a saved file."""
+    """Where the stack's outputs come from: a deployed stack through the CLI, a saved file, or an offline plan."""
     source = command.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="a deployed stack (reads `pulumi stack output --json`)")
     source.add_argument("--outputs", type=Path, help="the stack's outputs (`pulumi stack output --json > FILE`)")
+    source.add_argument(
+        "--from-plan",
+        type=Path,
+        metavar="DIR",
+        help="an offline plan's outputs (`make plan`: DIR/plan.json), without the Pulumi CLI; only for a stack "
+        "without Azure resources or a generated key, whose outputs the plan knows exactly",
+    )
+
+
+def _stack_outputs(args: argparse.Namespace, *, show_secrets: bool = False) -> StackOutputs:
+    if args.outputs is not None:
+        return load_outputs_file(args.outputs)
+    if args.from_plan is not None:
+        return load_plan_outputs(args.from_plan)
+    return load_stack_outputs(args.stack, show_secrets=show_secrets)
+
+
+def _stack_label(args: argparse.Namespace) -> str:
+    """The stack's name in evidence: as given, else the outputs file's stem, else the plan directory's name."""
+    if args.stack:
+        return str(args.stack)
+    if args.outputs is not None:
+        return str(args.outputs.stem)
+    return str(args.from_plan.resolve().name) if args.from_plan is not None else "stack"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -256,12 +280,12 @@ def _signing_key(args: argparse.Namespace, outputs: StackOutputs) -> ec.Elliptic
 
 def verify_image(args: argparse.Namespace) -> int:
     """`image`: one image verified against the trust model, as the checks verify the known-good image."""
-    outputs = load_outputs_file(args.outputs) if args.outputs is not None else load_stack_outputs(args.stack)
+    outputs = _stack_outputs(args)
     model = read_trust_model(outputs)
     server = outputs.registry_login_server
     registry = Registry(server, credentials=Credentials.discover(server), plain_http=model.plain_http_registry)
     (result,) = verify_known_good(registry, model, trusted_root(args.trusted_root), Options(known_good=args.image))
-    stack = args.stack or args.outputs.stem
+    stack = _stack_label(args)
     evidence.write([result], args.evidence, {"stack": stack, "image": args.image})
     for proof in result.details.get("proofs", []):
         print(f"  {proof}")
@@ -284,7 +308,7 @@ def check(args: argparse.Namespace) -> int:
             str(stopped),
             details={"exitCode": stopped.exit_code},
         )
-        stack = args.stack or (args.outputs.stem if args.outputs is not None else "stack")
+        stack = _stack_label(args)
         evidence.write([reason], args.evidence, {"stack": stack, "exitCode": stopped.exit_code})
         raise
 
@@ -292,15 +316,12 @@ def check(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     # soft wrap: a CI log keeps each outcome on one line, whatever width rich guesses for a pipe
     console = Console(stderr=True, soft_wrap=True)
-    if args.outputs is not None:
-        outputs = load_outputs_file(args.outputs)
-    else:
-        outputs = load_stack_outputs(args.stack, show_secrets=args.stack_signing_key)
+    outputs = _stack_outputs(args, show_secrets=args.stack_signing_key)
     model = read_trust_model(outputs)
     if args.outside_network:
         registry = Registry(outputs.registry_login_server, plain_http=model.plain_http_registry, timeout=5)
         results = [public_access(registry)]
-        evidence.write(results, args.evidence, {"stack": args.stack or args.outputs.stem, "mode": "outside-network"})
+        evidence.write(results, args.evidence, {"stack": _stack_label(args), "mode": "outside-network"})
         console.print(f"{results[0].status}: {escape(results[0].title)}: {escape(results[0].observed)}")
         return 0 if results[0].status == "pass" else 1
     if args.kms_key and (args.signing_key or args.stack_signing_key):
@@ -330,7 +351,7 @@ def _check(args: argparse.Namespace) -> int:
                 console.print(f"… {escape(step)}", highlight=False)
 
         results = run_all(outputs, cluster, registry, root, options, progress)
-    context = {"stack": args.stack or args.outputs.stem, "runId": options.run_id}
+    context = {"stack": _stack_label(args), "runId": options.run_id}
     files = evidence.write(results, args.evidence, context)
     counts = evidence.summary(results)
     for r in results:

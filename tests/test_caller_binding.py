@@ -20,6 +20,8 @@ import opa_eval
 import pytest
 
 from components.model.config import ConfigError, parse_stack_config
+from components.model.trust import KeylessAuthority
+from components.render.policy_controller_callers import allowed_callers
 from tests.cel_harness import Registry, admit, pod
 from tests.conftest import stack_raw
 from tests.test_kyverno import GOOD, _provenance_v1, policies_of
@@ -212,3 +214,18 @@ def test_a_stack_without_github_identities_carries_no_caller_policy() -> None:
 
     spec = docs_of("local", legacy_with_policy_controller)["verify-image-signatures"]["spec"]
     assert "policy" not in spec, "the keys' signatures are all it checks"
+
+
+ISSUER_GITLAB = "https://gitlab.com"
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        KeylessAuthority(ISSUER_GITLAB, subject="https://gitlab.com/contoso/app//.gitlab-ci.yml@refs/heads/main"),
+        KeylessAuthority(ISSUER_GITLAB, subject_regexp=r"https://gitlab\\.com/contoso/.*"),
+    ],
+    ids=["a subject that names no GitHub workflow", "a subject pattern"],
+)
+def test_an_identity_that_names_no_github_workflow_has_no_caller_to_allow(identity: KeylessAuthority) -> None:
+    assert allowed_callers(identity) == ()

@@ -609,17 +609,10 @@ def test_unreachable_vault_is_a_skip_with_the_reason() -> None:
 
 
 def test_cli_exit_codes_unreachable_and_usage(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, unreachable_cluster: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from scripts.verify import main
 
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     key = ec.generate_private_key(ec.SECP256R1())
     outputs = tmp_path / "outputs.json"
     model = _model("127.0.0.1:9", key)

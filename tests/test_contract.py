@@ -222,6 +222,8 @@ def test_registries_that_differ_only_in_punctuation_get_policies_of_their_own() 
     }
     assert len(names) == 5
     assert allowed_registry_policy_name("mcr.microsoft.com") == "allow-registry-mcr.microsoft.com"
+    # The name is part of the contract (the checks find the policy by it): eight hex digits of the host's sha256.
+    assert allowed_registry_policy_name("Registry.Example:5000") == "allow-registry-registry.example-5000-aca5caf9"
 
 
 @pytest.mark.parametrize(
@@ -230,6 +232,7 @@ def test_registries_that_differ_only_in_punctuation_get_policies_of_their_own() 
         ("registry:5000", "allow-registry-registry-5000-"),
         ("ghcr.io/contoso/base-images", "allow-registry-ghcr.io-contoso-base-images-"),
         ("localhost:5000/team", "allow-registry-localhost-5000-team-"),
+        ("_mirror.example.", "allow-registry-mirror.example-"),  # no dash or dot left at the host's ends
     ],
 )
 def test_a_registry_a_kubernetes_name_cannot_hold_keeps_its_host_readable_in_a_valid_name(
@@ -255,3 +258,20 @@ def test_only_enforce_namespaces_opt_in_to_policy_controller_and_every_one_shows
     }
     assert namespace_labels("audit", policy_controller=True) == {"supply-chain/admission-mode": "audit", **managed}
     assert namespace_labels("enforce") == {"supply-chain/admission-mode": "enforce", **managed}
+
+
+def test_an_exception_must_name_every_kyverno_policy_that_can_match_its_namespace() -> None:
+    from components.model.contract import kyverno_policies_for
+
+    assert kyverno_policies_for("payments", "enforce") == {
+        "verify-image-signatures-enforce",
+        "restrict-image-registries-enforce",
+        "require-sbom-payments",
+        "require-provenance-payments",
+        "require-vulnerability-scan-payments",
+        "require-signers-payments",
+        "restrict-repositories-payments",
+    }
+    assert {"verify-image-signatures-audit", "restrict-image-registries-audit"} <= kyverno_policies_for(
+        "analytics", "audit"
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.model.config.stack_file import read_stack_file
+from components.model.config.stack_file import key_lines, read_stack_file
 from components.model.contract import ADMISSION_MODE_LABEL
 from policies.offline import check_resources
 from scripts import plan as plan_cli
@@ -79,7 +79,9 @@ def test_kubernetes_provider_is_pinned_to_the_configured_cluster(plan_of: Callab
 def _written(plan: Plan, out: Path) -> dict[str, bytes]:
     """Every file the CLI writes for `plan`, by path, as bytes."""
     plan_cli.write_plan(plan, out)
-    write_review(out, plan.stack, check_resources(plan.resources), plan.findings)
+    stack_file = ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml"
+    lines = key_lines(stack_file.read_text())
+    write_review(out, plan.stack, check_resources(plan.resources), plan.findings, lines, stack_file)
     write_trust(out, trust_summary(plan))
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 

@@ -6,19 +6,24 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from components.model.config.stack_file import key_lines
 from policies.offline import PackConfigError, Violation, check_resources, fails, read_pack_config
+from policies.review import Finding
 from policies.rules.base import RESOURCE_TYPES
 from scripts import plan as plan_cli
 from scripts.planning import Plan, PlannedResource
 from scripts.review_report import review_entries
+from scripts.review_sarif import review_sarif
 from tests.conftest import ROOT
 
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -217,3 +222,102 @@ def test_a_violation_reads_back_as_review_json_records_it() -> None:
         "level": "advisory",
         "message": "bypass on",
     }
+
+
+SARIF_TOOL = Path(
+    os.environ.get("SUPPLY_CHAIN_SARIF") or ROOT / "build/sarif/node_modules/@microsoft/sarif-multitool-linux"
+)
+"""Microsoft's SARIF Multitool (Linux build), which carries the SARIF 2.1.0 schema; .ci/run installs it."""
+
+
+def _prod_sarif(plan_of: Callable[[str], Plan]) -> tuple[dict[str, Any], list[str]]:
+    plan = plan_of("prod")
+    stack_file = ROOT / "stacks" / "Pulumi.prod.yaml"
+    text = stack_file.read_text()
+    sarif = review_sarif("prod", check_resources(plan.resources), plan.findings, key_lines(text), stack_file)
+    return sarif, text.splitlines()
+
+
+def test_the_prod_review_as_sarif_is_valid_sarif_2_1_0(plan_of: Callable[[str], Plan]) -> None:
+    schema_file = SARIF_TOOL / "sarif-2.1.0.json"
+    if not schema_file.is_file():
+        pytest.skip(f"{schema_file} is absent: .ci/run installs the SARIF schema (npm, .ci/sarif)")
+    sarif, _ = _prod_sarif(plan_of)
+    validator = jsonschema.Draft202012Validator(
+        json.loads(schema_file.read_text()), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(sarif)] == []
+    assert len(sarif["runs"][0]["results"]) >= 10, "prod's review has findings to show"
+
+
+def test_github_code_scanning_would_accept_the_prod_review(plan_of: Callable[[str], Plan], tmp_path: Path) -> None:
+    tool = SARIF_TOOL / "Sarif.Multitool"
+    if not os.access(tool, os.X_OK):
+        pytest.skip(f"{tool} is absent: .ci/run installs Microsoft's SARIF validator (npm, .ci/sarif)")
+    sarif, _ = _prod_sarif(plan_of)
+    (tmp_path / "review.sarif").write_text(json.dumps(sarif))
+    checked = subprocess.run(
+        [
+            str(tool),
+            "validate",
+            "--rule-kind",
+            "Sarif;Gh",
+            "--output",
+            str(tmp_path / "out.sarif"),
+            str(tmp_path / "review.sarif"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    complaints = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]
+    # The one complaint kept: the tool has no public home page to link (SARIF2005, a warning).
+    assert sorted({c["ruleId"] for c in complaints}) in ([], ["SARIF2005"]), checked.stdout
+
+
+def test_each_sarif_finding_points_at_the_line_that_holds_its_key(plan_of: Callable[[str], Plan]) -> None:
+    sarif, lines = _prod_sarif(plan_of)
+    findings = [r for r in sarif["runs"][0]["results"] if "key" in r.get("properties", {})]
+    assert findings
+    for result in findings:
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"] == {"uri": "stacks/Pulumi.prod.yaml", "uriBaseId": "%SRCROOT%"}
+        line = lines[location["region"]["startLine"] - 1]
+        written = result["properties"]["key"].removeprefix("supply-chain:")
+        # The key's own line (a list item's is its `- ` line), or its nearest written parent's (a key left at its
+        # default is not in the file).
+        names = [part.split("[")[0] for part in written.split(".")]
+        assert any(f"{name}:" in line for name in names) or ("[" in written and line.lstrip().startswith("- ")), (
+            written,
+            line,
+        )
+    exemptions = [r for r in findings if r["properties"]["key"] == "supply-chain:admission.exemptNamespaces[0]"]
+    assert [r["ruleId"] for r in exemptions] == ["namespaces-outside-admission"]
+    assert "gatekeeper-system" in lines[exemptions[0]["locations"][0]["physicalLocation"]["region"]["startLine"] - 1]
+
+
+def test_sarif_levels_follow_the_review_and_a_foreign_stack_file_is_named_by_its_path(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.elsewhere.yaml"
+    mandatory = Violation("registry-retention-keeps-running-images", "urn:pulumi:s::p::t::reg", "mandatory", "x")
+    advisory = Violation("namespaces-in-audit", "urn:pulumi:s::p::t::ns", "advisory", "y")
+    high = Finding("high", "supply-chain:registry.retentionDays", "deletes running images")
+    info = Finding("info", "supply-chain:admission.engines", "explains")
+    sarif = review_sarif(
+        "s", [mandatory, advisory], [high, info], {"supply-chain:registry.retentionDays": 7}, stack_file
+    )
+    results = sarif["runs"][0]["results"]
+    assert [(r["ruleId"], r["level"]) for r in results] == [
+        ("registry-retention-keeps-running-images", "error"),
+        ("namespaces-in-audit", "warning"),
+        ("registry-retention-keeps-running-images", "error"),
+        ("stack-config-review", "note"),
+    ]
+    # A violation is shown where its concern is written when the review has a finding for it, else at line 1.
+    assert [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results] == [7, 1, 7, 1]
+    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": stack_file.as_uri()}
+    assert results[0]["locations"][0]["logicalLocations"] == [
+        {"fullyQualifiedName": "urn:pulumi:s::p::t::reg", "kind": "resource"}
+    ]
+    assert sarif["runs"][0]["automationDetails"] == {"id": "supply-chain-review/s/"}

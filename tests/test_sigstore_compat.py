@@ -152,8 +152,13 @@ def _leaks(tree: ast.AST) -> list[str]:
 def test_nothing_else_touches_sigstores_private_api() -> None:
     allowed = {ROOT / "scripts" / "checks" / "sigstore_compat.py", Path(__file__).resolve()}
     leaks = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        if path in allowed or {"venv", "build", ".git", "mutants"} & set(path.relative_to(ROOT).parts):
+    # The project's own code only: walking venv/ and build/ would cost seconds and judge nothing of ours.
+    sources = [
+        ROOT / "__main__.py",
+        *(p for d in ("components", "scripts", "policies", "tests") for p in (ROOT / d).rglob("*.py")),
+    ]
+    for path in sorted(sources):
+        if path in allowed:
             continue
         if found := _leaks(ast.parse(path.read_text(), str(path))):
             leaks[str(path.relative_to(ROOT))] = found

@@ -17,6 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from components.azure.build_agents import STORAGE_BLOB_DATA_OWNER, STORAGE_TABLE_DATA_CONTRIBUTOR
 from components.azure.roles import ACR_PULL, ACR_PUSH, KEY_VAULT_SECRETS_USER
@@ -193,3 +195,50 @@ def test_a_rotated_keys_previous_version_is_listed_with_its_deadline(plan_of: Ca
     uri = f"azurekms://kv-crcontosoprod.vault.azure.net/image-signing/{version}"
     assert f"  - `{version}` until 2026-03-01: `{uri}`" in key
     assert "- Can sign with it: id-supply-chain-id-build-agents\n" in key, "a previous version is the same key"
+
+
+def test_what_names_the_agents_can_resolve_and_that_every_other_name_fails(prod_md: str) -> None:
+    dns = section(
+        prod_md,
+        "### Names the agents can resolve (DNS security policy, in priority order; a name covers its subdomains)",
+    )
+    rows = [row for row in dns.splitlines() if row.startswith("| dnspol-")]
+    assert [row.split(" | ")[1:4] for row in rows] == [
+        ["100", "allow-reachable", "Allow"],
+        ["65000", "block-the-rest", "Block (SERVFAIL)"],
+    ]
+    allowed = rows[0].rsplit(" | ", 1)[1]
+    for name in (*SIGSTORE_HOSTS, "api.github.com", "crcontosoprod.azurecr.io", "kv-crcontosoprod.vault.azure.net"):
+        assert re.search(rf"(^|, ){re.escape(name)}(,|\s|$)", allowed), f"{name} is not resolvable"
+    names = allowed.split(", ")
+    assert "blob.core.windows.net" not in names, "never every storage account (a name covers its subdomains)"
+    assert not {"windows.net", "azure.com"} & set(names)
+    assert rows[1].endswith("| every name |")
+
+
+def test_an_nsg_only_stack_with_a_pinned_key_says_what_decides_and_who_holds_the_key(
+    plan_raw: Callable[..., Plan],
+) -> None:
+    raw = stack_raw("dev")
+    del raw["buildAgents"]  # nsg-only refuses build agents (NSGs cannot name Sigstore or GitHub)
+    raw["network"]["egress"] = {"mode": "nsg-only"}
+    del raw["network"]["subnets"]["controlPlane"]
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    raw["signing"]["keys"] = [{"kind": "public-key", "name": "release-key", "pem": pem.decode()}]
+    text = trust_markdown(trust_summary(plan_raw(raw, stack="nsgonly")))
+
+    firewall = section(text, "### Firewall rules")
+    assert "No firewall (`network.egress.mode: nsg-only`)" in firewall
+    nsg = section(text, "### NSG outbound rules (in priority order)")
+    for tag in ("AzureContainerRegistry", "AzureActiveDirectory", "AzureKeyVault", "Storage"):
+        assert f"| Tcp | {tag} | 443 |" in nsg
+    assert "| 4096 | Deny | deny-all-out | * | * | * |" in nsg
+    key = section(text, "### Key `release-key`")
+    assert "- Kind: public-key" in key
+    assert "- Lives in: `pinned public key`" in key
+    assert "- Can sign with it: whoever holds the private key (outside this stack)" in key
+    assert "- Kind: azure-key-vault" not in text, "no vault key is trusted"

@@ -55,9 +55,15 @@ def _problems(image: ImageReport, ns: NamespacePolicy = APPS) -> list[str]:
         ("Results null", [vuln_predicate(report(None) | {"Results": None})], []),
         ("a result without Vulnerabilities", [vuln_predicate(report([os_result()]))], []),
         ("Vulnerabilities null", [vuln_predicate(report([os_result() | {"Vulnerabilities": None}]))], []),
+        (
+            "a clean result before one with a CRITICAL finding",
+            [vuln_predicate(report([os_result(), os_result(finding("CRITICAL"))]))],
+            [ABOVE_MEDIUM],
+        ),
         ("stale", [vuln_predicate(report(None), NOW - timedelta(hours=25))], [STALE]),
         ("exactly at the age limit", [vuln_predicate(report(None), NOW - timedelta(hours=24))], []),
         ("from the future", [vuln_predicate(report(None), NOW + timedelta(minutes=6))], [STALE]),
+        ("exactly at the clock-skew allowance", [vuln_predicate(report(None), NOW + timedelta(minutes=5))], []),
         ("no scan attestation", [], [NO_SCAN]),
     ],
 )
@@ -91,6 +97,11 @@ def test_an_unsigned_or_foreign_signed_scan_never_counts() -> None:
         ("an impossible date", vuln_predicate(report(None), "2026-13-24T11:00:00Z"), STALE),
         ("no report", vuln_predicate("all clear"), ABOVE_MEDIUM),  # type: ignore[arg-type]
         ("Results not a list", vuln_predicate(report(None) | {"Results": "none"}), ABOVE_MEDIUM),
+        (
+            "Vulnerabilities not a list",
+            vuln_predicate(report([os_result() | {"Vulnerabilities": "CRITICAL"}])),
+            ABOVE_MEDIUM,
+        ),
         ("a result that is not an object", vuln_predicate(report(["ok"])), ABOVE_MEDIUM),  # type: ignore[list-item]
         ("a finding without a severity", vuln_predicate(report([os_result({"VulnerabilityID": "C"})])), ABOVE_MEDIUM),
         ("a severity in lower case", vuln_predicate(report([os_result(finding("low"))])), ABOVE_MEDIUM),

@@ -106,12 +106,44 @@ def test_the_builder_attests_provenance_only_and_the_caller_everything_else() ->
     assert "cosign sign" not in " ".join(step.get("run", "") for step in _steps(BUILDER)), "the builder never signs"
 
 
-@pytest.mark.parametrize("stack", [s for s in SHIPPED_STACKS if s != "local"])
+def test_the_release_ends_by_verifying_the_pushed_digest_with_this_projects_verifier() -> None:
+    steps = list(_steps(SIGN_AND_ATTEST))
+    signing = next(i for i, step in enumerate(steps) if "cosign sign --yes" in step.get("run", ""))
+    verifying = [i for i, step in enumerate(steps) if "-m scripts.verify image" in step.get("run", "")]
+    assert verifying, "the action runs the verifier in image mode"
+    assert verifying[0] > signing, "it judges what was signed and attested, so it runs after"
+    step = steps[verifying[0]]
+    run = step["run"]
+    assert '--outputs "$RUNNER_TEMP/stack-outputs.json"' in run, "against the stack's trust model"
+    assert '"$IMAGE"' in run, "the pushed digest"
+    assert step["env"]["IMAGE"] == "${{ inputs.image }}", "through env, never pasted into the script"
+    assert "--require-hashes -r requirements.txt" in run, "its dependencies as locked"
+    assert "--trusted-root" not in run, "Sigstore's embedded root: nothing fetched to decide"
+    checkout = next(s for s in steps[: verifying[0]] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == "${{ inputs.verifier-ref }}"
+    assert checkout["with"]["persist-credentials"] == "false"
+    inputs = _load(SIGN_AND_ATTEST)["inputs"]
+    assert {
+        name: inputs[name].get("required") for name in ("stack-outputs", "verifier-repository", "verifier-ref")
+    } == {
+        "stack-outputs": "true",
+        "verifier-repository": "true",
+        "verifier-ref": "true",
+    }
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_every_requirement_of_a_shipped_stack_is_met_by_the_workflow_and_the_action(stack: str) -> None:
-    """local signs with its generated key, by hand; the Azure stacks' namespaces are served by these two."""
+    """Every predicate a namespace requires is attested, by a signer the stack trusts: the calling workflow's
+    identity (keyless) or one of the stack's keys (the action's `key` input), and provenance by the builder."""
     raw = read_stack_file(ROOT / "stacks" / f"Pulumi.{stack}.yaml").raw
     produced = _attested(BUILDER) | _attested(SIGN_AND_ATTEST)
     keyless = {identity["name"]: identity for identity in raw["signing"].get("keyless", [])}
+    signs_as = {"keyless"} | ({"key"} if "key" in _load(SIGN_AND_ATTEST)["inputs"] else set())
+    trusted = ({"keyless"} if any(not i.get("provenanceOnly") for i in keyless.values()) else set()) | (
+        {"key"} if raw["signing"].get("keys") else set()
+    )
+    assert signs_as & trusted, f"{stack}: the action signs as nobody the stack trusts for images"
     for namespace, requires in raw["admission"].get("attestations", {}).items():
         if sbom := requires.get("sbom"):
             assert SBOM_FORMATS[sbom].predicate_type in produced, f"{stack}/{namespace}: no {sbom} SBOM attested"
@@ -217,3 +249,38 @@ def test_the_locks_name_the_command_that_made_them() -> None:
             lock,
             source,
         ]
+
+
+def test_with_a_key_the_action_signs_and_attests_with_it_and_its_log_setting() -> None:
+    run = next(step["run"] for step in _steps(SIGN_AND_ATTEST) if "cosign sign --yes" in step.get("run", ""))
+    script = run.split("cd supply-chain-evidence")[0] + 'printf "%s\\n" "${format[@]}"\n'
+    environment = {
+        "PATH": os.environ["PATH"],
+        "IMAGE": "r.example/app@sha256:" + "a" * 64,
+        "SIGNATURE_FORMAT": "bundle",
+    }
+    outcomes = {}
+    for key, log in (("", "true"), ("azurekms://kv.vault.azure.net/image-signing", "true"), ("k.pem", "false")):
+        done = subprocess.run(
+            ["bash", "-c", script],
+            env={**environment, "KEY": key, "TRANSPARENCY_LOG": log},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outcomes[(key, log)] = done.stdout.split()
+    assert outcomes[("", "true")] == [], "keyless: the workflow's identity"
+    assert outcomes[("azurekms://kv.vault.azure.net/image-signing", "true")] == [
+        "--key",
+        "azurekms://kv.vault.azure.net/image-signing",
+    ]
+    assert outcomes[("k.pem", "false")] == ["--key", "k.pem", "--tlog-upload=false"]
+    refused = subprocess.run(
+        ["bash", "-c", script],
+        env={**environment, "KEY": "k.pem", "TRANSPARENCY_LOG": "no"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert "::error::transparency-log is true or false, not no" in refused.stdout

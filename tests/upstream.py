@@ -40,7 +40,8 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for folder in CRD_DIRS:
         for path in sorted(folder.glob("*.yaml")):
-            for crd in yaml.safe_load_all(path.read_text()):
+            # libyaml's loader where PyYAML has it: the upstream CRDs are megabytes, seconds in pure Python
+            for crd in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 if not crd or crd.get("kind") != "CustomResourceDefinition":
                     continue
                 group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]

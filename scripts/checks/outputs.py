@@ -67,3 +67,36 @@ def load_stack_outputs(stack: str, *, show_secrets: bool = False, timeout: float
     if result.returncode != 0:
         raise UsageError(f"`{' '.join(command)}` failed: {result.stderr.strip().splitlines()[-1:]}")
     return parse_outputs(json.loads(result.stdout), f"stack {stack}")
+
+
+GENERATED_KEY = "tls:index/privateKey:PrivateKey"
+
+
+def load_plan_outputs(directory: Path) -> StackOutputs:
+    """The outputs of an offline plan (`make plan`), for a stack whose outputs the plan knows exactly: one with no
+    Azure resources (the mock engine's ids and addresses are not the deployed ones) and no generated key (the
+    plan's is a stand-in; the real one is made by `pulumi up`)."""
+    path = directory / "plan.json"
+    try:
+        plan = json.loads(path.read_text())
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read --from-plan {path}: {exc.strerror} (write it with `make plan STACK=...`)"
+        ) from exc
+    except ValueError as exc:
+        raise UsageError(f"--from-plan {path} is not JSON: {exc}") from exc
+    resources = plan.get("resources") if isinstance(plan, dict) else None
+    if not isinstance(resources, list) or not isinstance(plan.get("outputs"), dict):
+        raise UsageError(f"--from-plan {path} is not a plan (no resources and outputs): write it with `make plan`")
+    types = {str(r.get("type")) for r in resources if isinstance(r, dict)}
+    if any(t.startswith("azure-native:") for t in types):
+        raise UsageError(
+            f"--from-plan {directory}: an Azure stack's plan holds the mock engine's ids and addresses, not the "
+            "deployed ones; pass --outputs FILE (pulumi stack output --json)"
+        )
+    if GENERATED_KEY in types:
+        raise UsageError(
+            f"--from-plan {directory}: the stack's generated signing key exists only once `pulumi up` makes it (the "
+            "plan's is a stand-in); trust a key of your own (signing.keys kind public-key) or pass --outputs FILE"
+        )
+    return parse_outputs(plan["outputs"], str(path))
