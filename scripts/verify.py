@@ -8,8 +8,7 @@ namespace under admission, independent verification of the known-good image, aud
 
     python -m scripts.verify keys --stack prod | --outputs FILE [--evidence DIR]
 
-reads the stack's KMS signing keys (AWS KMS, Key Vault) and checks each is a usable signing key and the one the
-stack pins, without a cluster.
+checks, without a cluster, that the stack's KMS keys (AWS KMS, Key Vault) can sign and are the ones it pins.
 
     python -m scripts.verify verify-bundle [--staging] --bundle FILE
         (--certificate-identity ID | --certificate-identity-regexp RE) --certificate-oidc-issuer URL
@@ -47,7 +46,7 @@ from scripts import VERSION
 from scripts.checks import evidence
 from scripts.checks.cluster import Cluster
 from scripts.checks.errors import CheckError, UsageError
-from scripts.checks.kms_keys import kms_key_checks, kms_signer
+from scripts.checks.kms_keys import canary_key, kms_key_checks
 from scripts.checks.oci import Credentials, Registry
 from scripts.checks.options import Options
 from scripts.checks.outputs import load_outputs_file, load_plan_outputs, load_stack_outputs, read_trust_model
@@ -55,7 +54,6 @@ from scripts.checks.posture import public_access
 from scripts.checks.results import CheckResult
 from scripts.checks.runner import run_all, verify_known_good
 from scripts.checks.signed import Subject
-from scripts.checks.signers import SigningKey
 from scripts.checks.vault import azure_cli_token
 from scripts.checks.verification import (
     IdentityPolicy,
@@ -85,11 +83,9 @@ IMAGE_EPILOG = """exit codes: 0 the image meets every namespace it is meant for,
 examples:
   python -m scripts.verify image --outputs build/outputs-prod.json crcontosoprod.azurecr.io/payments/api@sha256:<hex>"""
 
-KEYS_EPILOG = """exit codes: 0 every key holds (or could not be read from here: skipped with the reason), 1 a key does
-not, 2 usage or config error
+KEYS_EPILOG = """exit codes: 0 every key holds (or is skipped: not readable from here), 1 a key does not, 2 usage error
 
-examples:
-  python -m scripts.verify keys --outputs build/outputs-prod.json      # AWS credentials from the standard chain"""
+example: python -m scripts.verify keys --outputs build/outputs-prod.json   # AWS credentials: the standard chain"""
 
 BUNDLE_EPILOG = """exit codes: 0 verified, 1 rejected, 2 usage error (the conformance protocol: any non-zero rejects)
 
@@ -324,12 +320,7 @@ def _check(args: argparse.Namespace) -> int:
         evidence.write(results, args.evidence, {"stack": _stack_label(args), "mode": "outside-network"})
         console.print(f"{results[0].status}: {escape(results[0].title)}: {escape(results[0].observed)}")
         return 0 if results[0].status == "pass" else 1
-    if args.kms_key and (args.signing_key or args.stack_signing_key):
-        raise UsageError("--kms-key signs canaries instead of a key file: give one of them")
-    key: SigningKey | None = _signing_key(args, outputs)
-    problem = ""
-    if args.kms_key:
-        key, problem = kms_signer(args.kms_key, model)
+    key, problem = canary_key(args.kms_key, _signing_key(args, outputs), model)
     options = Options(
         known_good=args.known_good,
         signing_key=key,
@@ -371,11 +362,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def check_keys(args: argparse.Namespace) -> int:
     """`keys`: each KMS signing key the stack trusts, read from its KMS; writes evidence, returns the exit code."""
-    outputs = load_outputs_file(args.outputs) if args.outputs is not None else load_stack_outputs(args.stack)
-    model = read_trust_model(outputs)
-    results = kms_key_checks(model, azure_cli_token)
-    stack = args.stack or args.outputs.stem
-    evidence.write(results, args.evidence, {"stack": stack, "mode": "keys"})
+    results = kms_key_checks(read_trust_model(_stack_outputs(args)), azure_cli_token)
+    evidence.write(results, args.evidence, {"stack": _stack_label(args), "mode": "keys"})
     for r in results:
         print(f"{r.status}: {r.title}: {r.observed}")
     if not results:

@@ -32,7 +32,7 @@ from scripts.checks.cases import usable_signing_key
 from scripts.checks.cosign_writer import attest_bundle, attest_legacy, push_canary, sign_bundle, sign_legacy
 from scripts.checks.errors import UsageError, VerificationFailedError
 from scripts.checks.images import check_image
-from scripts.checks.kms_keys import kms_signer
+from scripts.checks.kms_keys import canary_key, kms_signer
 from scripts.checks.oci import Registry
 from scripts.checks.options import Options
 from scripts.checks.posture import aws_kms_keys
@@ -310,6 +310,17 @@ def test_kms_signer_refuses_in_one_line_what_cannot_sign(kms: Any) -> None:
     )
     with pytest.raises(UsageError, match="not one of the stack's KMS keys"):
         kms_signer("no-such-key", model)
+
+
+def test_canaries_are_signed_by_a_kms_key_or_a_key_file_never_both(kms: Any) -> None:
+    model = model_with(signing_key(kms)["Arn"])
+    key_file = ec.generate_private_key(ec.SECP256R1())
+    assert canary_key(None, key_file, model) == (key_file, "")
+    signer, problem = canary_key("build-farm", None, model)
+    assert isinstance(signer, AwsKmsSigner)
+    assert problem == ""
+    with pytest.raises(UsageError, match="--kms-key signs canaries instead of a key file"):
+        canary_key("build-farm", key_file, model)
 
 
 def test_a_sign_refused_mid_run_is_a_check_error_not_a_traceback(kms: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from components.model.contract import AWS_KMS_SCHEME
 from components.model.trust import TrustModel
 from scripts.checks.aws_kms import AwsKmsSigner, kms_client
 from scripts.checks.errors import CheckError, UsageError
 from scripts.checks.posture import aws_kms_keys, pinned_keys
 from scripts.checks.results import CheckResult
-from scripts.checks.signers import CanarySigner
+from scripts.checks.signers import CanarySigner, SigningKey
 from scripts.checks.vault import VaultSigner, azure_cli_token
 
 
@@ -28,6 +30,18 @@ def kms_signer(name: str, model: TrustModel) -> tuple[CanarySigner | None, str]:
         return VaultSigner.connect(key, azure_cli_token), ""
     except CheckError as exc:
         return None, f"key {name} cannot sign canaries: {exc}"
+
+
+def canary_key(
+    kms_key: str | None, key_file: ec.EllipticCurvePrivateKey | None, model: TrustModel
+) -> tuple[SigningKey | None, str]:
+    """What signs canaries: the stack's KMS key `kms_key` (`--kms-key`), else the key file (`--signing-key`, the local
+    stack's key), else nothing; with why a KMS key cannot (its KMS's refusal)."""
+    if kms_key is None:
+        return key_file, ""
+    if key_file is not None:
+        raise UsageError("--kms-key signs canaries instead of a key file: give one of them")
+    return kms_signer(kms_key, model)
 
 
 def kms_key_checks(
