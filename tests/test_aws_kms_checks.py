@@ -390,6 +390,26 @@ def _cli(tmp_path: Path, endpoint: str, model: TrustModel, *args: str) -> subpro
     )
 
 
+def _in_process(
+    tmp_path: Path,
+    endpoint: str,
+    model: TrustModel,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int, str, str]:
+    """The same command in this interpreter (the endpoint is still reached over HTTP): exit code, stdout, stderr."""
+    from scripts.verify import main
+
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps({"environment": "dev", "registryLoginServer": "cr.example", "trustModel": model.to_json()})
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    code = main(["keys", "--outputs", str(outputs), "--evidence", str(tmp_path)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def test_the_keys_command_reads_the_key_through_the_endpoint_and_passes(tmp_path: Path, moto_server: str) -> None:
     client = boto3.client("kms", region_name=REGION, endpoint_url=moto_server)
     arn = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
@@ -401,25 +421,28 @@ def test_the_keys_command_reads_the_key_through_the_endpoint_and_passes(tmp_path
 
 
 def test_the_keys_command_fails_a_mismatch_and_a_disabled_key_in_one_line_each(
-    tmp_path: Path, moto_server: str
+    tmp_path: Path, moto_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = boto3.client("kms", region_name=REGION, endpoint_url=moto_server)
     arn = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
-    mismatch = _cli(tmp_path, moto_server, model_with(arn, other_pem()))
-    assert mismatch.returncode == 1
-    assert "fail: AWS KMS key build-farm signs as the stack trusts it: KMS holds a different key" in mismatch.stdout
+    code, out, err = _in_process(tmp_path, moto_server, model_with(arn, other_pem()), capsys, monkeypatch)
+    assert code == 1
+    assert "fail: AWS KMS key build-farm signs as the stack trusts it: KMS holds a different key" in out
     client.disable_key(KeyId=arn.rsplit("/", 1)[1])
-    disabled = _cli(tmp_path, moto_server, model_with(arn))
-    assert disabled.returncode == 1
-    assert "fail: AWS KMS key build-farm signs as the stack trusts it: the key is Disabled" in disabled.stdout
-    assert "Traceback" not in mismatch.stderr + disabled.stderr
+    code, out, err_disabled = _in_process(tmp_path, moto_server, model_with(arn), capsys, monkeypatch)
+    assert code == 1
+    assert "fail: AWS KMS key build-farm signs as the stack trusts it: the key is Disabled" in out
+    assert "Traceback" not in err + err_disabled
 
 
-def test_the_keys_command_skips_with_the_reason_when_kms_does_not_answer(tmp_path: Path, moto_server: str) -> None:
+def test_the_keys_command_skips_with_the_reason_when_kms_does_not_answer(
+    tmp_path: Path, aws_environment: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         silent = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    run = _cli(tmp_path, silent, model_with(f"arn:aws:kms:{REGION}:123456789012:key/{uuid.uuid4()}"))
-    assert run.returncode == 0, run.stderr
-    assert "skip: AWS KMS key build-farm signs as the stack trusts it: AWS KMS not readable from here" in run.stdout
-    assert "Traceback" not in run.stderr
+    model = model_with(f"arn:aws:kms:{REGION}:123456789012:key/{uuid.uuid4()}")
+    code, out, err = _in_process(tmp_path, silent, model, capsys, monkeypatch)
+    assert code == 0, err
+    assert "skip: AWS KMS key build-farm signs as the stack trusts it: AWS KMS not readable from here" in out
+    assert "Traceback" not in err
