@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
 import secrets
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -282,7 +284,8 @@ def test_each_rule_passes_the_compliant_resource_and_names_the_break(
     ("prefix", "wide"),
     [("Internet", True), ("*", True), ("0.0.0.0/0", True), ("52.0.0.0/8", True), ("52.174.0.0/15", True),
      ("52.174.0.0/16", False), ("192.30.252.0/22", False), ("10.0.0.0/8", False), ("VirtualNetwork", False),
-     ("AzureLoadBalancer", False), ("2001:db8::/16", True), ("::/0", True)],
+     ("AzureLoadBalancer", False), ("2001:db8::/16", True), ("::/0", True), ("2a01:110::/31", True),
+     ("2a01:110::/32", False)],
 )  # fmt: skip
 def test_what_counts_as_the_internet(prefix: str, wide: bool) -> None:
     assert too_wide(prefix) is wide
@@ -326,3 +329,113 @@ def test_a_public_registry_endpoint_is_reported_with_whom_it_lets_in() -> None:
     assert _violations("registry-endpoint-private", REGISTRY, unset) == [
         "the public endpoint is on (allowed: nobody listed)"
     ], "Azure's default is an open endpoint: a missing setting is not a private one"
+
+
+def _custom_data(text: bytes) -> dict[str, Any]:
+    return _with(AGENTS, "virtualMachineProfile.osProfile.customData", base64.b64encode(text).decode())
+
+
+def test_a_secret_in_gzipped_plain_or_partly_binary_custom_data_is_found() -> None:
+    rule = "agents-no-secret-in-custom-data"
+    key = private_key_block("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC")
+    found = ["custom data holds a private key; every VM and anyone reading the VM model can read it"]
+    script = f"#cloud-config\nwrite_files: [{{content: '{key}'}}]\n"
+    assert _violations(rule, SCALE_SET, _custom_data(gzip.compress(script.encode()))) == found, "cloud-init's gzip"
+    assert _violations(rule, SCALE_SET, _custom_data(b"\xff\xfe" + script.encode())) == found, "not all UTF-8"
+    # Plain text is read as it is, even when its letters alone would decode as base64 (a lenient decoder drops
+    # the rest and reads garbage).
+    letters = sum(c in string.ascii_letters + string.digits + "+/" for c in script)
+    plain = script + "#" + "a" * (-letters % 4)
+    assert _violations(rule, SCALE_SET, _with(AGENTS, "virtualMachineProfile.osProfile.customData", plain)) == found
+    assert _violations(rule, SCALE_SET, _with(AGENTS, "virtualMachineProfile.osProfile.customData", 42)) == [], (
+        "custom data that is no text holds no secret the rule can read"
+    )
+
+
+def test_secure_boot_and_vtpm_are_each_required() -> None:
+    no_vtpm = _with(AGENTS, "virtualMachineProfile.securityProfile.uefiSettings.vTpmEnabled", False)
+    assert _violations("agents-isolated-machine", SCALE_SET, no_vtpm) == [
+        "not Trusted Launch with secure boot and vTPM: a tampered boot chain goes unnoticed"
+    ]
+
+
+def test_a_vault_that_allows_by_default_is_reported_and_rsa_hsm_keys_pass_in_prod() -> None:
+    open_acls = _with(LOCKED_VAULT, "properties.networkAcls.defaultAction", "Allow")
+    assert _violations("vault-locked-down", VAULT, open_acls) == ["the vault's network rules do not deny by default"]
+    assert _violations("signing-keys-hsm-in-prod", KEY, _with(PROD_KEY, "properties.kty", "RSA-HSM")) == []
+
+
+def test_a_release_without_chart_version_or_repository_is_named_as_such() -> None:
+    assert _violations("helm-charts-pinned", RELEASE, {}) == [
+        "chart  is not pinned to an exact version (none)",
+        "chart  is not one of the admission engines' charts",
+    ]
+    assert _violations("helm-charts-pinned", RELEASE, _with(KYVERNO, "repositoryOpts", None)) == [
+        "chart kyverno comes from no repository, not https://kyverno.github.io/kyverno/"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("repository", "config", "message"),
+    [
+        ("https://kyverno.github.io/kyverno/X", None,
+         "chart kyverno comes from https://kyverno.github.io/kyverno/X, not https://kyverno.github.io/kyverno/"),
+        ("https://mirror.example/kyverno", {"chartRepositories": {"kyverno": "https://mirror.example/kyvernoX/"}},
+         "chart kyverno comes from https://mirror.example/kyverno, not https://mirror.example/kyvernoX/"),
+    ],
+)  # fmt: skip
+def test_only_a_trailing_slash_is_ignored_in_a_chart_repository(repository: str, config: Any, message: str) -> None:
+    release = _with(KYVERNO, "repositoryOpts.repo", repository)
+    assert _violations("helm-charts-pinned", RELEASE, release, config) == [message]
+
+
+def test_a_standalone_security_rule_is_checked_like_one_in_its_group() -> None:
+    rule = {**HOOKS_IN, "sourceAddressPrefix": "Internet", "sourceAddressPrefixes": []}
+    assert _violations("nsg-no-inbound-from-internet", "azure-native:network:SecurityRule", rule) == [
+        "rule github-hooks allows inbound traffic from Internet"
+    ]
+
+
+def test_network_rule_wildcards_and_every_fqdn_tag_are_reported() -> None:
+    network_rules = {
+        "ruleCollections": [
+            {"rules": [{"name": "dns", "destinationFqdns": ["*.contoso.example"]}]},
+            {"rules": [{"name": "tags", "fqdnTags": ["*"]}, {"name": "updates", "fqdnTags": ["WindowsUpdate"]}]},
+        ]
+    }
+    assert _violations("egress-allowlist-exact", GROUP, network_rules) == [
+        "rule dns allows the wildcard *.contoso.example",
+        "rule tags allows every FQDN tag",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ("/", "assigned on a whole subscription or management group (/)"),
+        (
+            "/providers/Microsoft.Management/managementGroups/contoso",
+            "assigned on a whole subscription or management group "
+            "(/providers/Microsoft.Management/managementGroups/contoso)",
+        ),
+    ],
+)
+def test_the_tenant_root_and_a_management_group_are_whole_scopes(scope: str, message: str) -> None:
+    assert _violations("roles-narrowest-scope", ASSIGNMENT, _with(ON_REGISTRY, "scope", scope)) == [message]
+
+
+def test_a_broad_role_is_recognised_by_its_bare_id() -> None:
+    owner = _with(ON_REGISTRY, "roleDefinitionId", "8E3AF657-A8FF-443C-A75C-2FE8C4BCB635")
+    assert _violations("roles-narrowest-scope", ASSIGNMENT, owner) == [
+        "assigns Owner: grant the few actions needed, on the one resource"
+    ]
+
+
+def test_a_gallery_image_version_latest_is_unpinned() -> None:
+    gallery = f"{SUB}/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/agent/versions/Latest"
+    image = _with(AGENTS, "virtualMachineProfile.storageProfile.imageReference", {"id": gallery})
+    assert _violations("agents-image-pinned", SCALE_SET, image) == [
+        "the agents' image is `latest`: an image change reaches every job without review"
+    ]
+    pinned = _with(image, "virtualMachineProfile.storageProfile.imageReference", {"id": gallery[:-6] + "1.0.7"})
+    assert _violations("agents-image-pinned", SCALE_SET, pinned) == []
