@@ -122,3 +122,32 @@ def test_the_chains_document_passes_and_each_loosening_is_named(
 def test_an_audit_policy_may_fail_open() -> None:
     audit = _changed(ENFORCE, lambda d: d["spec"].update(validationActions=["Audit"], failurePolicy="Ignore"))
     assert _violations("admission-enforce-fails-closed", IVP, audit) == []
+
+
+def _selector(*expressions: dict[str, Any]) -> dict[str, Any]:
+    return _changed(ENFORCE, lambda d: d["spec"]["matchConstraints"]["namespaceSelector"].update(
+        matchExpressions=list(expressions)))  # fmt: skip
+
+
+def test_system_namespaces_are_excluded_only_by_not_in_on_the_name_label_however_the_expressions_split() -> None:
+    rule = "admission-system-namespaces-never-matched"
+    name = "kubernetes.io/metadata.name"
+    split = _selector(
+        {"key": name, "operator": "NotIn", "values": ["kube-system"]},
+        {"key": name, "operator": "NotIn", "values": ["kyverno", "cosign-system"]},
+    )
+    assert _violations(rule, IVP, split) == []
+    naming_them = _selector({"key": name, "operator": "In", "values": ["kube-system", "kyverno", "cosign-system"]})
+    assert _violations(rule, IVP, naming_them) == [
+        "does not exclude cosign-system, kube-system, kyverno by name: a label there would let it block the cluster"
+    ]
+
+
+def test_the_operations_checked_are_named() -> None:
+    rule = "admission-enforce-fails-closed"
+    connect = _changed(
+        ENFORCE, lambda d: d["spec"]["matchConstraints"]["resourceRules"][0].update(operations=["CREATE", "CONNECT"])
+    )
+    assert _violations(rule, IVP, connect) == ["checks CONNECT, CREATE only: pods must be checked on CREATE and UPDATE"]
+    none = _changed(ENFORCE, lambda d: d["spec"]["matchConstraints"].pop("resourceRules"))
+    assert _violations(rule, IVP, none) == ["checks no operation only: pods must be checked on CREATE and UPDATE"]
