@@ -151,3 +151,21 @@ def test_the_operations_checked_are_named() -> None:
     assert _violations(rule, IVP, connect) == ["checks CONNECT, CREATE only: pods must be checked on CREATE and UPDATE"]
     none = _changed(ENFORCE, lambda d: d["spec"]["matchConstraints"].pop("resourceRules"))
     assert _violations(rule, IVP, none) == ["checks no operation only: pods must be checked on CREATE and UPDATE"]
+
+
+def test_an_email_pattern_is_refused_for_a_ci_issuer_and_an_unreadable_expiry_is_named() -> None:
+    by_mail = _changed(
+        ENFORCE,
+        lambda d: d["spec"]["attestors"][0]["cosign"]["keyless"]["identities"][0].update(
+            subject=None, subjectRegExp=r"^release@contoso\.example$"
+        ),
+    )
+    assert _violations("admission-identities-pinned", IVP, by_mail) == [
+        r"subject pattern '^release@contoso\\.example$' is an e-mail pattern, and "
+        "https://token.actions.githubusercontent.com names workflows by URI (a branch named x@domain would match) — "
+        "pin https://<host>/<owner>/ instead"
+    ]
+    someday = _changed(EXCEPTION_DOC, lambda d: d["spec"].update(expiresAt="after the migration"))
+    assert _violations("admission-exceptions-owned-and-unexpired", EXCEPTION, someday) == [
+        "expiresAt 'after the migration' is not a time"
+    ]
