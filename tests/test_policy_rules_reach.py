@@ -301,3 +301,37 @@ def test_a_vault_reached_through_a_manual_endpoint_needs_the_path_unless_it_is_p
         )
     ]
     assert _stack(*_vault_stack("Enabled")) == []
+
+
+REGISTRY_UNLINKED = (
+    "privatelink.azurecr.io is not linked to the peered network vnet-aks: it resolves the registry's public address, "
+    "which refuses it, so node pulls and the engines' registry calls fail"
+)
+
+
+def test_only_peerings_to_other_networks_and_links_of_the_endpoints_own_zone_count() -> None:
+    registry_zone, vault_zone = (
+        _zone("privatelink.azurecr.io", CLUSTER_VNET),
+        _zone("privatelink.vaultcore.azure.net", CLUSTER_VNET),
+    )
+    # the cluster's peering back to the build network is no network the build zone must reach
+    assert _stack(*BASE, PEERING, BACK, *registry_zone) == []
+    # a link of the vault's zone does not make the registry's resolvable
+    assert stack_findings(
+        RULES["cluster-reaches-private-endpoints"],
+        [*BASE, PEERING, *_zone("privatelink.azurecr.io", BUILD_VNET), *vault_zone[1:]],
+    ) == [(REGISTRY_UNLINKED, "registry-pe")]
+
+
+def test_an_endpoint_serves_only_the_group_it_connects() -> None:
+    vault = _resource("azure-native:keyvault:Vault", {"properties": {"publicNetworkAccess": "Disabled"}}, "kv")
+    vault_zone = _zone("privatelink.vaultcore.azure.net", BUILD_VNET)
+    assert stack_findings(
+        RULES["cluster-reaches-private-endpoints"], [*BASE, vault, *vault_zone, *_zone("privatelink.azurecr.io")]
+    ) == [
+        (
+            "the registry is reachable only through its private endpoint, and no peering connects another network "
+            "to the build network: node pulls and the engines' registry calls fail",
+            "registry-pe",
+        )
+    ]
