@@ -36,10 +36,15 @@ def namespace(name: str, mode: str, until: str | None = None) -> PolicyResource:
 
 
 class _Reported(list[str]):
-    """A `ReportViolation` that keeps each message."""
+    """A `ReportViolation` that keeps each message (and, in `at`, the name of the resource each is about)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[tuple[str, str | None]] = []
 
     def __call__(self, message: str, urn: str | None = None) -> None:
         self.append(message)
+        self.at.append((message, urn.rsplit("::", 1)[-1] if urn else None))
 
 
 def resource_violations(policy: Policy, resource_type: str, props: Mapping[str, Any]) -> list[str]:
@@ -59,3 +64,13 @@ def stack_violations(
     found = _Reported()
     policy.validate(StackValidationArgs(list(resources), config), found)
     return list(found)
+
+
+def stack_findings(
+    policy: Policy, resources: Iterable[PolicyResource], config: Mapping[str, Any] | None = None
+) -> list[tuple[str, str | None]]:
+    """What a stack rule reports, each message with the name of the resource it is about (None: the stack)."""
+    assert isinstance(policy, StackValidationPolicy)
+    found = _Reported()
+    policy.validate(StackValidationArgs(list(resources), config), found)
+    return found.at

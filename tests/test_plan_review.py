@@ -15,6 +15,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from pulumi_policy import (
+    EnforcementLevel,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 from components.model.config.stack_file import key_lines
 from policies.offline import PackConfigError, Violation, check_resources, fails, read_pack_config
@@ -321,3 +328,100 @@ def test_sarif_levels_follow_the_review_and_a_foreign_stack_file_is_named_by_its
         {"fullyQualifiedName": "urn:pulumi:s::p::t::reg", "kind": "resource"}
     ]
     assert sarif["runs"][0]["automationDetails"] == {"id": "supply-chain-review/s/"}
+
+
+def _planned(urn_name: str, resource_type: str, inputs: dict[str, Any], **extra: Any) -> PlannedResource:
+    return PlannedResource(
+        f"urn:pulumi:s::p::{resource_type}::{urn_name}", resource_type, urn_name, extra.pop("parent", None),
+        inputs, extra.pop("custom", True), **extra,
+    )  # fmt: skip
+
+
+def test_each_rule_gets_the_bag_the_cli_would_hand_it_with_its_own_settings() -> None:
+    """What a rule reads of a resource: its type, inputs, URN, name and parent, the SDK's defaults for options
+    the plan does not know, and the rule's settings from the pack config without the level."""
+    seen: dict[str, Any] = {}
+
+    def resource_rule(args: ResourceValidationArgs, report: Any) -> None:
+        seen.setdefault("resource", []).append(args)
+
+    def stack_rule(args: StackValidationArgs, report: Any) -> None:
+        seen["stack"] = args
+
+    probes = [
+        ResourceValidationPolicy("probe-resource", "probe", resource_rule, EnforcementLevel.ADVISORY),
+        StackValidationPolicy("probe-stack", "probe", stack_rule, EnforcementLevel.ADVISORY),
+    ]
+    parent = "urn:pulumi:s::p::supply-chain:azure:ContainerRegistry::acr"
+    registry = _planned(
+        "acr", "azure-native:containerregistry:Registry", {"sku": {"name": "Premium"}, "registryName": "cr"},
+        parent=parent, state={"registryName": "cr1234", "loginServer": "cr1234.azurecr.io"},
+    )  # fmt: skip
+    component = _planned("acr", "supply-chain:azure:ContainerRegistry", {"x": 1}, custom=False)
+    config = {
+        "probe-resource": {"enforcementLevel": "mandatory", "limit": 3},
+        "probe-stack": {"enforcementLevel": "advisory", "names": ["a"]},
+    }
+    check_resources([component, registry], config, probes)
+
+    [args] = seen["resource"]
+    assert (args.resource_type, args.urn, args.name) == (
+        "azure-native:containerregistry:Registry",
+        "urn:pulumi:s::p::azure-native:containerregistry:Registry::acr",
+        "acr",
+    )
+    assert args.props == {"sku": {"name": "Premium"}, "registryName": "cr"}, "a resource rule judges the inputs"
+    assert args.provider is None
+    assert args.get_config() == {"limit": 3}
+    stack = seen["stack"]
+    assert stack.get_config() == {"names": ["a"]}
+    [resource] = stack.resources  # components hold no settings: only cloud resources
+    assert (resource.resource_type, resource.urn, resource.name) == (
+        "azure-native:containerregistry:Registry",
+        "urn:pulumi:s::p::azure-native:containerregistry:Registry::acr",
+        "acr",
+    )
+    assert resource.props == {"sku": {"name": "Premium"}, "registryName": "cr1234", "loginServer": "cr1234.azurecr.io"}
+    assert (resource.provider, resource.parent, resource.dependencies, resource.property_dependencies) == (
+        None, None, [], {},
+    )  # fmt: skip
+    for opts in (args.opts, resource.opts):
+        timeouts = opts.custom_timeouts
+        assert (timeouts.create_seconds, timeouts.update_seconds, timeouts.delete_seconds) == (0, 0, 0)
+        assert (opts.protect, opts.ignore_changes, opts.delete_before_replace, opts.aliases) == (False, [], None, [])
+        assert (opts.additional_secret_outputs, opts.parent) == ([], parent)
+
+
+def test_the_pack_config_sets_each_rules_level_and_settings_and_mandatory_ones_come_first() -> None:
+    registry = _planned(
+        "acr", "azure-native:containerregistry:Registry",
+        {"adminUserEnabled": True, "publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "AzureServices",
+         "policies": {"exportPolicy": {"status": "enabled"}}},
+    )  # fmt: skip
+    urn = "urn:pulumi:s::p::azure-native:containerregistry:Registry::acr"
+    release = _planned(
+        "kyverno", "kubernetes:helm.sh/v3:Release",
+        {"chart": "kyverno", "version": "3.9.0", "repositoryOpts": {"repo": "https://mirror.example/kyverno"}},
+    )  # fmt: skip
+    audit_ns = _planned(
+        "ns-b", "kubernetes:core/v1:Namespace",
+        {"metadata": {"name": "b-team", "labels": {"supply-chain/admission-mode": "audit"}}},
+    )  # fmt: skip
+    vnet = _planned("vnet", "azure-native:network:VirtualNetwork", {"virtualNetworkName": "vnet-build"})
+    config = {
+        "registry-bypass-off": "mandatory",
+        "registry-export-off": {"enforcementLevel": "advisory"},
+        "registry-no-shared-access": {},  # settings without a level keep the rule's own
+        "helm-charts-pinned": {"chartRepositories": {"kyverno": "https://mirror.example/kyverno/"}},
+        "dns-filtered": "disabled",
+    }
+    found = [(v.level, v.rule, v.urn) for v in check_resources([registry, release, audit_ns, vnet], config)]
+    assert found == [
+        ("mandatory", "registry-bypass-off", urn),
+        ("mandatory", "registry-no-shared-access", urn),
+        ("advisory", "egress-through-firewall", ""),  # a stack rule's finding about no one resource
+        ("advisory", "namespaces-in-audit", "urn:pulumi:s::p::kubernetes:core/v1:Namespace::ns-b"),
+        ("advisory", "registry-export-off", urn),
+    ]
+    # without the pack's settings, the mirror is not the chart's repository
+    assert [v.rule for v in check_resources([release]) if v.rule == "helm-charts-pinned"] == ["helm-charts-pinned"]

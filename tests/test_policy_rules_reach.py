@@ -17,7 +17,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from policies.offline import check_resources
 from policies.rules.reach import POLICIES, who_may_federate
 from scripts.planning import Plan
-from tests.policy_args import policy_resource, resource_violations, stack_violations
+from tests.policy_args import policy_resource, resource_violations, stack_findings, stack_violations
 
 RULES = {policy.name: policy for policy in POLICIES}
 GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
@@ -216,4 +216,122 @@ def test_in_a_preview_what_new_resources_return_is_unknown_and_the_rule_still_ru
     federation = unknown_checking_proxy({"issuer": ISSUER, "subject": "repo:o/r:ref:refs/heads/main"})
     assert _violations("job-identity-federations-listed", FIC, federation) == [
         "jobs of o/r on refs/heads/main may obtain the job identity and push and sign as it"
+    ]
+
+
+WHOLE = "agents reach every repository and gist there, a place to push what a job read"
+
+
+@pytest.mark.parametrize(
+    ("url", "whole"),
+    [("github.com", True), ("github.com/", True), ("github.com/*/", True), ("github.com//", True),
+     ("github.com/X/*", False), ("github.com/contoso", False)],
+)  # fmt: skip
+def test_every_spelling_of_a_whole_github_host_is_caught(url: str, whole: bool) -> None:
+    found = _violations("github-limited-to-organisation", GROUP, _allowlist(_app_rule("paths", urls=(url,))))
+    assert found == ([f"rule paths allows {url}, every path of it: {WHOLE}"] if whole else [])
+
+
+def test_network_rules_by_name_and_urls_count_as_destinations() -> None:
+    network_rule = {"name": "stack-extras", "ruleType": "NetworkRule", "destinationFqdns": ["github.com", "x.example"]}
+    assert _violations("github-limited-to-organisation", GROUP, _allowlist(network_rule)) == [
+        f"rule stack-extras allows github.com, every path of it: {WHOLE}"
+    ]
+    assert _violations("egress-extra-destinations", GROUP, _allowlist(network_rule)) == [
+        "agents may reach github.com, beyond the chain's own destinations",
+        "agents may reach x.example, beyond the chain's own destinations",
+    ]
+    urls = _app_rule("stack-extras", urls=("pkgs.contoso.example/feed/*",))
+    assert _violations("egress-extra-destinations", GROUP, _allowlist(urls)) == [
+        "agents may reach pkgs.contoso.example/feed/*, beyond the chain's own destinations"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("subject", "who"),
+    [
+        ("repo:contoso/web", "jobs whose token's subject is repo:contoso/web"),
+        ("org:contoso:ref:refs/heads/main", "jobs whose token's subject is org:contoso:ref:refs/heads/main"),
+        ("repo:contoso/web:environment:", "jobs of contoso/web (environment:)"),
+        ("repo:contoso/web:pull_request:x", "jobs of contoso/web (pull_request:x)"),
+    ],
+)
+def test_a_subject_that_names_no_exact_jobs_is_quoted_whole(subject: str, who: str) -> None:
+    assert who_may_federate(subject) == who
+
+
+def test_a_github_federation_without_a_subject_is_still_listed() -> None:
+    assert _violations("job-identity-federations-listed", FIC, {"issuer": ISSUER}) == [
+        "jobs whose token's subject is  may obtain the job identity and push and sign as it"
+    ]
+
+
+def test_network_ids_are_read_by_their_last_segment_whatever_their_case_and_trailing_slash() -> None:
+    zone = "privatelink.azurecr.io"
+    cluster = f"{SUB}/resourceGroups/rg-aks/providers/Microsoft.Network/virtualNetworks/Vnet-AksX/"
+    peering = _resource(
+        "azure-native:network:VirtualNetworkPeering",
+        {"virtualNetworkName": "vnet-build", "remoteVirtualNetwork": {"id": cluster}},
+        "to-cluster",
+    )
+    assert _stack(*BASE, peering, *_zone(zone, BUILD_VNET)) == [
+        "privatelink.azurecr.io is not linked to the peered network vnet-aksx: it resolves the registry's public "
+        "address, which refuses it, so node pulls and the engines' registry calls fail"
+    ]
+    assert _stack(*BASE, peering, *_zone(zone, BUILD_VNET, cluster.rstrip("/").upper())) == []
+
+
+PE = "azure-native:network:PrivateEndpoint"
+
+
+def _vault_stack(access: str) -> list[PolicyResource]:
+    vault = _resource("azure-native:keyvault:Vault", {"properties": {"publicNetworkAccess": access}}, "kv")
+    zone = _resource("azure-native:privatedns:PrivateZone", {"privateZoneName": "privatelink.vaultcore.azure.net"}, "z")
+    manual = {"groupIds": ["vault"], "privateLinkServiceId": f"{SUB}/providers/x/vault"}
+    endpoint = _resource(PE, {"manualPrivateLinkServiceConnections": [manual]}, "vault-pe")
+    return [*BASE[:1], BASE[2], vault, zone, endpoint]
+
+
+def test_a_vault_reached_through_a_manual_endpoint_needs_the_path_unless_it_is_public() -> None:
+    assert stack_findings(RULES["cluster-reaches-private-endpoints"], _vault_stack("Disabled")) == [
+        (
+            "the vault is reachable only through its private endpoint, and no peering connects another network to "
+            "the build network: the engines' Key Vault calls (signing keys read at admission) fail",
+            "vault-pe",
+        )
+    ]
+    assert _stack(*_vault_stack("Enabled")) == []
+
+
+REGISTRY_UNLINKED = (
+    "privatelink.azurecr.io is not linked to the peered network vnet-aks: it resolves the registry's public address, "
+    "which refuses it, so node pulls and the engines' registry calls fail"
+)
+
+
+def test_only_peerings_to_other_networks_and_links_of_the_endpoints_own_zone_count() -> None:
+    registry_zone, vault_zone = (
+        _zone("privatelink.azurecr.io", CLUSTER_VNET),
+        _zone("privatelink.vaultcore.azure.net", CLUSTER_VNET),
+    )
+    # the cluster's peering back to the build network is no network the build zone must reach
+    assert _stack(*BASE, PEERING, BACK, *registry_zone) == []
+    # a link of the vault's zone does not make the registry's resolvable
+    assert stack_findings(
+        RULES["cluster-reaches-private-endpoints"],
+        [*BASE, PEERING, *_zone("privatelink.azurecr.io", BUILD_VNET), *vault_zone[1:]],
+    ) == [(REGISTRY_UNLINKED, "registry-pe")]
+
+
+def test_an_endpoint_serves_only_the_group_it_connects() -> None:
+    vault = _resource("azure-native:keyvault:Vault", {"properties": {"publicNetworkAccess": "Disabled"}}, "kv")
+    vault_zone = _zone("privatelink.vaultcore.azure.net", BUILD_VNET)
+    assert stack_findings(
+        RULES["cluster-reaches-private-endpoints"], [*BASE, vault, *vault_zone, *_zone("privatelink.azurecr.io")]
+    ) == [
+        (
+            "the registry is reachable only through its private endpoint, and no peering connects another network "
+            "to the build network: node pulls and the engines' registry calls fail",
+            "registry-pe",
+        )
     ]

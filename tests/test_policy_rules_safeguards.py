@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from policies.rules.safeguards import POLICIES
-from tests.policy_args import policy_resource, stack_violations
+from tests.policy_args import policy_resource, stack_findings, stack_violations
 
 RULES = {policy.name: policy for policy in POLICIES}
 SUB = "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/resourceGroups/rg-sc/providers"
@@ -95,3 +95,30 @@ def test_outside_prod_the_safeguards_are_the_stacks_choice() -> None:
         for r in _prod_stack(registries=True, vaults=True)
     ]
     assert stack_violations(RULES["prod-safeguards"], dev) == []
+
+
+def test_each_safeguard_finding_names_its_resource_and_a_network_by_its_azure_name() -> None:
+    build = policy_resource(VNET, {"virtualNetworkName": "vnet-build-prod"}, "build-network")
+    stack = [
+        policy_resource(REGISTRY, {"registryName": "crprod", "tags": PROD}, "acr"),
+        build,
+        policy_resource(FIREWALL, {"zones": ["1"]}, "fw"),
+        _link("vnet-build-prod"),
+    ]
+    assert stack_findings(RULES["dns-filtered"], stack) == []
+    assert stack_findings(RULES["dns-filtered"], [build]) == [
+        ("vnet-build-prod resolves any name: DNS carries data out past the firewall", "build-network")
+    ]
+    assert stack_findings(RULES["prod-safeguards"], stack) == [
+        ("crprod has no delete lock: one mistaken destroy removes it", "acr"),
+        ("vnet-build-prod's flows are not logged: nobody can tell later what the agents reached", "build-network"),
+        ("the egress firewall sits in one zone: a zone outage stops every build", "fw"),
+    ]
+
+
+def test_two_zones_are_enough_for_the_firewall() -> None:
+    two_zones = [
+        r if r.resource_type != FIREWALL else policy_resource(FIREWALL, {"zones": ["1", "2"]}, "fw")
+        for r in _prod_stack()
+    ]
+    assert stack_violations(RULES["prod-safeguards"], two_zones) == []

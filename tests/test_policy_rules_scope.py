@@ -15,7 +15,7 @@ from pulumi_policy import (
 from policies.offline import check_resources
 from policies.rules import ALL_POLICIES
 from scripts.planning import Plan
-from tests.policy_args import namespace, policy_resource, resource_violations, stack_violations
+from tests.policy_args import namespace, policy_resource, resource_violations, stack_findings, stack_violations
 
 RULES = {policy.name: policy for policy in ALL_POLICIES}
 NAME = "kubernetes.io/metadata.name"
@@ -292,3 +292,176 @@ _SCOPE_AND_TRUST = {
     "admission-exceptions-reviewed",
     "attestations-kept-to-their-namespace",
 }
+
+
+PROBE = "a-namespace-created-later"
+
+
+def test_the_probe_for_namespaces_created_later_is_a_name_no_policy_names() -> None:
+    rule = "unlisted-namespaces-enforced"
+    # a policy that names the probe's name does not select every namespace created later
+    assert _stack(rule, _signatures("In", [PROBE]), _signatures("NotIn", SYSTEM, "Audit")) == [
+        "namespaces not listed (and any created later) are only audited: unsigned images and other registries are "
+        "reported, not refused"
+    ]
+    assert _stack(rule, _signatures("In", [PROBE])) == [
+        "namespaces not listed (and any created later) admit any image from any registry: no signature policy "
+        "selects them"
+    ]
+    # nor does one that excludes it by name leave them out
+    assert _stack(rule, _signatures("NotIn", [PROBE, *SYSTEM])) == []
+
+
+def test_a_label_expression_names_no_namespace_and_an_excluded_one_may_be_selected_by_its_labels() -> None:
+    rule = "namespaces-outside-admission"
+    teams = policy_resource(
+        IVP,
+        {
+            "spec": {
+                "validationActions": ["Deny"],
+                "matchImageReferences": [{"glob": "cr.azurecr.io/*"}],
+                "matchConstraints": {
+                    "namespaceSelector": {
+                        "matchExpressions": [
+                            {"key": NAME, "operator": "In", "values": ["payments"]},
+                            {"key": "team", "operator": "NotIn", "values": ["blue"]},
+                        ]
+                    }
+                },
+            }
+        },
+    )
+    assert _stack(rule, teams) == [], "blue is a team, not a namespace"
+    by_mode = policy_resource(
+        IVP,
+        {
+            "spec": {
+                "validationActions": ["Deny"],
+                "matchImageReferences": [{"glob": "cr.azurecr.io/*"}],
+                "matchConstraints": {"namespaceSelector": {"matchLabels": {"supply-chain/admission-mode": "enforce"}}},
+            }
+        },
+    )
+    tools = namespace("tools", "enforce")
+    assert _stack(rule, _signatures("NotIn", ["tools", *SYSTEM]), by_mode, tools) == []
+    assert _stack(rule, _signatures("NotIn", ["tools", *SYSTEM]), by_mode) == [
+        "namespace tools is outside every signature policy: any image runs there"
+    ]
+
+
+def test_policy_controller_admits_unsigned_only_where_it_passes_and_a_signed_registry_covers_its_paths() -> None:
+    rule = "other-registries-signed"
+    verified = {
+        "images": [{"glob": "docker.io/library/**"}],
+        "authorities": [{"keyless": {"identities": [{"issuer": GITHUB, "subject": WORKFLOW}]}}],
+    }
+    assert _stack(rule, policy_resource(CIP, {"spec": verified})) == []
+    assert _stack(rule, _signatures("NotIn", SYSTEM), _registries("cr.azurecr.io/payments")) == [], (
+        "a path inside a registry whose images are signed is signed"
+    )
+
+
+def test_without_a_kyverno_image_policy_namespaces_are_bound_by_image_path() -> None:
+    rule = "namespaces-bound-to-signers"
+    cip = policy_resource(CIP, {"spec": {"images": [{"glob": "cr.azurecr.io/payments/**"}]}})
+    assert _stack(rule, namespace("payments", "enforce"), namespace("storefront", "enforce"), cip) == []
+
+
+def test_a_pattern_identity_is_named_by_its_pattern_and_each_unchecked_workflow_once() -> None:
+    rule = "keyless-callers-checked"
+    pattern = r"^https://github\.com/contoso/[a-z-]+/\.github/workflows/release\.yml@refs/heads/main$"
+    other = "https://github.com/contoso/web/.github/workflows/release.yml@refs/heads/main"
+    first = _signatures("NotIn", SYSTEM, attestors=_keyless({"issuer": GITHUB, "subject": WORKFLOW}))
+    second = _signatures(
+        "In",
+        ["payments"],
+        name="more",
+        attestors=_keyless(
+            {"issuer": GITHUB, "subject": WORKFLOW},
+            {"issuer": GITHUB, "subjectRegExp": pattern},
+            {"issuer": GITHUB, "subject": other},
+        ),
+    )
+    tail = " signs for whoever runs it: no engine checks the repository that ran the workflow (a reusable workflow "
+    assert stack_findings(RULES[rule], [first, second]) == [
+        (f"{WORKFLOW}{tail}signs for every caller)", "verify"),
+        (f"{pattern}{tail}signs for every caller)", "more"),
+        (f"{other}{tail}signs for every caller)", "more"),
+    ]
+    cue = {"type": "cue", "data": f"callers: {json.dumps({WORKFLOW: ['contoso/payments-api']})}"}
+    assert len(_stack(rule, first, policy_resource(CIP, {"spec": {"policy": cue}}))) == 1, "only Rego checks callers"
+
+
+def test_each_namespace_finding_names_its_namespace() -> None:
+    payments, storefront = namespace("payments", "enforce"), namespace("storefront", "enforce")
+    sbom = policy_resource(CIP, {"metadata": {"name": "attest-sbom-payments"}}, "sbom")
+    assert stack_findings(
+        RULES["namespaces-bound-to-signers"], [payments, storefront, _signatures("NotIn", SYSTEM)]
+    ) == [
+        (
+            "namespace payments runs images any trusted signer signed, from any repository: another team's pipeline "
+            "can ship into it",
+            "payments",
+        ),
+        (
+            "namespace storefront runs images any trusted signer signed, from any repository: another team's "
+            "pipeline can ship into it",
+            "storefront",
+        ),
+    ]
+    assert [at for _, at in stack_findings(RULES["attestations-kept-to-their-namespace"], [payments, sbom])] == [
+        "payments"
+    ]
+    assert stack_findings(RULES["namespaces-in-audit"], [namespace("analytics", "audit")]) == [
+        ("namespace analytics admits unsigned images (audit)", "analytics")
+    ]
+
+
+def _authority(**block: Any) -> PolicyResource:
+    return policy_resource(CIP, {"spec": {"authorities": [block]}}, "cip")
+
+
+def test_policy_controller_documents_are_read_for_patterns_keys_and_private_sigstore() -> None:
+    pattern = r"^https://github\.com/contoso/[a-z-]+/\.github/workflows/release\.yml@refs/heads/main$"
+    keyless = {"identities": [{"issuer": GITHUB, "subjectRegExp": pattern}], "roots": [{"name": "private-fulcio"}]}
+    assert stack_findings(RULES["identities-exact"], [_authority(keyless=keyless)]) == [
+        (f"identities matching {pattern} may sign; an exact subject is narrower", "cip")
+    ]
+    assert stack_findings(RULES["sigstore-public-good"], [_authority(keyless=keyless)]) == [
+        ("keyless certificates chain to Fulcio roots the stack names, not the public-good ones", "cip")
+    ]
+    private = _authority(ctlog={"url": "https://rekor.contoso.example"}, tuf={"mirror": "https://tuf.contoso.example"})
+    assert _stack("sigstore-public-good", private) == [
+        "signatures are checked against a private transparency log, https://rekor.contoso.example",
+        "the trust root comes from a private TUF mirror, https://tuf.contoso.example",
+    ]
+    keys = policy_resource(CIP, {"spec": {"authorities": [{"key": {"kms": KEY + v}} for v in ("v1", "v2")]}})
+    assert _stack("signing-key-rotation-closed", keys) == [
+        "2 versions of kv-cr.vault.azure.net/image-signing are trusted at once (v1, v2): a rotation overlap, in "
+        "which a retired or stolen version still signs"
+    ]
+    assert _stack("vault-keys-pinned", _authority(key={"kms": KEY + "v1"})) == [
+        f"the engines read {KEY}v1 from the vault at every admission: the cluster needs a private path to the vault "
+        "(or the key's public half pinned), and a vault outage denies every pod"
+    ]
+
+
+def test_two_patterns_are_two_findings() -> None:
+    patterns = [rf"^https://github\.com/contoso/{r}/\.github/workflows/release\.yml@refs/heads/main$" for r in "ab"]
+    identities = [{"issuer": GITHUB, "subjectRegExp": p} for p in patterns]
+    assert _stack("identities-exact", _signatures("NotIn", SYSTEM, attestors=_keyless(*identities))) == [
+        f"identities matching {p} may sign; an exact subject is narrower" for p in patterns
+    ]
+
+
+def test_an_exception_without_its_annotations_says_what_it_lacks() -> None:
+    bare = {
+        "spec": {"policyRefs": [{"name": "verify-image-signatures-enforce"}, {"name": "restrict-image-registries"}]}
+    }
+    assert resource_violations(RULES["admission-exceptions-reviewed"], EXCEPTION, bare) == [
+        "a namespace: images exempt from verify-image-signatures-enforce, restrict-image-registries until never (owner "
+        "none: no reason)"
+    ]
+    assert resource_violations(RULES["admission-exceptions-reviewed"], EXCEPTION, {}) == [
+        "a namespace: images exempt from no policy until never (owner none: no reason)"
+    ]

@@ -4,14 +4,16 @@ policy denies in, and an audit namespace past (or, in prod, without) its deadlin
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from pulumi_policy import PolicyResource
 
 from policies.offline import check_resources
 from policies.rules.stack import POLICIES, selects
 from scripts.planning import Plan
-from tests.policy_args import namespace, policy_resource, stack_violations
+from tests.policy_args import namespace, policy_resource, stack_findings, stack_violations
 
 RULES = {policy.name: policy for policy in POLICIES}
 MODE = "supply-chain/admission-mode"
@@ -84,3 +86,43 @@ def test_label_selectors_select_as_kubernetes_does() -> None:
     assert not selects({"matchExpressions": [{"key": "team", "operator": "In", "values": ["x"]}]}, labels)
     assert selects({"matchExpressions": [{"key": MODE, "operator": "Exists"}]}, labels)
     assert not selects({"matchExpressions": [{"key": MODE, "operator": "DoesNotExist"}]}, labels)
+
+
+def test_each_finding_names_the_namespace_it_is_about() -> None:
+    stack = [
+        namespace("payments", "enforce"),
+        namespace("analytics", "audit", "2020-01-01"),
+        namespace("sandbox", "audit"),
+        policy_resource("azure-native:keyvault:Vault", {"tags": {"environment": "prod"}}, "kv"),
+    ]
+    assert stack_findings(RULES["enforce-namespaces-covered"], stack) == [
+        ("namespace payments is labelled enforce, but no signature policy denies in it", "payments")
+    ]
+    assert stack_findings(RULES["audit-namespaces-have-a-deadline"], stack) == [
+        ("namespace analytics is still in audit after its deadline 2020-01-01: switch it to enforce", "analytics"),
+        ("prod namespace sandbox admits unsigned images with no deadline (auditUntil)", "sandbox"),
+    ]
+
+
+class _Clock(datetime):
+    """23:00 UTC on 27 November 2026, read on a host whose clock is ten hours ahead (already the 28th)."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:
+        at = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
+        return at.astimezone(tz) if tz is not None else datetime(2026, 11, 28, 9, 0)
+
+
+def test_the_deadline_day_itself_is_still_audit_by_the_utc_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("policies.rules.stack.datetime", _Clock)
+    rule = "audit-namespaces-have-a-deadline"
+    assert _violations(rule, namespace("analytics", "audit", "2026-11-27")) == []
+    assert _violations(rule, namespace("analytics", "audit", "2026-11-26")) == [
+        "namespace analytics is still in audit after its deadline 2026-11-26: switch it to enforce"
+    ]
+
+
+def test_label_selectors_require_an_existing_key_for_exists() -> None:
+    labels = {"kubernetes.io/metadata.name": "payments"}
+    assert not selects({"matchExpressions": [{"key": MODE, "operator": "Exists"}]}, labels)
+    assert selects({"matchExpressions": [{"key": MODE, "operator": "DoesNotExist"}]}, labels)
