@@ -18,6 +18,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from components.model.config.stack_file import read_stack_file
+from components.model.config.text import looks_secret
 from scripts.checks.oci import Registry
 from scripts.planning import Plan, PlannedResource, plan_config, plan_stack
 from tests.agent_pool_harness import (
@@ -50,6 +51,13 @@ def only(plan: Plan, type_token: str) -> PlannedResource:
 
 
 _SHIPPED_PLANS: dict[str, Plan] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _caches_start_empty() -> None:
+    """The code under test's own caches start empty in each session: mutation testing forks sessions from a
+    process that already ran the unmutated code, whose cached answers would hide a mutant."""
+    looks_secret.cache_clear()
 
 
 @pytest.fixture

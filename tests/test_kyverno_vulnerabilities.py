@@ -37,18 +37,38 @@ def _policies(max_severity: str = "medium", max_age_hours: int = 24) -> dict[str
     return policies_of("prod", edit)
 
 
-POLICIES = _policies()
-ENFORCE = POLICIES["require-vulnerability-scan-payments"]
-AUDIT = POLICIES["require-vulnerability-scan-analytics"]
+_RENDERED: dict[str, dict[str, Manifest]] = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _render_in_each_session() -> None:
+    """Render per test session, never at import: a process that imported this module can run later sessions
+    against other code (mutation testing forks one per mutant), which must be rendered afresh."""
+    _RENDERED.clear()
+
+
+def policies() -> dict[str, Manifest]:
+    if "prod" not in _RENDERED:
+        _RENDERED["prod"] = _policies()
+    return _RENDERED["prod"]
+
+
+def enforce() -> Manifest:
+    return policies()["require-vulnerability-scan-payments"]
+
+
+def audit() -> Manifest:
+    return policies()["require-vulnerability-scan-analytics"]
 
 
 def _decide(
     predicate: dict[str, Any] | None,
     *,
-    policy: Manifest = ENFORCE,
+    policy: Manifest | None = None,
     predicate_type: str = VULN_SCAN_PREDICATE,
     attestor: str = "keyless",
 ) -> Outcome:
+    policy = policy or enforce()
     audited = policy["metadata"]["name"].endswith("-analytics")
     namespace, image = ("analytics", AUDITED) if audited else ("payments", IMAGE)
     registry = Registry()
@@ -135,7 +155,7 @@ def test_an_attestation_of_another_predicate_type_never_counts() -> None:
 def test_a_scan_signed_by_anyone_but_the_namespaces_signers_never_counts(attestor: str) -> None:
     """payments trusts its release identity only: the shared image-signing key, or an unknown signer, cannot
     vouch for its scan (nor can an unsigned one, which no attestor verifies)."""
-    assert [a["name"] for a in ENFORCE["spec"]["attestors"]] == ["keyless"]
+    assert [a["name"] for a in enforce()["spec"]["attestors"]] == ["keyless"]
     outcome = _decide(CLEAN, attestor=attestor)
     assert (outcome.allowed, outcome.message) == (False, NO_SCAN)
 
@@ -205,36 +225,36 @@ def test_the_age_limit_is_the_namespaces() -> None:
 
 
 def test_audit_reports_the_same_verdicts_and_never_denies() -> None:
-    assert AUDIT["spec"]["validationActions"] == ["Audit"]
-    assert AUDIT["spec"]["failurePolicy"] == "Ignore"
-    assert ENFORCE["spec"]["validationActions"] == ["Deny"]
-    assert ENFORCE["spec"]["failurePolicy"] == "Fail"
+    assert audit()["spec"]["validationActions"] == ["Audit"]
+    assert audit()["spec"]["failurePolicy"] == "Ignore"
+    assert enforce()["spec"]["validationActions"] == ["Deny"]
+    assert enforce()["spec"]["failurePolicy"] == "Fail"
     critical = vuln_predicate(report([os_result(finding("CRITICAL"))]))
-    reported = _decide(critical, policy=AUDIT)
+    reported = _decide(critical, policy=audit())
     assert (reported.allowed, reported.message) == (False, ABOVE_MEDIUM), "reported, in Audit only"
-    assert _decide(CLEAN, policy=AUDIT).allowed
+    assert _decide(CLEAN, policy=audit()).allowed
 
 
 def test_the_policy_selects_only_its_namespace() -> None:
     for namespace in ("storefront", "analytics", "default"):
-        assert not admit(ENFORCE, pod(namespace, [IMAGE]), now=NOW).matched
+        assert not admit(enforce(), pod(namespace, [IMAGE]), now=NOW).matched
 
 
 def test_the_policy_validates_strictly_against_the_crd(shared_dir: Path) -> None:
-    for doc in (ENFORCE, AUDIT):
+    for doc in (enforce(), audit()):
         assert crd_errors(doc) == [], doc["metadata"]["name"]
 
 
 def test_the_policy_compiles_and_reads_the_scan_attestation() -> None:
-    for doc in (ENFORCE, AUDIT):
+    for doc in (enforce(), audit()):
         for expression in expressions(doc):
             compile_expression(expression)
-    assert ENFORCE["spec"]["attestations"] == [{"name": "vuln", "intoto": {"type": VULN_SCAN_PREDICATE}}]
+    assert enforce()["spec"]["attestations"] == [{"name": "vuln", "intoto": {"type": VULN_SCAN_PREDICATE}}]
 
 
 def test_the_policy_is_annotated_like_the_sbom_policy() -> None:
-    sbom = POLICIES["require-sbom-payments"]["metadata"]
-    vuln = ENFORCE["metadata"]
+    sbom = policies()["require-sbom-payments"]["metadata"]
+    vuln = enforce()["metadata"]
     assert vuln["labels"] == sbom["labels"]
     assert set(vuln["annotations"]) == set(sbom["annotations"])
     annotations = vuln["annotations"]
@@ -245,8 +265,8 @@ def test_the_policy_is_annotated_like_the_sbom_policy() -> None:
     for fact in (VULN_SCAN_PREDICATE, "payments", "24 hours", "LOW, MEDIUM", "cosign attest --type vuln"):
         assert fact in description
     assert (
-        ENFORCE["spec"]["validationConfigurations"]
-        == POLICIES["require-sbom-payments"]["spec"]["validationConfigurations"]
+        enforce()["spec"]["validationConfigurations"]
+        == policies()["require-sbom-payments"]["spec"]["validationConfigurations"]
     )
 
 
@@ -256,8 +276,8 @@ def test_the_policy_is_annotated_like_the_sbom_policy() -> None:
 def _probe(expression: str) -> Manifest:
     """The policy with `expression` as its only validation (and no image verification required of it)."""
     settings = {"mutateDigest": False, "verifyDigest": False, "required": False}
-    spec = {**ENFORCE["spec"], "validations": [{"expression": expression}], "validationConfigurations": settings}
-    return {**ENFORCE, "spec": spec}
+    spec = {**enforce()["spec"], "validations": [{"expression": expression}], "validationConfigurations": settings}
+    return {**enforce(), "spec": spec}
 
 
 def test_time_now_is_the_clock_the_test_sets_as_a_timestamp() -> None:
