@@ -1,15 +1,13 @@
 """The post-deploy checks with AWS KMS keys, against moto: a key's public half read with GetPublicKey and compared
 with the pinned PEM; canaries signed inside KMS (Sign, MessageType DIGEST, over the digest of cosign's payloads)
 that the project's own verifier accepts under that key and refuses under another; every AWS refusal one line.
-In-process (`mock_aws`) for the checks, and moto's server on loopback for the CLI (`python -m scripts.verify`)."""
+In-process (`mock_aws`, one per module); the CLI against moto's server, and the cases without AWS, are in
+test_aws_kms_cli.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,8 +19,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.core import set_initial_no_auth_action_count
-from moto.server import ThreadedMotoServer
+from moto.kms.models import kms_backends
 
 from components.model.config import parse_stack_config
 from components.model.contract import SBOM_FORMATS
@@ -37,29 +36,38 @@ from scripts.checks.oci import Registry
 from scripts.checks.options import Options
 from scripts.checks.posture import aws_kms_keys
 from scripts.checks.verification import trusted_root
-from tests.conftest import ROOT, stack_raw
+from tests.conftest import stack_raw
 from tests.moto_kms import digest_signing
 
 REGION = "eu-west-1"
 
 
-@pytest.fixture
-def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """Test credentials and nothing else of the machine's AWS setup (no profile, no instance role)."""
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(folder / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture(scope="module")
+def _moto_kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """moto's in-process AWS for this module (signing DIGEST messages as AWS does) and one client of it: a mock
+    and a client per test cost more than the tests. The tests without a mock are in test_aws_kms_cli.py."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, tmp_path_factory.mktemp("aws"))
+        with mock_aws(), digest_signing():
+            yield boto3.client("kms", region_name=REGION)
+
+
 @pytest.fixture
-def kms(aws_environment: None) -> Iterator[Any]:
-    """A KMS client of moto's in-process AWS (signing DIGEST messages as AWS does)."""
-    with mock_aws(), digest_signing():
-        yield boto3.client("kms", region_name=REGION)
+def kms(_moto_kms: Any) -> Any:
+    """The KMS client, its keys and aliases emptied: each test starts from an empty KMS."""
+    kms_backends[ACCOUNT][REGION].reset()
+    return _moto_kms
 
 
 def signing_key(kms: Any, spec: str = "ECC_NIST_P256", usage: str = "SIGN_VERIFY") -> dict[str, Any]:
@@ -192,25 +200,6 @@ def test_access_denied_fails_naming_the_permissions(kms: Any, monkeypatch: pytes
     assert status == "fail"
     assert observed.startswith(f"AWS KMS AccessDeniedException for {arn}: access denied: grant kms:DescribeKey")
     assert "<" not in observed, "no XML body in the line"
-
-
-def test_no_credentials_is_a_skip_with_the_reason(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing is sent without credentials anyway
-    status, observed = outcome(model_with(f"arn:aws:kms:{REGION}:123456789012:key/{uuid.uuid4()}"))
-    assert status == "skip"
-    assert observed.startswith("AWS KMS not readable from here: no AWS credentials here")
-
-
-def test_kms_not_answering_is_a_skip_with_the_reason(aws_environment: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as probe:  # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    status, observed = outcome(model_with(f"arn:aws:kms:{REGION}:123456789012:key/{uuid.uuid4()}"))
-    assert status == "skip"
-    assert "AWS KMS did not answer" in observed
 
 
 def test_keys_the_stack_does_not_hold_in_aws_are_not_read(kms: Any) -> None:
@@ -353,96 +342,3 @@ def test_read_key_reports_the_key_an_alias_points_to(kms: Any) -> None:
     kms.create_alias(AliasName="alias/signing", TargetKeyId=metadata["KeyId"])
     facts = read_key(kms, metadata["Arn"].replace(f"key/{metadata['KeyId']}", "alias/signing"))
     assert facts.arn == metadata["Arn"]
-
-
-# --- the CLI, against moto's server on loopback ------------------------------------------------------------
-
-
-@pytest.fixture
-def moto_server(aws_environment: None) -> Iterator[str]:
-    """moto's server on a free loopback port (DIGEST signing as AWS does); yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    with digest_signing():
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
-
-
-def _cli(tmp_path: Path, endpoint: str, model: TrustModel, *args: str) -> subprocess.CompletedProcess[str]:
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(
-        json.dumps({"environment": "dev", "registryLoginServer": "cr.example", "trustModel": model.to_json()})
-    )
-    environment = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.verify", "keys", "--outputs", str(outputs), "--evidence", str(tmp_path), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
-
-
-def _in_process(
-    tmp_path: Path,
-    endpoint: str,
-    model: TrustModel,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[int, str, str]:
-    """The same command in this interpreter (the endpoint is still reached over HTTP): exit code, stdout, stderr."""
-    from scripts.verify import main
-
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(
-        json.dumps({"environment": "dev", "registryLoginServer": "cr.example", "trustModel": model.to_json()})
-    )
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    code = main(["keys", "--outputs", str(outputs), "--evidence", str(tmp_path)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_the_keys_command_reads_the_key_through_the_endpoint_and_passes(tmp_path: Path, moto_server: str) -> None:
-    client = boto3.client("kms", region_name=REGION, endpoint_url=moto_server)
-    arn = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
-    run = _cli(tmp_path, moto_server, model_with(arn, public_pem(client, arn)))
-    assert run.returncode == 0, run.stderr
-    assert "pass: AWS KMS key build-farm signs as the stack trusts it: same key (ECC_NIST_P256)" in run.stdout
-    evidence = json.loads((tmp_path / "evidence.json").read_text())
-    assert [c["id"] for c in evidence["checks"] if c["id"].startswith("keys/")] == ["keys/build-farm/aws-kms"]
-
-
-def test_the_keys_command_fails_a_mismatch_and_a_disabled_key_in_one_line_each(
-    tmp_path: Path, moto_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = boto3.client("kms", region_name=REGION, endpoint_url=moto_server)
-    arn = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["Arn"]
-    code, out, err = _in_process(tmp_path, moto_server, model_with(arn, other_pem()), capsys, monkeypatch)
-    assert code == 1
-    assert "fail: AWS KMS key build-farm signs as the stack trusts it: KMS holds a different key" in out
-    client.disable_key(KeyId=arn.rsplit("/", 1)[1])
-    code, out, err_disabled = _in_process(tmp_path, moto_server, model_with(arn), capsys, monkeypatch)
-    assert code == 1
-    assert "fail: AWS KMS key build-farm signs as the stack trusts it: the key is Disabled" in out
-    assert "Traceback" not in err + err_disabled
-
-
-def test_the_keys_command_skips_with_the_reason_when_kms_does_not_answer(
-    tmp_path: Path, aws_environment: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        silent = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    model = model_with(f"arn:aws:kms:{REGION}:123456789012:key/{uuid.uuid4()}")
-    code, out, err = _in_process(tmp_path, silent, model, capsys, monkeypatch)
-    assert code == 0, err
-    assert "skip: AWS KMS key build-farm signs as the stack trusts it: AWS KMS not readable from here" in out
-    assert "Traceback" not in err
