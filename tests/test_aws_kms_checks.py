@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.core import set_initial_no_auth_action_count
+from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.kms.models import kms_backends
 
 from components.model.config import parse_stack_config
