@@ -4,6 +4,7 @@ Every expectation is written out here, never taken from the code under test."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -93,3 +94,18 @@ def test_a_tenant_signers_policy_admits_what_its_signers_signed() -> None:
     denied = admit(policy, pod("payments", [GOOD]), Registry().sign(GOOD, "key_image_signing"))
     assert not denied.allowed
     assert denied.message == "image is not signed by one of payments's signers (payments-release)"
+
+
+def test_with_two_signed_registries_each_is_held_to_the_namespaces_repositories() -> None:
+    from components.render.kyverno_tenants import repositories_policy
+    from tests.test_kyverno import model_of
+
+    second = "crcontosoprodmirror.azurecr.io"
+    model = replace(model_of("prod"), signed_registries=(REG, second))
+    payments = next(ns for ns in model.namespaces if ns.name == "payments")
+    policy = repositories_policy(model, payments)
+    assert policy is not None
+    assert admit(policy, pod("payments", [f"{second}/payments/api{DIGEST}"])).allowed
+    assert not admit(policy, pod("payments", [f"{second}/storefront/web{DIGEST}"])).allowed
+    assert not admit(policy, pod("payments", [FOREIGN_REPOSITORY])).allowed
+    assert admit(policy, pod("payments", [OTHER_REGISTRY])).allowed, "an unsigned registry is the registry policy's"
