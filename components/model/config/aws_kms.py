@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from components.model.config.errors import raise_violations
-from components.model.config.fields import KEY_NAME, ConfigModel, public_key_problems
+from components.model.config.fields import KEY_NAME, ConfigModel, PublicKeyPem
 from components.model.config.text import shown
 from components.model.contract import AWS_KMS_PARTITIONS, AWS_REGION, parse_aws_kms_arn
 
@@ -54,7 +54,7 @@ class AwsKmsKey(ConfigModel):
         )
     )
     region: str = Field(description="The key's region (e.g. `eu-west-1`); must be the ARN's.")
-    public_key: str | None = Field(
+    public_key: PublicKeyPem | None = Field(
         default=None,
         description=(
             "Pinned public key PEM (`aws kms get-public-key`, or `cosign public-key --key awskms:///<ARN>`). EC keys "
@@ -80,13 +80,6 @@ class AwsKmsKey(ConfigModel):
         if not re.fullmatch(AWS_REGION, region):
             raise ValueError(f"{shown(region)} is not an AWS region name such as eu-west-1 or us-gov-west-1")
         return region
-
-    @field_validator("public_key")
-    @classmethod
-    def _pem(cls, pem: str | None) -> str | None:
-        if pem is not None and (problems := public_key_problems(pem)):
-            raise ValueError(problems[0])
-        return pem
 
     @model_validator(mode="after")
     def _region_is_the_arns(self) -> AwsKmsKey:

@@ -173,6 +173,15 @@ def public_key_problems(pem: str) -> list[str]:
     return [f"{type(key).__name__} keys are not supported — use EC P-256/P-384 or RSA >= 2048"]
 
 
+def _public_key_pem(pem: str) -> str:
+    if problems := public_key_problems(pem):
+        raise ValueError(problems[0])
+    return pem
+
+
+PublicKeyPem = Annotated[str, AfterValidator(_public_key_pem)]
+"""A verification key the engines accept (EC P-256/P-384 or RSA >= 2048), as PEM."""
+
 KEY_NAME = r"^[0-9a-zA-Z-]{1,127}$"
 
 

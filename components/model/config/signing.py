@@ -14,9 +14,9 @@ from components.model.config.fields import (
     KEY_NAME,
     ConfigModel,
     HttpsUrl,
+    PublicKeyPem,
     WorkspaceId,
     certificate_chain_problems,
-    public_key_problems,
     today_of,
     tuf_root_problems,
 )
@@ -131,7 +131,7 @@ class AzureKeyVaultKey(ConfigModel):
             "rebuilt; the current version is always trusted, by its explicit version (never the versionless URI)."
         ),
     )
-    public_key: str | None = Field(
+    public_key: PublicKeyPem | None = Field(
         default=None,
         description=(
             "Pinned public key PEM of the current version. The engines then verify with it offline (no call "
@@ -159,30 +159,16 @@ class AzureKeyVaultKey(ConfigModel):
                 )
         return versions
 
-    @field_validator("public_key")
-    @classmethod
-    def _pem(cls, pem: str | None) -> str | None:
-        if pem is not None and (problems := public_key_problems(pem)):
-            raise ValueError(problems[0])
-        return pem
-
 
 class PublicKeyAuthority(ConfigModel):
     """A signing key held elsewhere; only its public half is trusted."""
 
     kind: Literal["public-key"]
     name: str = Field(pattern=KEY_NAME, description="Name of this authority in policies.")
-    pem: str = Field(description="PEM public key: EC P-256/P-384 or RSA >= 2048.")
+    pem: PublicKeyPem = Field(description="PEM public key: EC P-256/P-384 or RSA >= 2048.")
     transparency_log_required: bool = Field(
         default=True, description="Require a Rekor entry for signatures by this key. `false` is refused in prod."
     )
-
-    @field_validator("pem")
-    @classmethod
-    def _pem(cls, pem: str) -> str:
-        if problems := public_key_problems(pem):
-            raise ValueError(problems[0])
-        return pem
 
 
 class GeneratedKey(ConfigModel):
@@ -201,9 +187,9 @@ class SigstoreConfig(ConfigModel):
     (Fulcio and Rekor at sigstore.dev, trust material from its TUF repository)."""
 
     rekor_url: HttpsUrl | None = Field(default=None, description="Rekor of a private instance.")
-    rekor_public_key: str | None = Field(default=None, description="PEM public key of that Rekor.")
+    rekor_public_key: PublicKeyPem | None = Field(default=None, description="PEM public key of that Rekor.")
     ct_log_url: HttpsUrl | None = Field(default=None, description="Its certificate transparency log.")
-    ct_log_public_key: str | None = Field(
+    ct_log_public_key: PublicKeyPem | None = Field(
         default=None, description="PEM public key of its certificate transparency log."
     )
     fulcio_url: HttpsUrl | None = Field(default=None, description="Its Fulcio (certificate authority).")
@@ -212,13 +198,6 @@ class SigstoreConfig(ConfigModel):
     tsa_cert_chain: str | None = Field(default=None, description="PEM certificate chain of its timestamp authority.")
     tuf_mirror: HttpsUrl | None = Field(default=None, description="TUF mirror serving its trust material.")
     tuf_root: str | None = Field(default=None, description="Base64 of the TUF root.json for `tufMirror`.")
-
-    @field_validator("rekor_public_key", "ct_log_public_key")
-    @classmethod
-    def _key(cls, pem: str | None) -> str | None:
-        if pem is not None and (problems := public_key_problems(pem)):
-            raise ValueError(problems[0])
-        return pem
 
     @field_validator("fulcio_roots", "tsa_cert_chain")
     @classmethod
