@@ -20,6 +20,7 @@ no arguments, the current time as a CEL timestamp) answers the clock a test pass
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,14 @@ class EvaluationError(Exception):
 
 def compile_expression(expression: str) -> None:
     """Parse and compile `expression`; raises `celpy.CELParseError` when it is not valid CEL."""
-    celpy.Environment().compile(expression)
+    _compiled(expression)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(expression: str) -> celpy.Expression:
+    # Parsing is most of an evaluation's cost and the truth tables evaluate each expression many times; the tree
+    # depends on the text alone, and the interpreter only reads it.
+    return celpy.Environment(runner_class=_Runner).compile(expression)
 
 
 def expressions(manifest: Manifest) -> list[str]:
@@ -287,7 +295,7 @@ class _Runner(celpy.InterpretedRunner):
 def _evaluate(expression: str, activation: Mapping[str, Any], functions: dict[str, Any]) -> Any:
     env = celpy.Environment(runner_class=_Runner)
     try:
-        result = env.program(env.compile(expression), functions=functions).evaluate(dict(activation))
+        result = env.program(_compiled(expression), functions=functions).evaluate(dict(activation))
     except CELEvalError as exc:
         raise EvaluationError(f"{exc} in: {expression[:200]}") from exc
     if isinstance(result, CELEvalError):
