@@ -46,7 +46,7 @@ def compile_expression(expression: str) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(expression: str) -> celpy.Expression:
+def _compiled(expression: str) -> lark.Tree[Any]:
     # Parsing is most of an evaluation's cost and the truth tables evaluate each expression many times; the tree
     # depends on the text alone, and the interpreter only reads it.
     return celpy.Environment(runner_class=_Runner).compile(expression)

@@ -16,6 +16,7 @@ import pytest
 import requests
 import yaml
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import HealthCheck, settings
 
 from components.model.config.stack_file import read_stack_file
 from components.model.config.text import looks_secret
@@ -49,6 +50,11 @@ def only(plan: Plan, type_token: str) -> PlannedResource:
     assert len(found) == 1, f"expected one {type_token}, found {[r.urn for r in found]}"
     return found[0]
 
+
+# Fuzzers are judged by what they find, never by how fast inputs come: on a loaded machine (CI, a mutation run
+# beside the suite) Hypothesis' speed health check and per-example deadline would fail a correct test.
+settings.register_profile("supply-chain", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("supply-chain")
 
 _SHIPPED_PLANS: dict[str, Plan] = {}
 

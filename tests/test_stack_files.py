@@ -990,7 +990,7 @@ def test_edge_cases_that_are_valid_still_plan(
 # --- any input at all ----------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 @given(st.binary(max_size=2048) | st.text(max_size=2048).map(str.encode))
 def test_any_bytes_are_read_or_refused_never_crash(data: bytes) -> None:
     try:
