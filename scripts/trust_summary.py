@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from components.model.config import AzureKeyVaultKey, GeneratedKey
 from components.model.contract import NEVER_MATCHED, SBOM_FORMATS
+from components.model.registry_permissions import ROLE_NAMES as REGISTRY_ROLE_NAMES
 from components.model.trust import KeyAuthority, KeylessAuthority, NamespacePolicy, TrustModel, trust_model
 
 if TYPE_CHECKING:
     from scripts.planning import Plan, PlannedResource
 
 BUILT_IN_ROLES: Mapping[str, str] = {
-    "8311e382-0749-4cb8-b61a-304f252e45ec": "AcrPush",
-    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
+    **REGISTRY_ROLE_NAMES,  # AcrPush, AcrPull and the ABAC-mode Container Registry Repository Reader / Writer
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
     "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
     "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
@@ -194,6 +194,8 @@ def role_assignments(plan: Plan) -> list[dict[str, Any]]:
             guid = _last(role_id).lower()
             entry["role"] = BUILT_IN_ROLES.get(guid, f"built-in role {guid}")
             entry["roleKind"] = "built-in"
+        if condition := assignment.inputs.get("condition"):
+            entry["condition"] = str(condition)  # e.g. the repositories a registry role reaches
         entry["grantsKeySign"] = guid_signs(role_id) or any(
             fnmatch.fnmatchcase(KEY_SIGN_ACTION.lower(), a.lower()) for a in entry.get("dataActions", [])
         )
