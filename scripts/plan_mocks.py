@@ -62,10 +62,6 @@ Answer = Callable[[_Network, str, str, dict[str, Any]], dict[str, Any]]
 
 
 def _registry(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
-    return {"loginServer": acr_login_server(name)}  # what Azure answers, derived as the program expects
-
-
-def _generic_registry(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
     # ACR answers its read-only fields inside `properties`: the login server (the name in lower case), the data
     # endpoints when they are on, and the state it reached.
     properties = dict(state.get("properties") or {})
@@ -140,7 +136,6 @@ AZURE_ANSWERS: dict[str, Answer] = {
         **_identity_map(net, logical, name, state),
         "defaultHostName": f"{name}.azurewebsites.net",
     },
-    "azure-native:containerregistry:Registry": _registry,
     "azure-native:network:Subnet": _subnet,
     "azure-native:network:AzureFirewall": _firewall,
     "azure-native:network:PrivateEndpoint": _private_endpoint,
@@ -151,7 +146,7 @@ AZURE_ANSWERS: dict[str, Answer] = {
 """What each Azure type adds to its inputs (besides `name`, `id` and `azureApiVersion`)."""
 
 GENERIC_ANSWERS: dict[str, Answer] = {
-    "Microsoft.ContainerRegistry/registries": _generic_registry,
+    "Microsoft.ContainerRegistry/registries": _registry,
 }
 """What a generic ARM resource (`azure-native:resources:Resource`) adds, by the ARM type its inputs name."""
 
