@@ -26,7 +26,8 @@ from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS
 from scripts.planning import Plan
 from scripts.trust_report import trust_compact, trust_markdown, write_trust
-from scripts.trust_summary import BUILT_IN_ROLES, trust_summary
+from scripts.trust_roles import BUILT_IN_ROLES
+from scripts.trust_summary import trust_summary
 from tests.conftest import ROOT, stack_raw
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "trust-prod.md"
