@@ -15,9 +15,8 @@ from components.azure.flow_logs import flow_log_account_name
 from components.azure.identities import ChainIdentities
 from components.azure.key_vault import SigningKeyVault
 from components.azure.network import BuildNetwork
-from components.azure.registry import ContainerRegistry
-from components.azure.roles import ACR_PULL, ACR_PUSH
-from components.azure.shared import Diagnostics, Placement, PrivateNetwork, RoleGrant, azure_tags, built_in_role
+from components.azure.registry import ContainerRegistry, registry_role_grants
+from components.azure.shared import Diagnostics, Placement, PrivateNetwork, azure_tags
 from components.azure.signing_keys import VaultSigningKeys
 from components.cluster.admission_engine import AdmissionEngine, deploy_time_values, fill_deferred, with_deferred_keys
 from components.cluster.namespaces import AdmissionNamespaces
@@ -225,17 +224,13 @@ class SupplyChain(pulumi.ComponentResource):
             zone_redundant=config.environment == "prod",
             placement=placement,
             private_network=private_network,
-            role_grants=[
-                RoleGrant(
-                    "acrpush-build-agents",
-                    built_in_role(client.subscription_id, ACR_PUSH),
-                    identities.build_agents_principal_id,
-                ),
-                *(
-                    RoleGrant(f"acrpull-{label}", built_in_role(client.subscription_id, ACR_PULL), principal)
-                    for label, principal in pullers.items()
-                ),
-            ],
+            role_grants=registry_role_grants(
+                config.registry,
+                config.build_agents.push_repositories if config.build_agents is not None else [],
+                subscription_id=client.subscription_id,
+                pusher=identities.build_agents_principal_id,
+                pullers=pullers,
+            ),
             diagnostics=Diagnostics(registry_workspace) if registry_workspace is not None else None,
             locked=config.delete_locks_enabled(),
             opts=child,

@@ -35,7 +35,7 @@ class PlannedResourceLike(Protocol):
 
     @property
     def type(self) -> str:
-        """Its type token (`azure-native:containerregistry:Registry`)."""
+        """Its type token (`azure-native:network:VirtualNetwork`)."""
 
     @property
     def name(self) -> str:

@@ -107,6 +107,14 @@ def _findings(config: StackConfig) -> Iterator[Finding]:
             f"untagged manifests are deleted after {registry.retention_days} days, including images still "
             "running by digest after their tag moved",
         )
+    if registry.name is not None and not registry.repository_permissions_enabled:
+        yield Finding(
+            "high" if config.environment == "prod" else "medium",
+            _key("registry.repositoryPermissionsEnabled"),
+            "the registry's permissions are registry-wide (legacy mode): the build agents' AcrPush writes every "
+            "repository, so a job can overwrite another team's images and signature tags, and AcrPull reads every "
+            "one; ABAC repository permissions keep pushes to buildAgents.pushRepositories",
+        )
     if config.environment == "prod" and config.azure is not None and not config.azure.availability_zones:
         yield Finding(
             "medium",
@@ -338,6 +346,7 @@ PACK_RULES: tuple[tuple[str, str], ...] = (
     (r"registry\.publicNetworkAccessEnabled", "registry-endpoint-private"),
     (r"registry\.azureServicesBypassEnabled", "registry-bypass-off"),
     (r"registry\.retentionDays", "registry-retention-keeps-running-images"),
+    (r"registry\.repositoryPermissionsEnabled", "registry-repository-permissions"),
     (r"registry\.plainHttpEnabled", "admission-registry-over-https"),
     (r"cluster\.virtualNetworkId", "cluster-reaches-private-endpoints"),
     (r"azure\.(availabilityZones|deleteLocksEnabled)|network\.flowLogsEnabled", "prod-safeguards"),

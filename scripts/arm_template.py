@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scripts.arm_types import ARM_PROPERTY_NAMES, ARM_TYPES, name_input
+from scripts.arm_types import ARM_PROPERTY_NAMES, GENERIC_RESOURCE, arm_type, name_input
 
 if TYPE_CHECKING:
     from scripts.planning import Plan, PlannedResource
@@ -17,13 +17,25 @@ TOP_LEVEL = ("location", "tags", "sku", "kind", "identity", "zones")
 """ARM keys beside `properties`; everything else a resource is given is one of its properties."""
 
 
+GENERIC_PATH_INPUTS = ("resourceProviderNamespace", "resourceType", "parentResourcePath", "apiVersion")
+"""The generic resource's inputs that say where and at which API version it lives, not what it is."""
+
+
 def _arm_resource(resource: PlannedResource) -> dict[str, Any]:
     inputs = dict(resource.inputs)
     name = inputs.pop(name_input(resource.type), None)
     inputs.pop("resourceGroupName", None)  # a path parameter, not a property
+    resource_type = arm_type(resource.type, inputs)
+    assert resource_type is not None  # `arm_template` refuses types it cannot name before it gets here
+    # The generic resource names the API version its body is written for; elsewhere a placeholder scanners
+    # require (the provider picks the real one).
+    api_version = str(inputs.get("apiVersion")) if resource.type == GENERIC_RESOURCE else "2024-01-01"
+    if resource.type == GENERIC_RESOURCE:
+        for key in GENERIC_PATH_INPUTS:
+            inputs.pop(key, None)
     arm: dict[str, Any] = {
-        "type": ARM_TYPES[resource.type],
-        "apiVersion": "2024-01-01",  # a placeholder scanners require; the provider picks the real one
+        "type": resource_type,
+        "apiVersion": api_version,
         "name": name if isinstance(name, str) else resource.outputs.get("name", resource.name),
     }
     arm.update({key: inputs.pop(key) for key in TOP_LEVEL if key in inputs})
@@ -39,9 +51,9 @@ def arm_template(plan: Plan) -> dict[str, Any] | None:
     azure = [r for r in plan.resources if r.custom and r.type.startswith("azure-native:")]
     if not azure:
         return None
-    unknown = sorted({r.type for r in azure} - set(ARM_TYPES))
+    unknown = sorted({r.type for r in azure if arm_type(r.type, r.inputs) is None})
     if unknown:
-        raise KeyError(f"no ARM type for {unknown}: add them to ARM_TYPES in scripts/arm_template.py")
+        raise KeyError(f"no ARM type for {unknown}: add them to ARM_TYPES in scripts/arm_types.py")
     return {
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",

@@ -4,6 +4,9 @@ and the ARM rendering scanners read."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 ARM_TYPES: dict[str, str] = {
     "azure-native:resources:ResourceGroup": "Microsoft.Resources/resourceGroups",
     "azure-native:network:VirtualNetwork": "Microsoft.Network/virtualNetworks",
@@ -68,6 +71,27 @@ ARM_PROPERTY_NAMES: dict[str, dict[str, str]] = {
     },
 }
 """Inputs whose ARM property has another name, by type."""
+
+
+GENERIC_RESOURCE = "azure-native:resources:Resource"
+"""pulumi-azure-native's generic ARM resource: its ARM type and API version are among its inputs."""
+
+
+def arm_type(token: str, inputs: Mapping[str, Any]) -> str | None:
+    """The ARM resource type of a planned resource: from the table, or for the generic resource from its
+    namespace, parent path (`<type>/<name>/...`) and type inputs; None for a type the table lacks."""
+    if token != GENERIC_RESOURCE:
+        return ARM_TYPES.get(token)
+    parent = str(inputs.get("parentResourcePath") or "").strip("/")
+    parent_types = parent.split("/")[0::2] if parent else []
+    return "/".join([str(inputs.get("resourceProviderNamespace", "")), *parent_types, str(inputs.get("resourceType"))])
+
+
+def generic_resource_path(inputs: Mapping[str, Any], name: str) -> str:
+    """The generic resource's id below its resource group: `providers/<namespace>/<parent path>/<type>/<name>`."""
+    parent = str(inputs.get("parentResourcePath") or "").strip("/")
+    steps = [str(inputs.get("resourceProviderNamespace", "")), *([parent] if parent else [])]
+    return "/".join(["providers", *steps, str(inputs.get("resourceType")), name])
 
 
 def lower_camel(text: str) -> str:

@@ -21,7 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.model.contract import acr_login_server
-from scripts.arm_types import ARM_TYPES, CHILD_PATHS, FIXED_NAMES, lower_camel, name_input
+from scripts.arm_types import (
+    ARM_TYPES,
+    CHILD_PATHS,
+    FIXED_NAMES,
+    GENERIC_RESOURCE,
+    arm_type,
+    generic_resource_path,
+    lower_camel,
+    name_input,
+)
 
 MOCK_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 MOCK_TENANT = "11111111-1111-1111-1111-111111111111"
@@ -53,7 +62,19 @@ Answer = Callable[[_Network, str, str, dict[str, Any]], dict[str, Any]]
 
 
 def _registry(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
-    return {"loginServer": acr_login_server(name)}  # what Azure answers, derived as the program expects
+    # ACR answers its read-only fields inside `properties`: the login server (the name in lower case), the data
+    # endpoints when they are on, and the state it reached.
+    properties = dict(state.get("properties") or {})
+    server = acr_login_server(name)
+    location = str(state.get("location", "westeurope"))
+    properties.update(
+        loginServer=server,
+        provisioningState="Succeeded",
+        dataEndpointHostNames=[f"{name.lower()}.{location}.data.azurecr.io"]
+        if properties.get("dataEndpointEnabled")
+        else [],
+    )
+    return {"properties": properties, "type": "Microsoft.ContainerRegistry/registries"}
 
 
 def _subnet(net: _Network, logical: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +136,6 @@ AZURE_ANSWERS: dict[str, Answer] = {
         **_identity_map(net, logical, name, state),
         "defaultHostName": f"{name}.azurewebsites.net",
     },
-    "azure-native:containerregistry:Registry": _registry,
     "azure-native:network:Subnet": _subnet,
     "azure-native:network:AzureFirewall": _firewall,
     "azure-native:network:PrivateEndpoint": _private_endpoint,
@@ -124,6 +144,11 @@ AZURE_ANSWERS: dict[str, Answer] = {
     "azure-native:managedidentity:UserAssignedIdentity": _identity,
 }
 """What each Azure type adds to its inputs (besides `name`, `id` and `azureApiVersion`)."""
+
+GENERIC_ANSWERS: dict[str, Answer] = {
+    "Microsoft.ContainerRegistry/registries": _registry,
+}
+"""What a generic ARM resource (`azure-native:resources:Resource`) adds, by the ARM type its inputs name."""
 
 
 def _mock_kubeconfig(cluster: str) -> str:
@@ -229,15 +254,20 @@ class PlanMocks(pulumi_mocks.Mocks):
         if token == "azure-native:resources:ResourceGroup":
             name = str(state.get("resourceGroupName", name))
             arm_id = f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{name}"
+        elif token == GENERIC_RESOURCE:
+            arm_id = f"{_group_id(state)}/{generic_resource_path(state, name)}"
         elif token in CHILD_PATHS:
             parent_input, parent_type, path = CHILD_PATHS[token]
             name = FIXED_NAMES.get(token, name)
             arm_id = f"{_group_id(state)}/providers/{parent_type}/{state.get(parent_input)}/{path}/{name}"
         else:
-            arm_type = ARM_TYPES.get(token, f"Microsoft.{module.capitalize()}/{lower_camel(type_name)}s")
-            arm_id = f"{_group_id(state)}/providers/{arm_type}/{name}"
+            resource_type = ARM_TYPES.get(token, f"Microsoft.{module.capitalize()}/{lower_camel(type_name)}s")
+            arm_id = f"{_group_id(state)}/providers/{resource_type}/{name}"
         state.update({"name": name, "id": arm_id, "azureApiVersion": "mock"})
         answer = AZURE_ANSWERS.get(token)
+        if token == GENERIC_RESOURCE:
+            state["azureApiVersion"] = str(state.get("apiVersion", "mock"))  # the version it was asked for
+            answer = GENERIC_ANSWERS.get(arm_type(token, state) or "")
         if answer is not None:
             state.update(answer(self.network, logical, name, state))
         return str(state["id"]), state

@@ -179,7 +179,10 @@ def _role_lines(roles: list[dict[str, Any]]) -> list[str]:
         if kind == "custom":
             kind += f": {_codes(r['actions'] + r['dataActions'])}"
         sign = " (can sign with vault keys)" if r["grantsKeySign"] else ""
-        lines.append(f"- **{r['role']}** ({kind}){sign} on {_code(r['scope'])}; assignment {_code(r['assignment'])}")
+        condition = f"; only where {_code(r['condition'])}" if r.get("condition") else ""
+        lines.append(
+            f"- **{r['role']}** ({kind}){sign} on {_code(r['scope'])}{condition}; assignment {_code(r['assignment'])}"
+        )
     return [*lines, ""]
 
 

@@ -8,7 +8,6 @@ inputs, never from Pulumi or a cloud. `trust_report` renders it (trust.md, trust
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -16,41 +15,11 @@ from typing import TYPE_CHECKING, Any
 from components.model.config import AzureKeyVaultKey, GeneratedKey
 from components.model.contract import NEVER_MATCHED, SBOM_FORMATS
 from components.model.trust import KeyAuthority, KeylessAuthority, NamespacePolicy, TrustModel, trust_model
+from scripts.trust_roles import role_assignments
 
 if TYPE_CHECKING:
     from scripts.planning import Plan, PlannedResource
 
-BUILT_IN_ROLES: Mapping[str, str] = {
-    "8311e382-0749-4cb8-b61a-304f252e45ec": "AcrPush",
-    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
-    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
-    "12338af0-0e69-4776-bea7-57ae8d297424": "Key Vault Crypto User",
-    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603": "Key Vault Crypto Officer",
-    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
-    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
-    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
-    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
-    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
-    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
-    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "Role Based Access Control Administrator",
-}
-"""Azure's built-in role definitions by their fixed GUID: the ones the program assigns and the broad ones."""
-
-SIGNING_BUILT_IN_ROLES = frozenset(
-    {
-        "12338af0-0e69-4776-bea7-57ae8d297424",  # Key Vault Crypto User
-        "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",  # Key Vault Crypto Officer
-        "00482a5a-887f-4fb3-b363-3b7fe8e74483",  # Key Vault Administrator
-    }
-)
-"""Built-in roles whose data actions include signing with a vault key."""
-
-KEY_SIGN_ACTION = "Microsoft.KeyVault/vaults/keys/sign/action"
-
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
-IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 RULE_COLLECTION_GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
 SECURITY_GROUP = "azure-native:network:NetworkSecurityGroup"
 SUBNET = "azure-native:network:Subnet"
@@ -165,45 +134,6 @@ def _last(resource_id: object) -> str:
 def _covers(scope: str, resource_id: str) -> bool:
     scope, resource_id = scope.lower().rstrip("/"), resource_id.lower()
     return resource_id == scope or resource_id.startswith(scope + "/")
-
-
-def role_assignments(plan: Plan) -> list[dict[str, Any]]:
-    """Every planned role assignment: the role by name (built-in by GUID, custom by its planned name and
-    actions), the principal (the planned managed identity's name when it is one) and the scope."""
-    definitions = {str(r.outputs.get("id")): r for r in plan.of_type(ROLE_DEFINITION)}
-    identities = {
-        str(r.outputs.get("principalId")): str(r.inputs.get("resourceName", r.name)) for r in plan.of_type(IDENTITY)
-    }
-    out = []
-    for assignment in plan.of_type(ROLE_ASSIGNMENT):
-        role_id = str(assignment.inputs.get("roleDefinitionId", ""))
-        principal = str(assignment.inputs.get("principalId", ""))
-        entry: dict[str, Any] = {
-            "assignment": assignment.name,
-            "principal": identities.get(principal, principal),
-            "principalKind": "managed identity" if principal in identities else "principal id",
-            "scope": str(assignment.inputs.get("scope", "")),
-        }
-        if (custom := definitions.get(role_id)) is not None:
-            permissions = custom.inputs.get("permissions") or [{}]
-            entry["role"] = str(custom.inputs.get("roleName", custom.name))
-            entry["roleKind"] = "custom"
-            entry["actions"] = sorted({a for p in permissions for a in p.get("actions", [])})
-            entry["dataActions"] = sorted({a for p in permissions for a in p.get("dataActions", [])})
-        else:
-            guid = _last(role_id).lower()
-            entry["role"] = BUILT_IN_ROLES.get(guid, f"built-in role {guid}")
-            entry["roleKind"] = "built-in"
-        entry["grantsKeySign"] = guid_signs(role_id) or any(
-            fnmatch.fnmatchcase(KEY_SIGN_ACTION.lower(), a.lower()) for a in entry.get("dataActions", [])
-        )
-        out.append(entry)
-    return sorted(out, key=lambda e: (e["principal"], e["role"], e["scope"], e["assignment"]))
-
-
-def guid_signs(role_definition_id: str) -> bool:
-    """Whether a role definition id names a built-in role that may sign with vault keys."""
-    return _last(role_definition_id).lower() in SIGNING_BUILT_IN_ROLES
 
 
 def keys_summary(plan: Plan, model: TrustModel, roles: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.azure.roles import ACR_PULL, ACR_PUSH
+from components.azure.roles import ACR_PULL, ACR_PUSH, REPOSITORY_READER, REPOSITORY_WRITER
 from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
 from policies.offline import check_resources
@@ -191,11 +191,30 @@ def test_nsg_only_mode_has_no_firewall_and_uses_service_tags(plan_raw: Callable[
     assert "egress-through-firewall" in {v.rule for v in check_resources(plan.resources)}
 
 
+def _registry(plan: Plan) -> PlannedResource:
+    """The registry: pulumi-azure-native's generic ARM resource for `Microsoft.ContainerRegistry/registries`."""
+    assert not plan.of_type("azure-native:containerregistry:Registry"), "the typed resource's API has no ABAC mode"
+    (registry,) = [
+        r for r in plan.of_type("azure-native:resources:Resource") if r.inputs["resourceType"] == "registries"
+    ]
+    return registry
+
+
 @pytest.mark.parametrize("stack", AZURE_STACKS)
 def test_registry_is_private_premium_and_locked_down(plan_of: Callable[[str], Plan], stack: str) -> None:
     plan = plan_of(stack)
-    acr = only(plan, "azure-native:containerregistry:Registry").inputs
-    assert acr["sku"] == {"name": "Premium"}
+    registry = _registry(plan)
+    assert {k: registry.inputs[k] for k in ("resourceProviderNamespace", "parentResourcePath", "apiVersion")} == {
+        "resourceProviderNamespace": "Microsoft.ContainerRegistry",
+        "parentResourcePath": "",
+        "apiVersion": "2025-11-01",
+    }
+    assert registry.inputs["resourceName"] == plan.config.registry.name
+    assert registry.inputs["sku"] == {"name": "Premium"}
+    acr = registry.inputs["properties"]
+    assert acr["roleAssignmentMode"] == "AbacRepositoryPermissions"
+    assert acr["zoneRedundancy"] == ("Enabled" if stack == "prod" else "Disabled")
+    assert acr["networkRuleSet"] == {"defaultAction": "Deny", "ipRules": []}
     assert acr["adminUserEnabled"] is False
     assert acr["anonymousPullEnabled"] is False
     assert acr["publicNetworkAccess"] == "Disabled"
@@ -209,6 +228,10 @@ def test_registry_is_private_premium_and_locked_down(plan_of: Callable[[str], Pl
     assert acr["policies"]["azureADAuthenticationAsArmPolicy"] == {"status": "enabled"}
     assert acr["dataEndpointEnabled"] is True
     assert plan.outputs["registryLoginServer"] == f"{plan.config.registry.name}.azurecr.io"
+    assert plan.outputs["registryName"] == plan.config.registry.name
+    assert plan.outputs["registryId"].endswith(
+        f"/providers/Microsoft.ContainerRegistry/registries/{registry.inputs['resourceName']}"
+    )
 
 
 def test_public_access_only_with_deny_default_and_allowlist(plan_raw: Callable[..., Plan]) -> None:
@@ -217,10 +240,12 @@ def test_public_access_only_with_deny_default_and_allowlist(plan_raw: Callable[.
         publicNetworkAccessEnabled=True, allowedIpRanges=["52.174.10.0/24"], azureServicesBypassEnabled=True
     )
     plan = plan_raw(raw)
-    acr = only(plan, "azure-native:containerregistry:Registry").inputs
+    acr = _registry(plan).inputs["properties"]
     assert acr["publicNetworkAccess"] == "Enabled"
-    assert acr["networkRuleSet"]["defaultAction"] == "Deny"
-    assert [r["iPAddressOrRange"] for r in acr["networkRuleSet"]["ipRules"]] == ["52.174.10.0/24"]
+    assert acr["networkRuleSet"] == {
+        "defaultAction": "Deny",
+        "ipRules": [{"value": "52.174.10.0/24", "action": "Allow"}],
+    }
     assert acr["networkRuleBypassOptions"] == "AzureServices"
     flagged = {f.key for f in plan.findings}
     assert {
@@ -264,6 +289,17 @@ def test_private_endpoints_with_dns(plan_of: Callable[[str], Plan], stack: str, 
     assert groups[0].inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"] == zones[zone].outputs["id"]
 
 
+PUSH_CONDITION = (
+    "((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})"
+    " AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'})"
+    " AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/write'})"
+    " AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/write'}))"
+    " OR (@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'payments/'"
+    " OR @Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'storefront/'))"
+)
+"""The agents' writer grant in dev and prod (`pushRepositories: [payments/**, storefront/**]`), spelled out."""
+
+
 def _role_assignments(plan: Plan) -> set[tuple[str, str, str]]:
     return {
         (r.inputs["principalId"], r.inputs["roleDefinitionId"].rsplit("/", 1)[1], r.inputs["scope"])
@@ -296,12 +332,21 @@ def test_role_assignments_are_exactly_least_privilege(plan_of: Callable[[str], P
     assert set(roles) == {"signer", "verifier"}
     signer, verifier = (roles[kind].outputs["id"].rsplit("/", 1)[1] for kind in ("signer", "verifier"))
     assert {a for a in _role_assignments(plan) if a[0] not in pool} == {
-        (agents, ACR_PUSH, registry_id),
-        (admission, ACR_PULL, registry_id),
-        (kubelet, ACR_PULL, registry_id),
+        (agents, REPOSITORY_WRITER, registry_id),
+        (admission, REPOSITORY_READER, registry_id),
+        (kubelet, REPOSITORY_READER, registry_id),
         (agents, signer, key),
         (admission, verifier, key),
     }
+    # the writer reaches the pool's repositories only, for every action of its role; the readers every repository
+    on_registry = sorted(
+        (r.inputs["roleDefinitionId"].rsplit("/", 1)[1], r.inputs.get("condition"), r.inputs.get("conditionVersion"))
+        for r in plan.of_type("azure-native:authorization:RoleAssignment")
+        if r.inputs["scope"] == registry_id
+    )
+    assert on_registry == sorted(
+        [(REPOSITORY_WRITER, PUSH_CONDITION, "2.0"), (REPOSITORY_READER, None, None), (REPOSITORY_READER, None, None)]
+    )
     # exactly the calls each makes: cosign signs (get key + sign); Kyverno verifies through the vault
     # (get key + verify); nobody but the deployment can update, back up, delete or rotate a key
     assert roles["signer"].inputs["permissions"] == [
@@ -382,8 +427,51 @@ def test_diagnostics_only_where_a_workspace_is_configured(plan_of: Callable[[str
     assert settings[firewall]["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
 
 
-def test_given_pullers_get_acrpull_and_nothing_else(loosened_dev: Plan) -> None:
-    assert {role for p, role, _ in _role_assignments(loosened_dev) if p == OTHER_PULLER} == {ACR_PULL}
+def test_given_pullers_get_repository_reader_and_nothing_else(loosened_dev: Plan) -> None:
+    assert {role for p, role, _ in _role_assignments(loosened_dev) if p == OTHER_PULLER} == {REPOSITORY_READER}
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_in_abac_mode_no_legacy_registry_role_is_assigned(plan_of: Callable[[str], Plan], stack: str) -> None:
+    """AcrPush and AcrPull are not honoured in ABAC mode: assigning them would only mislead a reader."""
+    assert {role for _, role, _ in _role_assignments(plan_of(stack))} & {ACR_PUSH, ACR_PULL} == set()
+
+
+@pytest.mark.parametrize("stack", AZURE_STACKS)
+def test_the_legacy_opt_out_grants_acrpush_and_acrpull_and_the_review_says_so(
+    plan_raw: Callable[..., Plan], stack: str
+) -> None:
+    raw = stack_raw(stack)
+    raw["registry"]["repositoryPermissionsEnabled"] = False
+    del raw["buildAgents"]["pushRepositories"]
+    plan = plan_raw(raw)
+    assert _registry(plan).inputs["properties"]["roleAssignmentMode"] == "LegacyRegistryPermissions"
+    registry_id = plan.outputs["registryId"]
+    on_registry = {(principal, role) for principal, role, scope in _role_assignments(plan) if scope == registry_id}
+    agents = _identity(plan, "build-agents").outputs["principalId"]
+    admission = _identity(plan, "admission").outputs["principalId"]
+    assert (agents, ACR_PUSH) in on_registry
+    assert (admission, ACR_PULL) in on_registry
+    assert {role for _, role in on_registry} == {ACR_PUSH, ACR_PULL}
+    assert not [r for r in plan.of_type("azure-native:authorization:RoleAssignment") if "condition" in r.inputs]
+    severity = "high" if stack == "prod" else "medium"
+    assert (severity, "supply-chain:registry.repositoryPermissionsEnabled") in {
+        (f.severity, f.key) for f in plan.findings
+    }
+    reported = {(v.rule, v.level) for v in check_resources(plan.resources)}
+    assert {
+        ("registry-repository-permissions", "advisory"),
+        ("registry-push-limited-to-repositories", "advisory"),
+    } <= reported
+
+
+def test_without_build_agents_nobody_may_push_in_abac_mode(plan_raw: Callable[..., Plan]) -> None:
+    """The job identity exists without agents, but no one can sign in as it: in ABAC mode it gets no writer grant."""
+    raw = stack_raw("dev")
+    del raw["buildAgents"]
+    plan = plan_raw(raw)
+    roles = {role for _, role, scope in _role_assignments(plan) if scope == plan.outputs["registryId"]}
+    assert roles == {REPOSITORY_READER}
 
 
 @pytest.mark.parametrize("stack", AZURE_STACKS)

@@ -22,6 +22,8 @@ RULES = {
     "registry-endpoint-private": "advisory",
     "registry-bypass-off": "advisory",
     "registry-retention-keeps-running-images": "advisory",
+    "registry-repository-permissions": "advisory",
+    "registry-push-limited-to-repositories": "advisory",
     "nsg-no-inbound-from-internet": "mandatory",
     "egress-allowlist-exact": "mandatory",
     "default-route-to-firewall": "mandatory",
@@ -65,8 +67,9 @@ RULES = {
     "job-identity-federations-listed": "advisory",
     "cluster-reaches-private-endpoints": "advisory",
 }
-REGISTRY = "azure-native:containerregistry:Registry"
-URN = "urn:pulumi:prod::supply-chain::azure-native:containerregistry:Registry::acr"
+REGISTRY = "azure-native:resources:Resource"
+"""The registry as the program plans it: the provider's generic ARM resource, its body under `properties`."""
+URN = "urn:pulumi:prod::supply-chain::azure-native:resources:Resource::acr"
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +92,16 @@ def _analyze(
     stub: analyzer_pb2_grpc.AnalyzerStub, properties: dict[str, object]
 ) -> list[analyzer_pb2.AnalyzeDiagnostic]:
     struct = struct_pb2.Struct()
-    struct.update(properties)
+    struct.update(
+        {
+            "resourceProviderNamespace": "Microsoft.ContainerRegistry",
+            "resourceType": "registries",
+            "parentResourcePath": "",
+            "apiVersion": "2025-11-01",
+            "resourceName": "acr",
+            "properties": {"roleAssignmentMode": "AbacRepositoryPermissions", **properties},
+        }
+    )
     response = stub.Analyze(analyzer_pb2.AnalyzeRequest(type=REGISTRY, properties=struct, urn=URN, name="acr"))
     return list(response.diagnostics)
 

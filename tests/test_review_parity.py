@@ -34,6 +34,7 @@ def _loosened_dev() -> dict[str, Any]:
     key["transparencyLogRequired"] = False
     key["previousVersions"] = [{"version": "0" * 32, "until": (date.today() + timedelta(days=30)).isoformat()}]
     raw["registry"]["azureServicesBypassEnabled"] = True
+    raw["registry"]["repositoryPermissionsEnabled"] = False
     raw["network"]["egress"]["dnsFilteringEnabled"] = False
     return raw
 
@@ -67,6 +68,7 @@ def test_every_loosening_the_config_allows_outside_prod_is_a_pack_violation(
         "signing.keys[0].transparencyLogRequired",
         "signing.keys[0].previousVersions[0]",
         "registry.azureServicesBypassEnabled",
+        "registry.repositoryPermissionsEnabled",
         "network.egress.dnsFilteringEnabled",
     } <= keys
     assert _unreported(plan) == []

@@ -26,7 +26,8 @@ from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS
 from scripts.planning import Plan
 from scripts.trust_report import trust_compact, trust_markdown, write_trust
-from scripts.trust_summary import BUILT_IN_ROLES, trust_summary
+from scripts.trust_roles import BUILT_IN_ROLES
+from scripts.trust_summary import trust_summary
 from tests.conftest import ROOT, stack_raw
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "trust-prod.md"
@@ -93,12 +94,18 @@ def test_what_the_agents_can_reach_names_every_destination(prod_md: str, plan_of
     assert {h for h in planned if h not in egress} == set()
 
 
-def test_the_agents_identity_holds_acr_push_and_the_key_signer_role_by_name_and_scope(prod_md: str) -> None:
+def test_the_agents_identity_writes_its_repositories_and_holds_the_key_signer_role_by_name_and_scope(
+    prod_md: str,
+) -> None:
     agents = section(prod_md, "### `id-supply-chain-id-build-agents` (managed identity)")
     roles = [line for line in agents.splitlines() if line.startswith("- **")]
     assert len(roles) == 2, roles
-    assert roles[0].startswith("- **AcrPush** (built-in) on `")
+    assert roles[0].startswith("- **Container Registry Repository Writer** (built-in) on `")
     assert roles[0].split("`")[1].endswith("/providers/Microsoft.ContainerRegistry/registries/crcontosoprod")
+    # the condition, whole: which repositories the writes reach
+    assert "; only where `((!(ActionMatches{" in roles[0]
+    assert "StringStartsWithIgnoreCase 'payments/' OR " in roles[0]
+    assert "StringStartsWithIgnoreCase 'storefront/'))`; assignment" in roles[0]
     assert roles[1].startswith("- **Signing key signer (kv-crcontosoprod)** (custom: ")
     assert "`Microsoft.KeyVault/vaults/keys/sign/action`" in roles[1]
     assert "(can sign with vault keys)" in roles[1]
@@ -106,7 +113,9 @@ def test_the_agents_identity_holds_acr_push_and_the_key_signer_role_by_name_and_
     key = section(prod_md, "### Key `image-signing`")
     assert "- Can sign with it: id-supply-chain-id-build-agents\n" in key
     admission = section(prod_md, "### `id-supply-chain-id-admission` (managed identity)")
-    assert "**AcrPull**" in admission
+    assert "**Container Registry Repository Reader** (built-in)" in admission
+    assert "AcrPull" not in prod_md, "not honoured in ABAC mode, never assigned"
+    assert "AcrPush" not in prod_md
     assert "can sign" not in admission, "the admission identity verifies only"
 
 

@@ -1,63 +1,130 @@
-"""The container registry: a Premium ACR reachable only through its private endpoint by default,
-with least-privilege role assignments (AcrPush for the build agents, AcrPull for the pullers)."""
+"""The container registry: a Premium ACR reachable only through its private endpoint by default, in ACR's ABAC
+repository-permission mode, with least-privilege role assignments (the build agents write only the repositories
+they build; the pullers read).
+
+pulumi-azure-native 3.29's typed `containerregistry.Registry` speaks ACR API 2023-01-01-preview, which has no
+`roleAssignmentMode`; the provider reaches other versions only through the CLI's local SDK generation. So the
+registry is the provider's generic ARM resource at API 2025-11-01 (GA), its body written in ARM's own terms.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-from pulumi_azure_native import containerregistry
+from pulumi_azure_native import resources
 
 from components.azure.private_link import PrivateLink
+from components.azure.roles import ACR_PULL, ACR_PUSH, REPOSITORY_READER, REPOSITORY_WRITER
 from components.azure.shared import (
     Diagnostics,
     Placement,
     PrivateNetwork,
     RoleGrant,
     assign_roles,
+    built_in_role,
     lock_against_deletion,
     send_diagnostics,
 )
 from components.model.config import RegistryConfig
+from components.model.registry_permissions import ABAC_MODE, LEGACY_MODE, push_condition
 
 ACR_PRIVATE_DNS_ZONE = "privatelink.azurecr.io"
+REGISTRY_API_VERSION = "2025-11-01"
+"""ACR's first GA API version with `roleAssignmentMode` (azure-mgmt-containerregistry 15.0.0's default)."""
+REGISTRY_PROVIDER = "Microsoft.ContainerRegistry"
+REGISTRY_RESOURCE_TYPE = "registries"
 
 
-def registry_args(config: RegistryConfig, zone_redundant: bool) -> dict[str, Any]:
-    """Registry settings as plain data (pulumi-azure-native `Registry` keyword arguments)."""
+def registry_properties(config: RegistryConfig, zone_redundant: bool) -> dict[str, Any]:
+    """The registry's ARM `properties` at API 2025-11-01 (every key a field of that version's RegistryProperties)."""
     public = config.public_network_access_enabled
     return {
-        "registry_name": config.name,
-        "sku": {"name": "Premium"},  # private endpoints, network rules and retention need Premium
-        "admin_user_enabled": False,  # no shared username/password: Entra identities only
-        "anonymous_pull_enabled": False,
-        "data_endpoint_enabled": True,  # layer downloads on a per-registry endpoint, not a shared one
-        "public_network_access": "Enabled" if public else "Disabled",
-        "network_rule_set": {
-            "default_action": "Deny",
-            "ip_rules": [{"i_p_address_or_range": str(r), "action": "Allow"} for r in config.allowed_ip_ranges],
+        "adminUserEnabled": False,  # no shared username/password: Entra identities only
+        "anonymousPullEnabled": False,
+        "dataEndpointEnabled": True,  # layer downloads on a per-registry endpoint, not a shared one
+        "publicNetworkAccess": "Enabled" if public else "Disabled",
+        "networkRuleSet": {
+            "defaultAction": "Deny",
+            # ARM names the rule's range `value` (the SDKs call it ip_address_or_range)
+            "ipRules": [{"value": str(r), "action": "Allow"} for r in config.allowed_ip_ranges],
         },
-        "network_rule_bypass_options": "AzureServices" if config.azure_services_bypass_enabled else "None",
+        "networkRuleBypassOptions": "AzureServices" if config.azure_services_bypass_enabled else "None",
         "policies": {
             # export needs public access off anyway; disabled so images cannot be copied out wholesale
-            "export_policy": {"status": "disabled"},
+            "exportPolicy": {"status": "disabled"},
             # Off unless asked: Microsoft's own advice for registries pulled by digest, as admission pins them.
-            "retention_policy": {"days": config.retention_days, "status": "enabled"}
+            "retentionPolicy": {"days": config.retention_days, "status": "enabled"}
             if config.retention_days is not None
             else {"status": "disabled"},
             # Stays enabled: both engines' registry logins ask Entra for an ARM-audience token before the ACR
             # exchange (Kyverno 1.19 through fluxcd/pkg oci/auth/azure, Policy Controller 0.13 through its
             # acrhelper, both scope management.azure.com/.default); disabling it would deny every pull.
-            "azure_ad_authentication_as_arm_policy": {"status": "enabled"},
+            "azureADAuthenticationAsArmPolicy": {"status": "enabled"},
         },
-        "zone_redundancy": "Enabled" if zone_redundant else "Disabled",
+        "zoneRedundancy": "Enabled" if zone_redundant else "Disabled",
+        # ABAC: AcrPush/AcrPull stop counting, and a role assignment's condition can name repositories.
+        "roleAssignmentMode": ABAC_MODE if config.repository_permissions_enabled else LEGACY_MODE,
     }
 
 
+def registry_args(config: RegistryConfig, zone_redundant: bool) -> dict[str, Any]:
+    """Registry settings as plain data: the keyword arguments of pulumi-azure-native's generic `resources.Resource`
+    (besides placement), the registry's body in ARM's terms under `properties`."""
+    return {
+        "resource_provider_namespace": REGISTRY_PROVIDER,
+        "resource_type": REGISTRY_RESOURCE_TYPE,
+        "parent_resource_path": "",
+        "api_version": REGISTRY_API_VERSION,
+        "resource_name_": config.name,
+        "sku": {"name": "Premium"},  # private endpoints, network rules and retention need Premium
+        "properties": registry_properties(config, zone_redundant),
+    }
+
+
+def registry_role_grants(
+    config: RegistryConfig,
+    push_repositories: Sequence[str],
+    *,
+    subscription_id: pulumi.Input[str],
+    pusher: pulumi.Input[str] | None,
+    pullers: Mapping[str, pulumi.Input[str]],
+) -> list[RoleGrant]:
+    """Who gets which role on the registry. With repository permissions: the pusher (the build agents' job identity)
+    Container Registry Repository Writer with a condition naming `push_repositories` (none listed: no push at all),
+    each puller Container Registry Repository Reader on every repository. In legacy mode: AcrPush and AcrPull."""
+
+    def role(guid: str) -> pulumi.Output[str]:
+        return built_in_role(subscription_id, guid)
+
+    if not config.repository_permissions_enabled:
+        pushes = [RoleGrant("acrpush-build-agents", role(ACR_PUSH), pusher)] if pusher is not None else []
+        return [*pushes, *(RoleGrant(f"acrpull-{label}", role(ACR_PULL), p) for label, p in pullers.items())]
+    grants = [RoleGrant(f"repository-reader-{label}", role(REPOSITORY_READER), p) for label, p in pullers.items()]
+    if pusher is not None and push_repositories:
+        grants.append(
+            RoleGrant(
+                "repository-writer-build-agents",
+                role(REPOSITORY_WRITER),
+                pusher,
+                condition=push_condition(push_repositories),
+            )
+        )
+    return grants
+
+
+def login_server_of(properties: Any) -> str:
+    """The login server Azure answers in the registry's properties (always there once the registry exists)."""
+    server = properties.get("loginServer") if isinstance(properties, Mapping) else None
+    if not isinstance(server, str) or not server:
+        raise ValueError("the registry's properties carry no loginServer: Azure always answers one")
+    return server
+
+
 class ContainerRegistry(pulumi.ComponentResource):
-    """ACR + private endpoint (+ DNS) + optional diagnostics + role assignments (AcrPush for the
-    build agents, AcrPull for the pullers; nothing broader)."""
+    """ACR + private endpoint (+ DNS) + optional diagnostics + role assignments (repository-scoped writer for the
+    build agents, readers for the pullers; nothing broader)."""
 
     registry_id: pulumi.Output[str]
     registry_name: pulumi.Output[str]
@@ -79,7 +146,7 @@ class ContainerRegistry(pulumi.ComponentResource):
     ) -> None:
         super().__init__("supply-chain:azure:ContainerRegistry", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        registry = containerregistry.Registry(
+        registry = resources.Resource(
             f"{name}-acr",
             **registry_args(config, zone_redundant),
             resource_group_name=placement.resource_group_name,
@@ -102,7 +169,7 @@ class ContainerRegistry(pulumi.ComponentResource):
 
         self.registry_id = registry.id
         self.registry_name = registry.name
-        self.login_server = registry.login_server
+        self.login_server = registry.properties.apply(login_server_of)
         self.private_ips = link.private_ips
         self.register_outputs(
             {

@@ -3,8 +3,15 @@ custom ones (nothing broader than the calls each actor makes)."""
 
 from __future__ import annotations
 
-ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
-ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+# The registry's roles live in the model (components/model/registry_permissions.py, with their sources: Microsoft's
+# built-in roles reference for Containers and a second, independent role table), because the config checks the
+# push condition's length and the review reads the same GUIDs; they are named here with every role the program
+# assigns. In ABAC mode only the Repository roles count; AcrPush / AcrPull are for the legacy mode.
+from components.model.registry_permissions import ACR_PULL as ACR_PULL
+from components.model.registry_permissions import ACR_PUSH as ACR_PUSH
+from components.model.registry_permissions import REPOSITORY_READER as REPOSITORY_READER
+from components.model.registry_permissions import REPOSITORY_WRITER as REPOSITORY_WRITER
+
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"  # the Premium firewall reads its TLS CA
 
 KEY_READ = "Microsoft.KeyVault/vaults/keys/read"

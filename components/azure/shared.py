@@ -12,6 +12,7 @@ from pulumi_azure_native import authorization, managedidentity, monitor, storage
 
 from components.model.config import StackConfig
 from components.model.contract import MANAGED_BY
+from components.model.registry_permissions import CONDITION_VERSION
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,13 @@ class Placement:
 
 @dataclass(frozen=True)
 class RoleGrant:
-    """One role for one principal on a component's resource; `label` names the assignment."""
+    """One role for one principal on a component's resource; `label` names the assignment. `condition` (an ABAC
+    condition, version 2.0) narrows what the role allows there, e.g. to some of a registry's repositories."""
 
     label: str
     role_definition_id: pulumi.Input[str]
     principal_id: pulumi.Input[str]
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ def built_in_role(subscription_id: pulumi.Input[str], role: str) -> pulumi.Outpu
 def assign_roles(
     name: str, scope: pulumi.Input[str], grants: Sequence[RoleGrant], opts: pulumi.ResourceOptions
 ) -> list[authorization.RoleAssignment]:
-    """Each grant as a role assignment on `scope` named `<name>-<label>` (service principals only)."""
+    """Each grant as a role assignment on `scope` named `<name>-<label>` (service principals only), with its
+    condition when it has one."""
     return [
         authorization.RoleAssignment(
             f"{name}-{grant.label}",
@@ -82,6 +86,7 @@ def assign_roles(
             role_definition_id=grant.role_definition_id,
             principal_id=grant.principal_id,
             principal_type="ServicePrincipal",
+            **({"condition": grant.condition, "condition_version": CONDITION_VERSION} if grant.condition else {}),
             opts=opts,
         )
         for grant in sorted(grants, key=lambda g: g.label)

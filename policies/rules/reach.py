@@ -18,6 +18,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from components.model.contract import EXTRA_EGRESS_RULE, GITHUB_ACTIONS_ISSUER
 from policies.rules.base import ADVISORY, dig, resource_policy
+from policies.rules.registry import registries
 
 RULE_COLLECTION_GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
@@ -127,10 +128,7 @@ def _public(args: StackValidationArgs, group: str) -> bool:
     """Whether the service behind the endpoint also answers on its public endpoint (then no private path is
     needed; the registry's allowlist is another rule's business)."""
     if group == "registry":
-        return any(
-            known(r.props, "publicNetworkAccess") == "Enabled"
-            for r in _of(args, "azure-native:containerregistry:Registry")
-        )
+        return any(known(settings, "publicNetworkAccess") == "Enabled" for _, settings in registries(args))
     return any(
         known(r.props, "properties", "publicNetworkAccess") == "Enabled"
         for r in _of(args, "azure-native:keyvault:Vault")

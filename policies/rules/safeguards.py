@@ -9,6 +9,7 @@ from typing import Any
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from policies.rules.base import ADVISORY, dig
+from policies.rules.registry import registries
 
 VNET = "azure-native:network:VirtualNetwork"
 
@@ -52,14 +53,13 @@ def _prod_safeguards(args: StackValidationArgs, report: ReportViolation) -> None
         for lock in _of(args, "azure-native:authorization:ManagementLockByScope")
         if lock.props.get("level") == "CanNotDelete"
     ]
-    for resource_type, kind, name_key in (
-        ("azure-native:containerregistry:Registry", "registries", "registryName"),
-        ("azure-native:keyvault:Vault", "vaults", "vaultName"),
-    ):
-        for resource in _of(args, resource_type):
-            name = resource.props.get(name_key)
-            if not any(_ends_with_name(scope, kind, name) for scope in locks):
-                report(f"{name} has no delete lock: one mistaken destroy removes it", resource.urn)
+    guarded = [
+        *((registry, "registries", settings.name) for registry, settings in registries(args)),
+        *((vault, "vaults", vault.props.get("vaultName")) for vault in _of(args, "azure-native:keyvault:Vault")),
+    ]
+    for resource, kind, name in guarded:
+        if not any(_ends_with_name(scope, kind, name) for scope in locks):
+            report(f"{name} has no delete lock: one mistaken destroy removes it", resource.urn)
     flow_logs = _of(args, "azure-native:network:FlowLog")
     for vnet, name in _vnets(args):
         if not any(_ends_with_name(log.props.get("targetResourceId"), "virtualNetworks", name) for log in flow_logs):

@@ -70,3 +70,24 @@ def pool_group_fits(s: Sections) -> Iterator[Problem]:
             f"the agents' resource group ({len(name)} characters with {POOL_GROUP_SUFFIX!r}) exceeds Azure's 90 — "
             "shorten the name",
         )
+
+
+def push_repositories_listed(s: Sections) -> Iterator[Problem]:
+    """With the registry's repository permissions (the default), the agents push only where the stack lists; the
+    list means nothing while the registry grants push on every repository."""
+    if s.build_agents is None or s.registry is None or s.registry.name is None:
+        return
+    listed = s.build_agents.push_repositories
+    if s.registry.repository_permissions_enabled and not listed:
+        yield Problem(
+            config_key("buildAgents.pushRepositories"),
+            "the registry's repository permissions keep the agents' pushes to the repositories the pool builds — "
+            "list them (shop/api, or payments/** for everything under payments/), or set "
+            "registry.repositoryPermissionsEnabled: false (push to every repository; flagged by review)",
+        )
+    elif not s.registry.repository_permissions_enabled and listed:
+        yield Problem(
+            config_key("buildAgents.pushRepositories"),
+            "has no effect while registry.repositoryPermissionsEnabled is false (AcrPush reaches every repository) "
+            "— remove it, or turn the repository permissions back on",
+        )

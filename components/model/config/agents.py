@@ -10,6 +10,12 @@ from pydantic import Field, field_validator, model_validator
 from components.model.config.errors import raise_violations
 from components.model.config.fields import ConfigModel
 from components.model.config.text import shown
+from components.model.registry_permissions import (
+    MAX_REPOSITORY_PATTERNS,
+    RepositoryPattern,
+    pattern_problem,
+    push_condition,
+)
 
 _MARKETPLACE_NAME = r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$"
 _GITHUB_ORG = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
@@ -232,6 +238,15 @@ class BuildAgentsConfig(ConfigModel):
     """Ephemeral, isolated build agents: one Spot VM per queued job, created on demand, gone after it."""
 
     runner: RunnerConfig
+    push_repositories: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Repositories of the stack's registry the pool's jobs may push to (and read), e.g. `shop/api`, or "
+            "`payments/**` for every repository under `payments/` at any depth; a `*` within one segment is refused "
+            "(ACR's condition matches a name exactly or by prefix). Required with the registry's repository "
+            f"permissions (`registry.repositoryPermissionsEnabled`); at most {MAX_REPOSITORY_PATTERNS}."
+        ),
+    )
     runner_package: RunnerPackageConfig = Field(description="The Actions runner release, pinned by SHA-256.")
     control_plane: ControlPlaneConfig = Field(
         description="The webhook receiver that turns each queued job into one VM and one single-use registration."
@@ -264,6 +279,35 @@ class BuildAgentsConfig(ConfigModel):
         description="An agent that has not read its registration by then deletes itself, or the reaper deletes it.",
     )
     image: ImageConfig = Field(default_factory=ImageConfig)
+
+    @field_validator("push_repositories")
+    @classmethod
+    def _push_repositories(cls, patterns: list[str]) -> list[str]:
+        if len(patterns) > MAX_REPOSITORY_PATTERNS:
+            raise ValueError(
+                f"lists {len(patterns)} repositories, more than {MAX_REPOSITORY_PATTERNS} — group them under "
+                "prefixes (payments/**)"
+            )
+        problems: list[tuple[str, str]] = []
+        parsed: list[RepositoryPattern] = []
+        for i, text in enumerate(patterns):
+            if (problem := pattern_problem(text)) is not None:
+                problems.append((f"[{i}]", f"{shown(text)} {problem}"))
+                continue
+            pattern = RepositoryPattern.parse(text)
+            if (earlier := next((p for p in parsed if p.covers(pattern)), None)) is not None:
+                again = "is listed twice" if earlier == pattern else f"is already reached by {earlier}"
+                problems.append((f"[{i}]", f"{shown(text)} {again} — remove it"))
+            elif (later := next((p for p in parsed if pattern.covers(p)), None)) is not None:
+                problems.append((f"[{i}]", f"{shown(text)} reaches {later}, listed before it — remove {later}"))
+            parsed.append(pattern)
+        if not problems and parsed:
+            try:
+                push_condition(parsed)
+            except ValueError as too_long:
+                problems.append(("", str(too_long)))
+        raise_violations(problems)
+        return patterns
 
     @model_validator(mode="after")
     def _sizes_and_prices(self) -> BuildAgentsConfig:

@@ -53,11 +53,22 @@ class RegistryConfig(ConfigModel):
         default=False,
         description="Let the engines read the registry over plain HTTP (a kind-local registry). `local` only.",
     )
+    repository_permissions_enabled: bool = Field(
+        default=True,
+        description=(
+            "ACR's ABAC repository-permission mode (`roleAssignmentMode: AbacRepositoryPermissions`): the build "
+            "agents get Container Registry Repository Writer limited to `buildAgents.pushRepositories`, pullers "
+            "Container Registry Repository Reader. `false`: legacy registry-wide AcrPush / AcrPull, so a job can "
+            "push to every repository (flagged by review). Switching an existing registry to ABAC cuts off AcrPull "
+            "and AcrPush holders this stack does not grant."
+        ),
+    )
     puller_principal_ids: dict[str, str] = Field(
         default_factory=dict,
         description=(
-            "Existing identities (label: Entra object id) that get AcrPull besides the admission identity and the "
-            "AKS kubelet, e.g. another cluster's kubelet. Nothing else can pull."
+            "Existing identities (label: Entra object id) that may pull besides the admission identity and the "
+            "AKS kubelet, e.g. another cluster's kubelet: Container Registry Repository Reader (AcrPull in legacy "
+            "mode). Nothing else can pull."
         ),
     )
     pull_secret_name: str | None = Field(
@@ -143,6 +154,13 @@ class RegistryConfig(ConfigModel):
             )
         if self.allowed_ip_ranges and not self.public_network_access_enabled:
             problems.append(("allowedIpRanges", "has no effect while publicNetworkAccessEnabled is false — remove it"))
+        if self.login_server is not None and "repository_permissions_enabled" in self.model_fields_set:
+            problems.append(
+                (
+                    "repositoryPermissionsEnabled",
+                    "sets the permission mode of an ACR the stack creates (registry.name) — remove it",
+                )
+            )
         if self.public_network_access_enabled and not self.allowed_ip_ranges:
             problems.append(
                 (

@@ -354,6 +354,7 @@ RULES: tuple[Rule, ...] = (
     Rule("prod-agent-pool", agent_rules.prod_agent_pool),
     Rule("agents-reach-their-services", agent_rules.agents_reach_their_services),
     Rule("pool-group-fits", agent_rules.pool_group_fits),
+    Rule("push-repositories-listed", agent_rules.push_repositories_listed),
     Rule("prod-packages-through-a-cache", network_rules.prod_packages_through_a_cache),
     Rule("exceptions-in-allowed-registries", _exceptions_in_allowed_registries),
     Rule("signers-known", _signers_known),
