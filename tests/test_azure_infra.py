@@ -290,9 +290,7 @@ def test_private_endpoints_with_dns(plan_of: Callable[[str], Plan], stack: str, 
 
 
 PUSH_CONDITION = (
-    "((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})"
-    " AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'})"
-    " AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/write'})"
+    "((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/write'})"
     " AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/write'}))"
     " OR (@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'payments/'"
     " OR @Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'storefront/'))"

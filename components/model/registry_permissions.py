@@ -55,6 +55,8 @@ REPOSITORY_WRITER_DATA_ACTIONS = (
     f"{_REPOSITORIES}/content/write",
 )
 """Every data action of Container Registry Repository Writer (no delete, no catalog listing)."""
+REPOSITORY_WRITE_DATA_ACTIONS = tuple(action for action in REPOSITORY_WRITER_DATA_ACTIONS if action.endswith("/write"))
+"""The writer's writes: what its condition keeps to the pool's repositories."""
 
 ABAC_MODE = "AbacRepositoryPermissions"
 LEGACY_MODE = "LegacyRegistryPermissions"
@@ -171,6 +173,7 @@ def repository_condition(data_actions: Sequence[str], patterns: Sequence[str | R
 
 
 def push_condition(patterns: Sequence[str | RepositoryPattern]) -> str:
-    """The condition on the build agents' Container Registry Repository Writer grant: every one of its data
-    actions, reads included, only on the repositories the pool builds."""
-    return repository_condition(REPOSITORY_WRITER_DATA_ACTIONS, patterns)
+    """The condition on the build agents' Container Registry Repository Writer grant: its writes only on the
+    repositories the pool builds. Its reads stay registry-wide, as the pullers' are: the agents' egress reaches no
+    other registry, so a job's base images come from this one, from repositories it must not write."""
+    return repository_condition(REPOSITORY_WRITE_DATA_ACTIONS, patterns)

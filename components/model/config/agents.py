@@ -241,7 +241,8 @@ class BuildAgentsConfig(ConfigModel):
     push_repositories: list[str] = Field(
         default_factory=list,
         description=(
-            "Repositories of the stack's registry the pool's jobs may push to (and read), e.g. `shop/api`, or "
+            "Repositories of the stack's registry the pool's jobs may push to (they read every repository), e.g. "
+            "`shop/api`, or "
             "`payments/**` for every repository under `payments/` at any depth; a `*` within one segment is refused "
             "(ACR's condition matches a name exactly or by prefix). Required with the registry's repository "
             f"permissions (`registry.repositoryPermissionsEnabled`); at most {MAX_REPOSITORY_PATTERNS}."
