@@ -22,7 +22,10 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 plan: $(BIN)/.runtime  ## offline plan of STACK (default dev) → build/plan/$(STACK)
 	$(BIN)/python -m scripts.plan --stack $(STACK)
 
-test: lint typecheck pytest  ## lint, type check and the test suite
+# The three run side by side, each one's output printed whole when it ends: the linters' few seconds of CPU fit in
+# the time the suite's workers wait on the emulators and subprocesses.
+test: $(BIN)/.dev  ## lint, type check and the test suite
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
 lint: $(BIN)/.dev  ## ruff, and the layer contracts in pyproject.toml (import-linter)
 	$(BIN)/ruff check .

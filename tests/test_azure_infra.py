@@ -12,6 +12,7 @@ from components.azure.roles import ACR_PULL, ACR_PUSH, REPOSITORY_READER, REPOSI
 from components.model.config import parse_stack_config
 from components.render.egress import GITHUB_HOSTS, GITHUB_RESULTS_HOSTS, SIGSTORE_HOSTS, agent_nsg_rules, egress_rules
 from policies.offline import check_resources
+from policies.review import review
 from scripts.planning import Plan, PlannedResource, plan_config
 from tests.certificates import self_signed_pem
 from tests.conftest import only, stack_raw
@@ -435,14 +436,22 @@ def test_in_abac_mode_no_legacy_registry_role_is_assigned(plan_of: Callable[[str
     assert {role for _, role, _ in _role_assignments(plan_of(stack))} & {ACR_PUSH, ACR_PULL} == set()
 
 
-@pytest.mark.parametrize("stack", AZURE_STACKS)
-def test_the_legacy_opt_out_grants_acrpush_and_acrpull_and_the_review_says_so(
-    plan_raw: Callable[..., Plan], stack: str
-) -> None:
+def _legacy(stack: str) -> dict[str, Any]:
     raw = stack_raw(stack)
     raw["registry"]["repositoryPermissionsEnabled"] = False
     del raw["buildAgents"]["pushRepositories"]
-    plan = plan_raw(raw)
+    return raw
+
+
+def test_the_review_flags_the_legacy_opt_out_louder_in_prod() -> None:
+    for stack, severity in (("dev", "medium"), ("prod", "high")):
+        findings = {(f.severity, f.key) for f in review(parse_stack_config(_legacy(stack)))}
+        assert (severity, "supply-chain:registry.repositoryPermissionsEnabled") in findings, stack
+
+
+def test_the_legacy_opt_out_grants_acrpush_and_acrpull_and_the_review_says_so(plan_raw: Callable[..., Plan]) -> None:
+    stack = "prod"  # the grants are the same in dev; its review's severity is checked above, without a plan
+    plan = plan_raw(_legacy(stack))
     assert _registry(plan).inputs["properties"]["roleAssignmentMode"] == "LegacyRegistryPermissions"
     registry_id = plan.outputs["registryId"]
     on_registry = {(principal, role) for principal, role, scope in _role_assignments(plan) if scope == registry_id}
