@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from components.model.config import parse_stack_config
 from components.model.contract import Mode, StackOutputs
 from components.model.trust import (
     KeyAuthority,
@@ -36,6 +37,7 @@ from components.model.trust import (
     Provenance,
     SigstoreInstance,
     TrustModel,
+    trust_model,
 )
 from scripts.checks import evidence
 from scripts.checks.canaries import CANARY_REPOSITORY
@@ -50,6 +52,7 @@ from scripts.checks.outputs import parse_outputs
 from scripts.checks.results import CheckResult
 from scripts.checks.runner import audit_readiness, run_all, verify_known_good
 from scripts.checks.verification import trusted_root
+from tests.conftest import stack_raw
 from tests.fake_kube import ADMITTED, AUDITED, FakeApi, serve
 from tests.fake_kube import denied as denial
 from tests.fake_rekor import FakeRekor, hashedrekord_v001, public_pem
@@ -1051,3 +1054,19 @@ def test_a_namespace_requiring_a_scan_gets_a_canary_with_a_critical_finding_and_
     assert requirement_problems(check_image(registry, images["trusted"], model, root), scanned, model) == []
     (problem,) = requirement_problems(check_image(registry, images["vulnerable"], model, root), scanned, model)
     assert "high" in problem, problem
+
+
+def test_without_a_key_every_case_that_needs_a_signed_canary_is_skipped_and_says_why() -> None:
+    raw = stack_raw("prod")  # SBOM and provenance in payments; a scan requirement added
+    raw["admission"]["attestations"]["payments"]["vulnerabilities"] = {"maxSeverity": "medium", "maxAgeHours": 24}
+    model = trust_model(parse_stack_config(raw, today=datetime.date(2026, 11, 24)))
+    signed_canaries = {"trusted", "moved-tag", "no-sbom", "vulnerable", "bad-provenance"}
+    cases = plan_cases(model, Options())
+    needing = [c for c in cases if signed_canaries & {*c.containers, *c.init}]
+    assert {"payments/critical-finding", "payments/foreign-provenance", "payments/missing-sbom"} <= {
+        c.id for c in needing
+    }
+    assert all(c.skip_reason.startswith("no trusted signing key") for c in needing), [
+        c.id for c in needing if not c.skip_reason
+    ]
+    assert not [c.id for c in cases if c not in needing and c.skip_reason and "known-good" not in c.id]

@@ -113,6 +113,24 @@ def test_signed_and_sbom_attested_by_the_release_and_provenance_by_the_builder_m
 
 
 @pytest.mark.parametrize("layout", ["legacy", "bundle"])
+def test_the_builder_vouches_for_provenance_never_for_an_sbom(
+    registry: Registry, fulcio: TestFulcio, root: TrustedRoot, layout: Layout
+) -> None:
+    """Admission takes an SBOM only from the image's signers (a namespace without a signer list: every image
+    authority); the provenance builder's SBOM is refused there, so the verifier refuses it too."""
+    release = fulcio.issue(APP_RELEASE, caller="contoso/app")
+    builder = fulcio.issue(BUILDER, caller="contoso/app")
+    image = _image(registry, f"builder-sbom-{layout}")
+    _sign(release, registry, image, layout)
+    _attest(builder, registry, image, layout, SPDX, {"packages": [{"name": "openssl"}]})
+    _attest(builder, registry, image, layout, SLSA_PROVENANCE_V1, PROVENANCE)
+    model = _model(registry, layout)
+    report = check_image(registry, image, model, root)
+    assert ("attestation", SPDX, BY_BUILDER) in _verdicts(report)
+    assert requirement_problems(report, APPS, model) == ["no spdx SBOM attestation by a trusted signer"]
+
+
+@pytest.mark.parametrize("layout", ["legacy", "bundle"])
 def test_the_builder_signs_provenance_never_an_image(
     registry: Registry, fulcio: TestFulcio, root: TrustedRoot, layout: Layout
 ) -> None:

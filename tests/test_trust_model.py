@@ -107,6 +107,7 @@ def test_a_stack_without_admission_trusts_its_signers_and_checks_no_namespace() 
     assert (model.namespaces, model.exemptions, model.exempt_namespaces) == ((), (), ())
     assert model.allowed_registries == ("crcontosodev.azurecr.io",)
     assert unlisted_namespaces(model) == ()
+    assert model.require_digest is True, "digests stay required without an admission section to say so"
 
 
 def test_a_generated_keys_public_half_known_at_deploy_is_what_the_engines_trust() -> None:

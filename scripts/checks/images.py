@@ -240,13 +240,15 @@ def requirement_problems(
     if ns.repositories and not any(re.fullmatch(repository_glob_regex(g), repository) for g in ns.repositories):
         problems.append(f"repository {repository} is not one of {ns.name}'s ({', '.join(ns.repositories)})")
     tenant = model.signers_of(ns)
+    # who vouches for the image, its SBOM and its scan, as the engines' attestors do: the namespace's signers, or
+    # every image authority; never a provenance-only builder, though its attestations verify for provenance
     signers = {a.describe() for a in tenant.keyless} | {k.describe() for k in tenant.keys}
     if not report.signed:
         problems.append("no signature by a trusted signer")
     elif ns.signers and not report.signed_by(signers):
         problems.append(f"no signature by {ns.name}'s signers ({', '.join(ns.signers)})")
     if (sbom := ns.sbom_format) is not None:
-        sboms = report.statements(sbom.predicate_type, by=signers if ns.signers else None)
+        sboms = report.statements(sbom.predicate_type, by=signers)
         if not sboms:
             problems.append(f"no {ns.sbom} SBOM attestation by a trusted signer")
         elif not any(_names_something(s, sbom.list_field) for s in sboms):
@@ -260,7 +262,7 @@ def requirement_problems(
                 f"and source {p.source_uri}"
             )
     if (scan := ns.vulnerabilities) is not None:
-        scans = report.statements(VULN_SCAN_PREDICATE, by=signers if ns.signers else None)
+        scans = report.statements(VULN_SCAN_PREDICATE, by=signers)
         if (problem := scan_problem(scan, scans, now or datetime.now(UTC))) is not None:
             problems.append(problem)
     return problems
