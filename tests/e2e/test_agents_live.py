@@ -68,8 +68,7 @@ def _pool_vms(arm: requests.Session, scale_set_id: str) -> list[dict[str, Any]]:
         vms += [
             vm
             for vm in page.get("value", [])
-            if vm.get("properties", {}).get("virtualMachineScaleSet", {}).get("id", "").lower()
-            == scale_set_id.lower()
+            if vm.get("properties", {}).get("virtualMachineScaleSet", {}).get("id", "").lower() == scale_set_id.lower()
         ]
         url = page.get("nextLink")
     return vms
