@@ -129,10 +129,11 @@ MODEL = TrustModel(
     namespaces=(),
     require_digest=True,
 )
+CANARY_KEY = MODEL.keys[0].describe()  # as the verifier names the key a proof verified with
 
 
-def _report(*statements: tuple[str, dict[str, Any]], verified_by: str | None = "key canary-key") -> ImageReport:
-    proofs = [Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, "key canary-key")]
+def _report(*statements: tuple[str, dict[str, Any]], verified_by: str | None = CANARY_KEY) -> ImageReport:
+    proofs = [Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, CANARY_KEY)]
     proofs += [
         Proof("bundle", "attestation", t, verified_by, statement={"predicateType": t, "predicate": p})
         for t, p in statements
@@ -291,8 +292,8 @@ def test_sbom_requirements_name_what_is_missing() -> None:
 )
 def test_an_sbom_without_a_named_entry_is_refused_not_a_crash(statement: dict[str, Any]) -> None:
     proofs = (
-        Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, "key canary-key"),
-        Proof("bundle", "attestation", SPDX, "key canary-key", statement=statement),
+        Proof("bundle", "signature", COSIGN_SIGN_PREDICATE, CANARY_KEY),
+        Proof("bundle", "attestation", SPDX, CANARY_KEY, statement=statement),
     )
     report = ImageReport("r.example/app@sha256:" + "1" * 64, proofs)
     assert requirement_problems(report, NamespacePolicy("apps", "enforce", "spdx"), MODEL) == [
