@@ -16,6 +16,7 @@ from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceV
 
 from policies.rules import ALL_POLICIES
 from policies.rules.network import too_wide
+from tests.policy_args import LOCKED_REGISTRY
 from tests.secret_samples import fine_grained_token, github_token, jwt, private_key_block
 
 POLICIES = {policy.name: policy for policy in ALL_POLICIES if isinstance(policy, ResourceValidationPolicy)}
@@ -39,14 +40,6 @@ def _violations(
 
 
 REGISTRY = "azure-native:containerregistry:Registry"
-LOCKED_REGISTRY = {
-    "adminUserEnabled": False,
-    "anonymousPullEnabled": False,
-    "publicNetworkAccess": "Disabled",
-    "networkRuleBypassOptions": "None",
-    "networkRuleSet": {"defaultAction": "Deny", "ipRules": []},
-    "policies": {"exportPolicy": {"status": "disabled"}, "retentionPolicy": {"status": "disabled"}},
-}
 ALLOWLISTED_REGISTRY = {
     **LOCKED_REGISTRY,
     "publicNetworkAccess": "Enabled",

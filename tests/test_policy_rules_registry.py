@@ -22,7 +22,13 @@ from components.model.registry_permissions import (
 )
 from policies.rules import ALL_POLICIES
 from policies.rules.registry import registry_settings
-from tests.policy_args import policy_resource, resource_violations, stack_findings, stack_violations
+from tests.policy_args import (
+    LOCKED_REGISTRY,
+    policy_resource,
+    resource_violations,
+    stack_findings,
+    stack_violations,
+)
 
 RULES = {policy.name: policy for policy in ALL_POLICIES}
 TYPED = "azure-native:containerregistry:Registry"
@@ -31,15 +37,7 @@ ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 SUB = "/subscriptions/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 REGISTRY_ID = f"{SUB}/resourceGroups/rg-sc/providers/Microsoft.ContainerRegistry/registries/crprod"
 
-LOCKED = {
-    "adminUserEnabled": False,
-    "anonymousPullEnabled": False,
-    "publicNetworkAccess": "Disabled",
-    "networkRuleBypassOptions": "None",
-    "networkRuleSet": {"defaultAction": "Deny", "ipRules": []},
-    "policies": {"exportPolicy": {"status": "disabled"}, "retentionPolicy": {"status": "disabled"}},
-    "roleAssignmentMode": "AbacRepositoryPermissions",
-}
+LOCKED = {**LOCKED_REGISTRY, "roleAssignmentMode": "AbacRepositoryPermissions"}
 """A compliant registry's settings in ARM's terms."""
 
 
