@@ -296,6 +296,20 @@ def test_policy_controller_alone_checks_only_listed_namespaces() -> None:
         assert _keys(_policy_controller_alone(default_mode)) == ["admission.defaultMode"], default_mode
 
 
+def test_policy_controller_alone_takes_attestations_only_where_it_can_select_the_images() -> None:
+    raw = _policy_controller_alone("off")
+    raw["admission"]["namespaces"] = {
+        "a-served": {"mode": "enforce", "repositories": ["a/*"]},
+        "b": {"mode": "enforce"},
+    }
+    raw["admission"]["attestations"] = {"a-served": {"sbom": "spdx"}, "b": {"sbom": "spdx"}}
+    assert _keys(raw) == ["admission.attestations.b"], (
+        "a namespace with repositories is served; the next is still checked"
+    )
+    raw["admission"]["attestations"] = {"unlisted": {"sbom": "spdx"}}
+    assert not [m for _, m in _problems(raw) if "cannot select a namespace" in m], "an unlisted one has its own problem"
+
+
 # --- bundle signatures under Kyverno: a private instance's trusted root ----------------------------------
 
 

@@ -100,11 +100,6 @@ class RepositoryPattern:
             return cls(text.removesuffix(SUBTREE_SUFFIX), subtree=True)
         return cls(text, subtree=False)
 
-    def allows(self, repository: str) -> bool:
-        """Whether a grant with this pattern reaches `repository` (as ACR compares: ignoring case)."""
-        name = repository.lower()
-        return name.startswith(f"{self.path}/") if self.subtree else name == self.path
-
     def covers(self, other: RepositoryPattern) -> bool:
         """Whether every repository `other` reaches, this one reaches too."""
         if self.subtree:
