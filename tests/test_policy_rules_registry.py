@@ -124,6 +124,9 @@ def test_a_registry_outside_abac_mode_is_reported() -> None:
     unset = {k: v for k, v in LOCKED.items() if k != "roleAssignmentMode"}
     assert resource_violations(rule, GENERIC, _generic(unset)) == [legacy], "Azure's default is the legacy mode"
     assert resource_violations(rule, TYPED, _typed(LOCKED)) == [legacy], "the typed resource's API has no ABAC mode"
+    for old_api in ("2023-01-01-preview", "2024-11-01-preview", ""):  # Azure drops a property its API lacks
+        assert resource_violations(rule, GENERIC, _generic(LOCKED, apiVersion=old_api)) == [legacy], old_api
+    assert resource_violations(rule, GENERIC, _generic(LOCKED, apiVersion="2025-03-01-preview")) == []
 
 
 def _grant(role: str, condition: str | None = None) -> dict[str, Any]:

@@ -30,6 +30,10 @@ REGISTRY_TYPES = (REGISTRY, GENERIC_RESOURCE)
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 
+FIRST_API_WITH_REPOSITORY_PERMISSIONS = "2025-03-01"
+"""The date of ACR's first API version (2025-03-01-preview) with `roleAssignmentMode`."""
+
+
 class RegistrySettings(Mapping[str, Any]):
     """A planned registry's settings in ARM's terms, read lazily: a value a `pulumi preview` does not know yet
     is only touched (and only makes the SDK skip the rule) when a rule asks for it."""
@@ -64,6 +68,14 @@ class RegistrySettings(Mapping[str, Any]):
     def name(self) -> Any:
         """The registry's Azure name."""
         return self._props.get("registryName" if self._typed else "resourceName")
+
+    @property
+    def knows_repository_permissions(self) -> bool:
+        """Whether the API version the registry is written with has `roleAssignmentMode` (2025-03-01-preview and
+        later; the typed resource's 2023-01-01-preview does not): under an older one Azure ignores the mode."""
+        if self._typed:
+            return False
+        return str(self._props.get("apiVersion") or "")[:10] >= FIRST_API_WITH_REPOSITORY_PERMISSIONS
 
     @property
     def ip_ranges(self) -> list[str]:
@@ -146,8 +158,9 @@ def _retention_keeps_running_images(registry: RegistrySettings, report: ReportVi
 
 
 def _repository_permissions(registry: RegistrySettings, report: ReportViolation) -> None:
-    # The typed resource's API (2023-01-01-preview) has no mode at all: its registries are registry-wide.
-    if registry.get("roleAssignmentMode") != ABAC_MODE:
+    # The typed resource's API (2023-01-01-preview) has no mode at all, and an older API version silently drops it:
+    # those registries are registry-wide whatever the body says.
+    if registry.get("roleAssignmentMode") != ABAC_MODE or not registry.knows_repository_permissions:
         report(
             "the registry's permissions are registry-wide (legacy mode): AcrPush writes every repository, so a build "
             "can overwrite another team's images and signature tags",
