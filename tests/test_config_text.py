@@ -189,6 +189,14 @@ def test_every_bad_key_and_value_of_a_mapping_is_refused() -> None:
     ]
 
 
+def test_a_bad_value_under_an_empty_top_level_key_is_named_under_it_not_as_a_top_level_key() -> None:
+    raw = stack_raw("dev")
+    raw[""] = {"azure": "x\x07"}
+    problems = _problems(raw)
+    assert (".azure", "holds the control character U+0007 at position 1 — remove it") in problems
+    assert not any(key == "azure" for key, _ in problems)
+
+
 def test_a_numeric_tag_name_is_named_as_typed() -> None:
     raw = stack_raw("dev")
     raw["azure"]["tags"][1] = "x\x07"

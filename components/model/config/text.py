@@ -87,7 +87,7 @@ class TextProblem:
 def _join(path: str, part: str | int) -> str:
     if isinstance(part, int):
         return f"{path}[{part}]"
-    return f"{path}.{part}" if path else part
+    return f"{path}.{part}"  # an empty key shows as such (`.name`): its child is not a top-level key
 
 
 def _character_problem(text: str, *, multiline: bool, free: bool) -> str | None:
