@@ -227,6 +227,7 @@ def _unit_of_module() -> dict[str, str]:
     return units
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: plain `pytest -p no:xdist` must still load this file
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
