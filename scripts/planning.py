@@ -14,11 +14,13 @@ a registry login server, ...) so that the program's `apply`s run as they would i
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -141,6 +143,21 @@ def _resolve(value: Any) -> Any:
     return redact(resolved)
 
 
+@contextmanager
+def _own_event_loop() -> Iterator[None]:
+    """A loop for one plan, closed with its executor's threads at the end. The mock engine sends each registration
+    through the loop's default executor; a process forked after a plan (mutation testing forks one per mutant)
+    would inherit that executor without its threads, and its next plan would wait for them forever."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
 def plan_stack(stack_file: StackFile) -> Plan:
     """Plan `stack_file` in-process. Raises `ConfigError` for bad config, anything else for a
     broken program (an unknown resource argument, a failed apply, ...)."""
@@ -148,26 +165,25 @@ def plan_stack(stack_file: StackFile) -> Plan:
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
 
-    _reset_runtime()
-    monitor = RecordingMonitor(PlanMocks())
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack_file.stack, preview=True, monitor=monitor)
-    set_all_config(stack_file.pulumi_config(), stack_file.secret_keys)
-
     def program() -> None:
         runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
 
-    # The mock engine makes a few hundred thousand short-lived asyncio objects; letting the cyclic collector
-    # rescan them (and every imported module) as they pile up costs half a plan. A plan is bounded: collect its
-    # garbage, all of it young, once at the end.
-    gc.disable()
-    try:
-        _sync_await(run_pulumi_func(program))
-    finally:
-        gc.enable()
-        gc.collect(0)
-
-    root = settings.get_root_resource()
-    outputs = {k: _resolve(v) for k, v in sorted(getattr(root, "outputs", {}).items())}
+    monitor = RecordingMonitor(PlanMocks())
+    with _own_event_loop():  # first: the runtime's setup already makes futures, on the current loop
+        _reset_runtime()
+        pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack_file.stack, preview=True, monitor=monitor)
+        set_all_config(stack_file.pulumi_config(), stack_file.secret_keys)
+        # The mock engine makes a few hundred thousand short-lived asyncio objects; letting the cyclic collector
+        # rescan them (and every imported module) as they pile up costs half a plan. A plan is bounded: collect
+        # its garbage, all of it young, once at the end.
+        gc.disable()
+        try:
+            _sync_await(run_pulumi_func(program))
+        finally:
+            gc.enable()
+            gc.collect(0)
+        root = settings.get_root_resource()
+        outputs = {k: _resolve(v) for k, v in sorted(getattr(root, "outputs", {}).items())}
     states = {urn: reg.state for urn, reg in monitor.resources.items()}
     resources = [
         PlannedResource(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +105,27 @@ def test_plans_are_byte_identical_on_repeat_and_the_runtime_is_reset_between_the
     local, dev = again["local"], plan_of("dev")  # local right after prod: nothing of Azure carried over
     assert not local.of_type("azure-native:resources:ResourceGroup")
     assert {r.urn for r in local.resources}.isdisjoint({r.urn for r in dev.resources})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (POSIX)")
+def test_a_process_forked_after_a_plan_can_plan(plan_of: Callable[[str], Plan]) -> None:
+    """Mutation testing forks a process per mutant from one that has planned; its plans must not hang."""
+    plan_of("local")
+    child = os.fork()
+    if child == 0:  # the child reports through its exit code only, and never returns into pytest
+        code = 1
+        try:
+            code = 0 if planning.plan_stack(read_stack_file(ROOT / "stacks" / "Pulumi.local.yaml")).resources else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (status := os.waitpid(child, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if status == (0, 0):
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        pytest.fail("the forked process's plan did not finish in 60 s")
+    assert os.waitstatus_to_exitcode(status[1]) == 0
 
 
 def test_provider_secrets_are_redacted_and_project_keys_take_none(
