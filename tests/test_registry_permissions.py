@@ -17,6 +17,7 @@ from components.model.config import ConfigError, parse_stack_config
 from components.model.registry_permissions import (
     MAX_CONDITION_CHARACTERS,
     REPOSITORY_WRITER_DATA_ACTIONS,
+    RepositoryPattern,
     pattern_problem,
     push_condition,
     repository_condition,
@@ -82,6 +83,23 @@ def test_a_pattern_the_condition_cannot_express_exactly_is_refused(pattern: str,
         assert pattern not in problem, "the value is shown by the caller, as config values are"
     with pytest.raises(ValueError, match=re.escape(problem)):
         push_condition([pattern])
+
+
+def test_a_pattern_built_without_parsing_still_cannot_carry_a_quote_into_the_condition() -> None:
+    for path in ("a' OR '1", "shop/api)", "Shop/api", "a" * 257):
+        with pytest.raises(ValueError, match="not a repository path"):
+            RepositoryPattern(path, subtree=False)
+
+
+def test_a_repository_path_of_exactly_256_characters_is_accepted() -> None:
+    longest = "a" * 256
+    assert pattern_problem(longest) is None
+    assert f"StringEqualsIgnoreCase '{longest}'" in push_condition([longest])
+    raw = stack_raw("dev")
+    raw["buildAgents"]["pushRepositories"] = [longest]
+    agents = parse_stack_config(raw, today=TODAY).build_agents
+    assert agents is not None
+    assert agents.push_repositories == [longest]
 
 
 def test_no_condition_without_a_pattern_and_none_past_azures_length() -> None:
