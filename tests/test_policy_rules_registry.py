@@ -167,3 +167,28 @@ def test_the_stack_rules_find_the_generic_registry() -> None:
     assert stack_findings(RULES["prod-safeguards"], [registry]) == [
         ("crprod has no delete lock: one mistaken destroy removes it", "acr")
     ]
+
+
+def test_a_generic_registry_without_a_body_is_judged_as_an_empty_one() -> None:
+    # no `properties` at all: every setting is Azure's default, and the admin user is not switched off
+    bare = {k: v for k, v in _generic(LOCKED).items() if k != "properties"}
+    admin = "the admin user is on: one shared password pushes and pulls every image"
+    assert resource_violations(RULES["registry-no-shared-access"], GENERIC, bare) == [admin]
+    assert resource_violations(RULES["registry-no-shared-access"], GENERIC, {**bare, "properties": None}) == [admin]
+
+
+def test_a_generic_resource_under_a_parent_is_not_the_registry_whatever_its_type_says() -> None:
+    nested = _generic({**LOCKED, "adminUserEnabled": True}, parentResourcePath="registries/crprod")
+    assert nested["resourceType"] == "registries"
+    assert registry_settings(GENERIC, nested) is None
+    assert resource_violations(RULES["registry-no-shared-access"], GENERIC, nested) == []
+
+
+def test_a_push_grant_named_by_its_bare_role_id_is_judged_too() -> None:
+    rule = RULES["registry-push-limited-to-repositories"]
+    acr_push = "8311e382-0749-4cb8-b61a-304f252e45ec"  # AcrPush's built-in role id, without the path in front
+    assert resource_violations(rule, ASSIGNMENT, {"scope": REGISTRY_ID, "roleDefinitionId": acr_push}) == [
+        "AcrPush writes every repository of the registry: a build can overwrite another team's images and "
+        "signature tags"
+    ]
+    assert resource_violations(rule, ASSIGNMENT, {"scope": REGISTRY_ID}) == [], "no role, no push"
