@@ -38,7 +38,7 @@ from scripts.checks.cosign_writer import (
     statement,
 )
 from scripts.checks.images import check_image, requirement_problems
-from scripts.checks.oci import OCI_MANIFEST, Registry, RegistryError
+from scripts.checks.oci import OCI_MANIFEST, Manifest, Registry, RegistryError
 from scripts.checks.options import Options
 from scripts.checks.runner import verify_known_good
 from scripts.checks.verification import trusted_root
@@ -154,6 +154,31 @@ def test_layers_cosign_does_not_read_are_skipped_and_the_signature_after_them_co
     report = check_image(registry, image, _model(registry, key), trusted_root())
     assert report.signed
     assert [p.verified_by for p in report.proofs] == [None, "key canary-key (pinned public key)"]
+
+
+def test_a_layer_without_a_digest_makes_the_manifest_malformed_even_beside_a_good_signature(
+    registry: Registry, key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layer is a descriptor, which names its content by digest (cosign, through go-containerregistry, refuses
+    a manifest with one that does not). A registry that serves such a `.sig` manifest (the loopback one refuses
+    to store it, so it is added here as served) gets a failed check naming it; the layer is not read around."""
+    image = push_canary(registry, f"apps/{uuid.uuid4().hex[:8]}", "v1", nonce="digestless-layer")
+    sign_legacy(registry, image, key)
+    stored = registry.get_manifest
+
+    def served(repository: str, reference: str) -> Manifest | None:
+        manifest = stored(repository, reference)
+        if manifest is None or not reference.endswith(".sig"):
+            return manifest
+        document = manifest.json()
+        document["layers"] = [{"mediaType": "text/plain", "size": 0}, *document["layers"]]
+        return Manifest(json.dumps(document).encode(), manifest.media_type, manifest.digest)
+
+    monkeypatch.setattr(registry, "get_manifest", served)
+    with pytest.raises(RegistryError, match="is malformed: a manifest's layers are a list of descriptors"):
+        check_image(registry, image, _model(registry, key), trusted_root())
+    monkeypatch.undo()
+    assert check_image(registry, image, _model(registry, key), trusted_root()).signed, "as stored, it is signed"
 
 
 @pytest.mark.parametrize("part", ["payload", "sig"])

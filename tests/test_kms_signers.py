@@ -11,7 +11,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 from azure.keyvault.keys.crypto import SignatureAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 from scripts.checks.cosign import ImageRef
@@ -104,6 +104,33 @@ def test_a_vault_signature_of_a_canary_payload_verifies_under_the_vault_key(
     other = ec.generate_private_key(curve).public_key()
     with pytest.raises(VerificationFailedError):
         verify_legacy_key(payload, signature, other, trusted_root(), None, log_required=False, scheme=scheme)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "hash_"),
+    [(KeyScheme(rsa_pss=True), hashes.SHA256()), (KeyScheme("sha384", rsa_pss=True), hashes.SHA384())],
+)
+def test_an_rsa_kms_keys_pss_signature_verifies_as_its_pkcs1_one_does(
+    scheme: KeyScheme, hash_: hashes.HashAlgorithm
+) -> None:
+    """An AWS KMS RSA key may sign RSASSA-PSS (MGF1 with the message's hash, salt as long as the digest), which the
+    engines accept for a key they verify through its KMS; a key file's signatures are PKCS #1 v1.5 only."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    payload = simple_signing_payload(IMAGE)
+    pss = key.sign(payload, padding.PSS(mgf=padding.MGF1(hash_), salt_length=hash_.digest_size), hash_)
+    pkcs1 = key.sign(payload, padding.PKCS1v15(), hash_)
+    for signature in (pss, pkcs1):
+        verified = verify_legacy_key(
+            payload, signature, key.public_key(), trusted_root(), None, log_required=False, scheme=scheme
+        )
+        assert verified.log_index == -1
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    with pytest.raises(VerificationFailedError):
+        verify_legacy_key(payload, pss, other, trusted_root(), None, log_required=False, scheme=scheme)
+    with pytest.raises(VerificationFailedError):
+        verify_legacy_key(
+            payload, pss, key.public_key(), trusted_root(), None, log_required=False, scheme=KeyScheme(scheme.hash_name)
+        )
 
 
 def _http_error(status: int) -> HttpResponseError:

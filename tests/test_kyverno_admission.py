@@ -191,6 +191,18 @@ def test_without_required_digests_enforce_pins_the_tag_it_verified() -> None:
     assert not admit(policy, pod("payments", [tagged])).allowed
 
 
+def test_without_required_digests_the_registry_policy_asks_for_an_allowed_registry_only() -> None:
+    def tags_allowed(raw: dict[str, Any]) -> None:
+        raw["admission"]["requireDigest"] = False
+
+    policy = policies_of("prod", tags_allowed)["restrict-image-registries-enforce"]
+    assert [v["message"] for v in policy["spec"]["validations"]] == [f"images must come from {REG}"]
+    assert admit(policy, pod("payments", [f"{REG}/payments/api:1.2.3"])).allowed
+    assert not admit(policy, pod("payments", ["docker.io/library/nginx:1.27"])).allowed
+    description = policy["metadata"]["annotations"]["policies.kyverno.io/description"]
+    assert description.endswith(f" must come from {REG}. Add registries under admission.allowedRegistries.")
+
+
 # --- the harness itself ---------------------------------------------------------------------------
 
 
