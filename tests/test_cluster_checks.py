@@ -47,7 +47,7 @@ from scripts.checks.cosign import ImageRef
 from scripts.checks.cosign_writer import _append_layer, push_canary, sign_legacy, simple_signing_payload
 from scripts.checks.errors import UnreachableError, UsageError
 from scripts.checks.oci import Registry
-from scripts.checks.options import Options
+from scripts.checks.options import Options, parse_image
 from scripts.checks.outputs import parse_outputs
 from scripts.checks.results import CheckResult
 from scripts.checks.runner import audit_readiness, run_all, verify_known_good
@@ -1070,3 +1070,33 @@ def test_without_a_key_every_case_that_needs_a_signed_canary_is_skipped_and_says
         c.id for c in needing if not c.skip_reason
     ]
     assert not [c.id for c in cases if c not in needing and c.skip_reason and "known-good" not in c.id]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_a_known_good_reference_is_read_by_digest_with_its_tag_dropped() -> None:
+    assert parse_image(f"registry.example:5000/payments/api:v1@{DIGEST}") == ImageRef(
+        "registry.example:5000", "payments/api", DIGEST
+    )
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "registry.example/payments/api:v1",  # no digest
+        "registry.example/payments/api@sha512:" + "0" * 128,
+        "registry.example/payments/api@sha256:abc",  # too short
+        "registry.example/payments/api@" + DIGEST.upper().replace("SHA256", "sha256"),  # upper-case hex
+        f"registry.example/payments/api@{DIGEST}@{DIGEST}",  # a second digest
+        f"registry.example/payments/api@{DIGEST}\n",
+    ],
+)
+def test_a_known_good_reference_without_one_sha256_digest_is_refused(reference: str) -> None:
+    with pytest.raises(UsageError, match=r"--known-good must be IMAGE@sha256:DIGEST \(64 lowercase hex digits\)"):
+        parse_image(reference)
+
+
+def test_a_known_good_reference_must_name_its_registry() -> None:
+    with pytest.raises(UsageError, match="--known-good must name its registry"):
+        parse_image(f"payments@{DIGEST}")

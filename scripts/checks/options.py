@@ -4,6 +4,7 @@ one of the stack's KMS keys), the deadline and concurrency, and how to read Key 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,11 +35,14 @@ class Options:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
 
+_SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def parse_image(reference: str) -> ImageRef:
     """`--known-good REGISTRY/REPOSITORY[:TAG]@sha256:DIGEST` as an image reference (by digest)."""
     name, at, digest = reference.partition("@")
-    if not at or not digest.startswith("sha256:"):
-        raise UsageError(f"--known-good must be IMAGE@sha256:DIGEST, not {reference!r}")
+    if not at or not _SHA256_DIGEST.fullmatch(digest):
+        raise UsageError(f"--known-good must be IMAGE@sha256:DIGEST (64 lowercase hex digits), not {reference[:200]!r}")
     registry, slash, repository = name.partition("/")
     if not slash:
         raise UsageError(f"--known-good must name its registry: {reference!r}")
