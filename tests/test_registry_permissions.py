@@ -112,6 +112,17 @@ def test_no_condition_without_a_pattern_and_none_past_azures_length() -> None:
         push_condition(long)
 
 
+def test_a_condition_of_exactly_8000_characters_is_written_and_one_more_is_refused() -> None:
+    def condition_of(last_length: int) -> list[str]:
+        return [f"team{i:02d}/{'x' * 150}" for i in range(30)] + ["z" * last_length]
+
+    base = len(push_condition(condition_of(1))) - 1  # each character of a name adds one to the condition
+    assert 1 <= 8000 - base <= 256, "the fixture reaches Azure's limit with one name of a valid length"
+    assert len(push_condition(condition_of(8000 - base))) == 8000
+    with pytest.raises(ValueError, match="would be 8001 characters"):
+        push_condition(condition_of(8001 - base))
+
+
 # An evaluator of the condition, from Microsoft's grammar: an action the condition targets is allowed only when an
 # expression holds; StringEqualsIgnoreCase and StringStartsWithIgnoreCase compare without case.
 _EXPRESSION = rf"{re.escape(NAME)} (StringEqualsIgnoreCase|StringStartsWithIgnoreCase) '([^']*)'"
