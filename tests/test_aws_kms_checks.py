@@ -243,6 +243,19 @@ def test_a_canary_signed_in_kms_verifies_under_that_key(
     assert _verified_by(registry, model, layout, signer) == {f"signature: {described}", f"attestation: {described}"}
 
 
+@pytest.mark.parametrize("algorithm", ["RSASSA_PSS_SHA_256", "RSASSA_PKCS1_V1_5_SHA_256"])
+def test_an_rsa_kms_keys_signature_verifies_with_either_padding_kms_signs_with(
+    kms: Any, registry: Registry, algorithm: str
+) -> None:
+    # AWS lists an RSA key's PSS algorithms first; the engines ask KMS, which verifies either padding
+    arn = signing_key(kms, "RSA_3072")["Arn"]
+    model = model_with(arn, public_pem(kms, arn))
+    signer = AwsKmsSigner.connect(aws_key(model))
+    signer.facts = replace(signer.facts, signing_algorithms=(algorithm,))
+    described = aws_key(model).describe()
+    assert _verified_by(registry, model, "legacy", signer) == {f"signature: {described}", f"attestation: {described}"}
+
+
 def test_a_canary_signed_in_kms_is_refused_under_a_different_key(kms: Any, registry: Registry) -> None:
     arn = signing_key(kms)["Arn"]
     signer = AwsKmsSigner.connect(aws_key(model_with(arn, public_pem(kms, arn))))

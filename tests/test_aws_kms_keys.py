@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from components.model.config import ConfigError, parse_stack_config
@@ -183,6 +183,7 @@ def test_every_key_and_alias_arn_reads_back_as_its_parts(partition: str, region:
 
 
 @given(st.text(max_size=120))
+@example("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")  # an ARN is not its URI
 def test_anything_else_is_no_arn_and_no_uri(text: str) -> None:
     parsed = parse_aws_kms_arn(text)
     assert parsed is None or (text == parsed.arn and text.isascii() and "\n" not in text)

@@ -80,6 +80,14 @@ def test_the_pack_reports_each_aws_key_the_rendered_documents_read_from_kms(arn:
     assert ("whoever may update the alias" in reported[uri]) is alias
 
 
+def test_policy_controllers_documents_alone_name_the_aws_key_they_read() -> None:
+    model = trust_model(parse_stack_config(with_aws_key(KEY_ARN)))
+    documents = policy_controller_policies(model)
+    assert documents, "the stack runs Policy Controller"
+    read = {uri for d in documents for uri, _ in vault_reads(CLUSTER_IMAGE_POLICY, d)}
+    assert {uri for uri in read if uri.startswith("awskms:")} == {f"awskms:///{KEY_ARN}"}
+
+
 def test_the_review_and_the_pack_agree_on_a_planned_stack(plan_raw: Callable[[dict[str, Any]], Plan]) -> None:
     raw = with_aws_key(ALIAS_ARN, stack="dev")
     del raw["buildAgents"]  # not what this is about; a third of the plan's time

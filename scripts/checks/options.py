@@ -8,9 +8,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from scripts.checks.aws_kms import kms_client
 from scripts.checks.cosign import ImageRef
 from scripts.checks.errors import UsageError
 from scripts.checks.runner_group import github_token_from_environment
@@ -29,8 +27,6 @@ class Options:
     deadline_seconds: float = 300.0
     workers: int = 8
     vault_token: Callable[[], str] = azure_cli_token
-    aws_kms_client: Callable[[str], Any] = kms_client
-    """An AWS KMS client for a region (boto3's standard credential chain)."""
     github_token: Callable[[], str | None] = github_token_from_environment
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 

@@ -224,7 +224,7 @@ def run_all(
         if step("posture"):  # 3
             results += posture(cluster, outputs, model)
             results += registry_posture(registry, outputs, images.get("unsigned"))
-            results += kms_key_checks(model, options.vault_token, options.aws_kms_client)
+            results += kms_key_checks(model, options.vault_token)  # AWS: boto3's standard credential chain
             results += runner_group_posture(outputs, options.github_token)
         if step("chain cases"):  # 4
             results += chain_cases(cluster, cases, images, options, deadline, policies, progress)
