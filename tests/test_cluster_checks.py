@@ -1100,3 +1100,9 @@ def test_a_known_good_reference_without_one_sha256_digest_is_refused(reference: 
 def test_a_known_good_reference_must_name_its_registry() -> None:
     with pytest.raises(UsageError, match="--known-good must name its registry"):
         parse_image(f"payments@{DIGEST}")
+
+
+def test_a_huge_known_good_reference_is_quoted_short_in_the_refusal() -> None:
+    with pytest.raises(UsageError) as refused:
+        parse_image("x" * 100_000 + f"@{DIGEST}")
+    assert len(str(refused.value)) < 300

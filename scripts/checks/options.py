@@ -41,6 +41,6 @@ def parse_image(reference: str) -> ImageRef:
         raise UsageError(f"--known-good must be IMAGE@sha256:DIGEST (64 lowercase hex digits), not {reference[:200]!r}")
     registry, slash, repository = name.partition("/")
     if not slash:
-        raise UsageError(f"--known-good must name its registry: {reference!r}")
+        raise UsageError(f"--known-good must name its registry: {reference[:200]!r}")
     repository = repository.split(":")[0]
     return ImageRef(registry, repository, digest)
